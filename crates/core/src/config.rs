@@ -1,0 +1,354 @@
+//! `mailkeep.toml`: the configuration file, its defaults and the commented template `init`
+//! writes.
+//!
+//! Every key has a default, so a file may hold only what differs. Unknown keys are errors (a
+//! typo must not silently fall back to a default). Relative paths are relative to the data
+//! directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The server's own host name: greeting, `Received:`, TLS certificate.
+    pub hostname: String,
+    /// Listeners.
+    #[serde(default)]
+    pub listen: Listen,
+    /// TLS certificate and key.
+    #[serde(default)]
+    pub tls: Tls,
+    /// SMTP limits.
+    #[serde(default)]
+    pub smtp: Smtp,
+    /// IMAP limits.
+    #[serde(default)]
+    pub imap: Imap,
+    /// Account policy.
+    #[serde(default)]
+    pub accounts: Accounts,
+}
+
+/// Socket addresses per listener kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    /// Inbound MX (SMTP with STARTTLS).
+    pub smtp: Vec<SocketAddr>,
+    /// Submission (STARTTLS).
+    pub submission: Vec<SocketAddr>,
+    /// Submission over implicit TLS.
+    pub submissions: Vec<SocketAddr>,
+    /// IMAP with STARTTLS.
+    pub imap: Vec<SocketAddr>,
+    /// IMAP over implicit TLS.
+    pub imaps: Vec<SocketAddr>,
+}
+
+fn loopback(port: u16) -> Vec<SocketAddr> {
+    vec![SocketAddr::from(([127, 0, 0, 1], port))]
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            smtp: loopback(2525),
+            submission: loopback(2587),
+            submissions: loopback(2465),
+            imap: loopback(2143),
+            imaps: loopback(2993),
+        }
+    }
+}
+
+/// Certificate and key, PEM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            cert: "keys/tls-cert.pem".into(),
+            key: "keys/tls-key.pem".into(),
+        }
+    }
+}
+
+/// What to do with a bare CR or LF inside a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BareNewline {
+    /// Turn it into CRLF (Postfix ≥ 3.9's default).
+    Normalize,
+    /// Refuse the message with 550 5.5.2.
+    Reject,
+}
+
+/// SMTP limits (RFC 5321 §4.5.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// Largest message accepted, bytes (advertised as SIZE).
+    pub max_message_size: usize,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Longest command line, bytes including CRLF.
+    pub max_command_line: usize,
+    /// Longest line inside a message, bytes including CRLF.
+    pub max_data_line: usize,
+    /// Error replies before the connection is closed.
+    pub max_errors: usize,
+    /// Seconds to wait for a command.
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for each chunk of message data.
+    pub data_timeout_secs: u64,
+    /// Concurrent connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Concurrent SMTP connections in all.
+    pub max_connections: usize,
+    /// Bare CR/LF policy.
+    pub bare_newline: BareNewline,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 2048,
+            max_data_line: 65536,
+            max_errors: 10,
+            command_timeout_secs: 300,
+            data_timeout_secs: 600,
+            max_connections_per_ip: 20,
+            max_connections: 1000,
+            bare_newline: BareNewline::Normalize,
+        }
+    }
+}
+
+/// IMAP limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// Longest command line (excluding literals), bytes.
+    pub max_line: usize,
+    /// Largest literal (e.g. APPEND), bytes.
+    pub max_literal: u64,
+    /// Seconds of inactivity before autologout (RFC 9051 requires at least 30 minutes).
+    pub idle_timeout_secs: u64,
+    /// Seconds before an unauthenticated connection is dropped.
+    pub login_timeout_secs: u64,
+    /// Concurrent connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Concurrent IMAP connections in all.
+    pub max_connections: usize,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            max_line: 65536,
+            max_literal: 50 * 1024 * 1024,
+            idle_timeout_secs: 1800,
+            login_timeout_secs: 60,
+            max_connections_per_ip: 20,
+            max_connections: 1000,
+        }
+    }
+}
+
+/// Account policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    /// Shortest password accepted.
+    pub min_password_length: usize,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            min_password_length: 12,
+        }
+    }
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+}
+
+/// The config file's name inside the data directory.
+pub const FILE_NAME: &str = "mailkeep.toml";
+
+impl Config {
+    /// Reads and validates `DIR/mailkeep.toml`.
+    pub fn load(dir: &Path) -> Result<Config, ConfigError> {
+        let path = dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        crate::address::parse_domain(&self.hostname).map_err(|e| format!("hostname: {e}"))?;
+        if self.smtp.max_command_line < 512 {
+            return Err("smtp.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into());
+        }
+        if self.smtp.max_data_line < 1000 {
+            return Err("smtp.max_data_line must be at least 1000 (RFC 5321 §4.5.3.1.6)".into());
+        }
+        if self.imap.idle_timeout_secs < 1800 {
+            return Err("imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into());
+        }
+        if self.smtp.max_recipients < 1 || self.smtp.max_errors < 1 {
+            return Err("smtp.max_recipients and smtp.max_errors must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Resolves a configured path against the data directory.
+    pub fn path(dir: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        }
+    }
+
+    /// The commented file `init` writes: every key with its default.
+    pub fn template(hostname: &str) -> String {
+        let s = Smtp::default();
+        let i = Imap::default();
+        let a = Accounts::default();
+        format!(
+            r#"# mailkeep configuration. Every key is shown with its default value; delete a line
+# to use the default, change it to override. Paths are relative to this directory.
+
+# This server's own name: SMTP greeting, Received: headers, TLS certificate.
+hostname = "{hostname}"
+
+# Where to listen. Each key is a list of socket addresses; [] disables that listener.
+# The defaults are unprivileged loopback ports; for a real server use
+# smtp 25, submission 587, submissions 465, imap 143, imaps 993 on public addresses.
+[listen]
+smtp = ["127.0.0.1:2525"]         # inbound mail from other servers (MX), STARTTLS offered
+submission = ["127.0.0.1:2587"]   # mail clients sending, STARTTLS
+submissions = ["127.0.0.1:2465"]  # mail clients sending, implicit TLS
+imap = ["127.0.0.1:2143"]         # mail clients reading, STARTTLS
+imaps = ["127.0.0.1:2993"]        # mail clients reading, implicit TLS
+
+# PEM files. init generates a self-signed pair; point these at a real certificate.
+[tls]
+cert = "keys/tls-cert.pem"
+key = "keys/tls-key.pem"
+
+[smtp]
+max_message_size = {mms}        # bytes; advertised as SIZE
+max_recipients = {mr}               # per message (RFC 5321 requires at least 100)
+max_command_line = {mcl}            # bytes incl. CRLF (RFC minimum 512)
+max_data_line = {mdl}              # bytes incl. CRLF of one message line (RFC minimum 1000)
+max_errors = {me}                    # error replies before the connection is closed
+command_timeout_secs = {ct}         # RFC 5321 §4.5.3.2: at least 5 minutes
+data_timeout_secs = {dt}            # per data chunk; RFC suggests 10 minutes for the end
+max_connections_per_ip = {mcpi}
+max_connections = {mc}
+bare_newline = "normalize"         # bare CR or LF in a message: "normalize" to CRLF or "reject"
+
+[imap]
+max_line = {iml}                   # bytes of one command line, literals excluded
+max_literal = {imlit}            # bytes of one literal (APPEND size)
+idle_timeout_secs = {iit}           # autologout; RFC 9051 requires at least 30 minutes
+login_timeout_secs = {ilt}            # an unauthenticated connection must log in within this
+max_connections_per_ip = {imcpi}
+max_connections = {imc}
+
+[accounts]
+min_password_length = {mpl}
+"#,
+            mms = s.max_message_size,
+            mr = s.max_recipients,
+            mcl = s.max_command_line,
+            mdl = s.max_data_line,
+            me = s.max_errors,
+            ct = s.command_timeout_secs,
+            dt = s.data_timeout_secs,
+            mcpi = s.max_connections_per_ip,
+            mc = s.max_connections,
+            iml = i.max_line,
+            imlit = i.max_literal,
+            iit = i.idle_timeout_secs,
+            ilt = i.login_timeout_secs,
+            imcpi = i.max_connections_per_ip,
+            imc = i.max_connections,
+            mpl = a.min_password_length,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let c = Config::parse(&Config::template("mail.example.org")).unwrap();
+        assert_eq!(c.hostname, "mail.example.org");
+        assert_eq!(c.listen.smtp, loopback(2525));
+        assert_eq!(c.listen.imaps, loopback(2993));
+        assert_eq!(c.smtp.max_message_size, Smtp::default().max_message_size);
+        assert_eq!(c.accounts.min_password_length, 12);
+        assert_eq!(c.smtp.bare_newline, BareNewline::Normalize);
+    }
+
+    #[test]
+    fn minimal_file_uses_defaults() {
+        let c = Config::parse("hostname = \"mx.example.org\"\n").unwrap();
+        assert_eq!(c.imap.idle_timeout_secs, 1800);
+        assert_eq!(c.tls.cert, PathBuf::from("keys/tls-cert.pem"));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        assert!(Config::parse("hostname = \"a.b\"\n[smtp]\nmax_recipents = 5\n").is_err());
+        assert!(Config::parse("hostname = \"a.b\"\n[imap]\nidle_timeout_secs = 60\n").is_err());
+        assert!(Config::parse("hostname = \"a b\"\n").is_err());
+        assert!(Config::parse("hostname = \"a.b\"\n[listen]\nsmtp = [\"nope\"]\n").is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! Local delivery: the trace header, recipient de-duplication and the one store transaction.
+
+use crate::store::{self, Placed, Store};
+
+/// What the receiving side knows about where a message came from.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// HELO/EHLO argument.
+    pub helo: String,
+    /// Peer IP address.
+    pub peer_ip: std::net::IpAddr,
+    /// `SMTP`, `ESMTP`, `ESMTPS`, `ESMTPSA` (RFC 3848).
+    pub protocol: &'static str,
+    /// Our host name.
+    pub hostname: String,
+    /// Negotiated TLS version and cipher suite, if any.
+    pub tls: Option<String>,
+}
+
+/// Builds the `Received:` header (RFC 5321 §4.4) for one message.
+pub fn received_header(trace: &Trace, id: &str, single_rcpt: Option<&str>, now: i64) -> String {
+    let helo: String = trace
+        .helo
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && !"()\\".contains(*c))
+        .take(255)
+        .collect();
+    let mut h = format!(
+        "Received: from {helo} ([{ip}])\r\n\tby {host} (mailkeep) with {proto} id {id}",
+        ip = trace.peer_ip,
+        host = trace.hostname,
+        proto = trace.protocol,
+    );
+    if let Some(tls) = &trace.tls {
+        h.push_str(&format!("\r\n\t({tls})"));
+    }
+    if let Some(r) = single_rcpt {
+        h.push_str(&format!("\r\n\tfor <{r}>"));
+    }
+    h.push_str(&format!(";\r\n\t{}\r\n", crate::time::rfc5322(now)));
+    h
+}
+
+/// Stores one message for several accounts in one durable transaction: the bytes once, an
+/// INBOX entry per distinct account. `accounts` may repeat (an alias and the account itself);
+/// each account gets one copy.
+pub fn deliver(
+    store: &Store,
+    trace: &Trace,
+    id: &str,
+    rcpts: &[String],
+    accounts: &[i64],
+    body: &[u8],
+    now: i64,
+) -> Result<Vec<Placed>, store::Error> {
+    let mut targets: Vec<(i64, String)> = Vec::new();
+    for &a in accounts {
+        if !targets.iter().any(|(x, _)| *x == a) {
+            targets.push((a, "INBOX".into()));
+        }
+    }
+    let single = (rcpts.len() == 1).then(|| rcpts[0].as_str());
+    let header = received_header(trace, id, single, now);
+    let mut bytes = Vec::with_capacity(header.len() + body.len());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(body);
+    store.deliver(bytes, targets, now, id)
+}
+
+/// A fresh delivery id: 16 hex digits from the caller's randomness.
+pub fn new_id(random: u64) -> String {
+    format!("{random:016X}")
+}

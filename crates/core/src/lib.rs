@@ -1,0 +1,17 @@
+//! mailkeep's domain logic: configuration, accounts and authentication, address resolution
+//! and local delivery.
+//!
+//! `core` sits between the protocol crates and the store. It must never import tokio, sockets or
+//! protocol parsers: the server crate calls it with typed values and maps its errors onto reply
+//! codes. Time and randomness come in as arguments where tests need to control them.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod accounts;
+pub mod address;
+pub mod config;
+pub mod delivery;
+pub mod time;
+
+pub use mailkeep_store as store;

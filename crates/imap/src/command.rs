@@ -1,0 +1,370 @@
+//! Parsed command types.
+
+use std::fmt;
+
+use crate::mutf7;
+use crate::sequence::SequenceSet;
+
+/// A complete parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The client's tag, echoed in the tagged response.
+    pub tag: String,
+    /// What the command asks for.
+    pub body: CommandBody,
+}
+
+/// The commands this codec parses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandBody {
+    /// `CAPABILITY`
+    Capability,
+    /// `NOOP`
+    Noop,
+    /// `LOGOUT`
+    Logout,
+    /// `STARTTLS`
+    StartTls,
+    /// `LOGIN userid password`
+    Login {
+        /// User name (astring, UTF-8).
+        username: String,
+        /// Password; its `Debug` output is redacted.
+        password: Secret,
+    },
+    /// `AUTHENTICATE mechanism [initial-response]` (SASL-IR).
+    Authenticate {
+        /// Mechanism name, upper-cased.
+        mechanism: String,
+        /// The initial response as sent: base64 text, or `=` for empty.
+        initial_response: Option<String>,
+    },
+    /// `ENABLE cap...` (capability names as sent).
+    Enable(Vec<String>),
+    /// `SELECT mailbox [(CONDSTORE)]`
+    Select {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Whether the CONDSTORE select parameter was given.
+        condstore: bool,
+    },
+    /// `EXAMINE mailbox [(CONDSTORE)]`
+    Examine {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Whether the CONDSTORE select parameter was given.
+        condstore: bool,
+    },
+    /// Basic `LIST reference pattern`; both are UTF-8 (modified UTF-7
+    /// decoded unless UTF-8 was enabled). The pattern keeps `*` and `%`.
+    List {
+        /// Reference name.
+        reference: String,
+        /// Mailbox pattern with wildcards.
+        pattern: String,
+    },
+    /// `STATUS mailbox (items)`
+    Status {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Requested items, in request order.
+        items: Vec<StatusItem>,
+    },
+    /// `FETCH set items` or `UID FETCH set items`.
+    Fetch {
+        /// Whether this was `UID FETCH` (the set holds UIDs).
+        uid: bool,
+        /// The messages.
+        set: SequenceSet,
+        /// Requested items in request order, macros (ALL/FAST/FULL) expanded.
+        /// For `UID FETCH` the caller adds [`FetchItem::Uid`] if missing.
+        items: Vec<FetchItem>,
+    },
+    /// `CLOSE`
+    Close,
+    /// `UNSELECT`
+    Unselect,
+    /// `CHECK` (rev1 only; treated as NOOP)
+    Check,
+    /// `ID (field value ...)` or `ID NIL` (RFC 2971).
+    Id(Option<IdParams>),
+}
+
+/// ID command parameters: field names with optional values (RFC 2971).
+pub type IdParams = Vec<(String, Option<String>)>;
+
+impl CommandBody {
+    /// The command name as it appears on the wire (for logs and responses
+    /// such as `FETCH completed`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandBody::Capability => "CAPABILITY",
+            CommandBody::Noop => "NOOP",
+            CommandBody::Logout => "LOGOUT",
+            CommandBody::StartTls => "STARTTLS",
+            CommandBody::Login { .. } => "LOGIN",
+            CommandBody::Authenticate { .. } => "AUTHENTICATE",
+            CommandBody::Enable(_) => "ENABLE",
+            CommandBody::Select { .. } => "SELECT",
+            CommandBody::Examine { .. } => "EXAMINE",
+            CommandBody::List { .. } => "LIST",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Fetch { uid: false, .. } => "FETCH",
+            CommandBody::Fetch { uid: true, .. } => "UID FETCH",
+            CommandBody::Close => "CLOSE",
+            CommandBody::Unselect => "UNSELECT",
+            CommandBody::Check => "CHECK",
+            CommandBody::Id(_) => "ID",
+        }
+    }
+}
+
+/// A secret (password) whose `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// Wraps secret bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+
+    /// The secret bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The secret as UTF-8, if it is valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A mailbox name that was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidMailboxName(pub &'static str);
+
+impl fmt::Display for InvalidMailboxName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid mailbox name: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidMailboxName {}
+
+/// A mailbox name in UTF-8. `INBOX` (any case) is normalised to `INBOX`.
+/// Never contains NUL, CR or LF.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxName(String);
+
+impl MailboxName {
+    /// Builds a name from UTF-8 text (e.g. from the store).
+    pub fn new(name: &str) -> Result<Self, InvalidMailboxName> {
+        if name.bytes().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
+            return Err(InvalidMailboxName("contains NUL, CR or LF"));
+        }
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Ok(MailboxName("INBOX".to_owned()));
+        }
+        Ok(MailboxName(name.to_owned()))
+    }
+
+    /// Builds a name from the bytes the client sent. Without UTF-8
+    /// (UTF8=ACCEPT / IMAP4rev2 enabled) the bytes are modified UTF-7 and are
+    /// decoded; with it they must be valid UTF-8.
+    pub fn from_wire(bytes: &[u8], utf8_enabled: bool) -> Result<Self, InvalidMailboxName> {
+        if utf8_enabled {
+            let s = std::str::from_utf8(bytes).map_err(|_| InvalidMailboxName("not UTF-8"))?;
+            Self::new(s)
+        } else {
+            let s = mutf7::decode(bytes).map_err(|_| InvalidMailboxName("bad modified UTF-7"))?;
+            Self::new(&s)
+        }
+    }
+
+    /// The name in the client's encoding: UTF-8 bytes when `utf8`,
+    /// modified UTF-7 otherwise.
+    pub fn to_wire(&self, utf8: bool) -> Vec<u8> {
+        if utf8 {
+            self.0.as_bytes().to_vec()
+        } else {
+            mutf7::encode(&self.0).into_bytes()
+        }
+    }
+
+    /// The UTF-8 name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `INBOX`.
+    pub fn is_inbox(&self) -> bool {
+        self.0 == "INBOX"
+    }
+}
+
+impl fmt::Display for MailboxName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A STATUS data item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    /// `MESSAGES`
+    Messages,
+    /// `UIDNEXT`
+    UidNext,
+    /// `UIDVALIDITY`
+    UidValidity,
+    /// `UNSEEN`
+    Unseen,
+    /// `DELETED`
+    Deleted,
+    /// `SIZE`
+    Size,
+    /// `RECENT` (rev1 only)
+    Recent,
+    /// `HIGHESTMODSEQ` (CONDSTORE)
+    HighestModseq,
+}
+
+impl StatusItem {
+    /// The item name as sent in the STATUS response.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusItem::Messages => "MESSAGES",
+            StatusItem::UidNext => "UIDNEXT",
+            StatusItem::UidValidity => "UIDVALIDITY",
+            StatusItem::Unseen => "UNSEEN",
+            StatusItem::Deleted => "DELETED",
+            StatusItem::Size => "SIZE",
+            StatusItem::Recent => "RECENT",
+            StatusItem::HighestModseq => "HIGHESTMODSEQ",
+        }
+    }
+}
+
+/// The text part of a body section specifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionSpec {
+    /// `HEADER`: the header including the blank line.
+    Header,
+    /// `HEADER.FIELDS (names)`: only the named fields, then a blank line.
+    HeaderFields(Vec<String>),
+    /// `HEADER.FIELDS.NOT (names)`: all but the named fields, then a blank line.
+    HeaderFieldsNot(Vec<String>),
+    /// `TEXT`: the body.
+    Text,
+    /// `MIME`: the MIME header of a part (only after a part number).
+    Mime,
+}
+
+/// A body section: `[]`, `[HEADER]`, `[1.2.TEXT]`, ...
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    /// Part numbers (`1.2.3`); empty for the whole message.
+    pub part: Vec<u32>,
+    /// Text specifier; `None` for the whole part (or message).
+    pub spec: Option<SectionSpec>,
+}
+
+/// A FETCH data item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchItem {
+    /// `FLAGS`
+    Flags,
+    /// `UID`
+    Uid,
+    /// `RFC822.SIZE`
+    Rfc822Size,
+    /// `INTERNALDATE`
+    InternalDate,
+    /// `ENVELOPE`
+    Envelope,
+    /// `BODY[section]<partial>` / `BODY.PEEK[section]<partial>`.
+    Body {
+        /// `BODY.PEEK`: do not set `\Seen`.
+        peek: bool,
+        /// The section.
+        section: Section,
+        /// `<offset.length>`.
+        partial: Option<(u32, u32)>,
+    },
+    /// `RFC822` (same as `BODY[]`, sets `\Seen`).
+    Rfc822,
+    /// `RFC822.HEADER` (same as `BODY.PEEK[HEADER]`).
+    Rfc822Header,
+    /// `RFC822.TEXT` (same as `BODY[TEXT]`).
+    Rfc822Text,
+    /// `BODYSTRUCTURE`
+    BodyStructure,
+    /// `BODY` without a section (non-extensible body structure).
+    BodyPlain,
+    /// `MODSEQ` (CONDSTORE)
+    Modseq,
+    /// `BINARY[part]<partial>` / `BINARY.PEEK[...]` (RFC 3516).
+    Binary {
+        /// `BINARY.PEEK`.
+        peek: bool,
+        /// Part numbers; empty for the whole message.
+        part: Vec<u32>,
+        /// `<offset.length>`.
+        partial: Option<(u32, u32)>,
+    },
+    /// `BINARY.SIZE[part]`
+    BinarySize(Vec<u32>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_names() {
+        assert_eq!(
+            MailboxName::from_wire(b"inbox", false).unwrap().as_str(),
+            "INBOX"
+        );
+        assert!(MailboxName::from_wire(b"InBoX", true).unwrap().is_inbox());
+        assert_eq!(
+            MailboxName::from_wire(b"inbox/x", false).unwrap().as_str(),
+            "inbox/x"
+        );
+        let n = MailboxName::from_wire(b"&ZeVnLIqe-", false).unwrap();
+        assert_eq!(n.as_str(), "日本語");
+        assert_eq!(n.to_wire(false), b"&ZeVnLIqe-");
+        assert_eq!(n.to_wire(true), "日本語".as_bytes());
+        assert_eq!(
+            MailboxName::from_wire("日本語".as_bytes(), true)
+                .unwrap()
+                .as_str(),
+            "日本語"
+        );
+        // utf8 mode: '&' is literal
+        assert_eq!(
+            MailboxName::from_wire(b"A&B", true).unwrap().as_str(),
+            "A&B"
+        );
+        assert!(MailboxName::from_wire(b"A&B", false).is_err());
+        assert!(MailboxName::from_wire("é".as_bytes(), false).is_err());
+        assert!(MailboxName::from_wire(b"\xff", true).is_err());
+        assert!(MailboxName::from_wire(b"a\nb", true).is_err());
+        assert!(MailboxName::from_wire(b"a\0b", true).is_err());
+        assert!(MailboxName::from_wire(b"&AAA-", false).is_err()); // encoded NUL
+    }
+
+    #[test]
+    fn secret_redacted() {
+        let s = Secret::new(b"hunter2".to_vec());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.as_str(), Some("hunter2"));
+    }
+}

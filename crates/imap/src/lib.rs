@@ -1,0 +1,50 @@
+//! Sans-IO IMAP server codec for mailkeep.
+//!
+//! This crate implements the wire side of an IMAP4rev2 server (RFC 9051) with
+//! IMAP4rev1 (RFC 3501) compatibility, without doing any I/O, storage access or
+//! clock reading. A network runtime uses it like this:
+//!
+//! 1. Push received bytes into a [`Framer`] and pull [`Frame`]s out of it. The
+//!    framer handles line splitting, synchronising (`{n}`) and
+//!    non-synchronising (`{n+}`, LITERAL+) literals, and all size limits.
+//! 2. Parse each complete command with [`parse_command`] (or
+//!    [`parse_command_with`] once UTF-8 mailbox names are enabled).
+//! 3. Check the command against the connection [`State`] with [`allowed`].
+//! 4. Execute it against the store and answer with the helpers of
+//!    [`encode`] ([`status_response`], [`write_astring`], ...) and
+//!    [`render_fetch`] for FETCH results.
+//!
+//! Everything that reads peer-supplied bytes (commands, messages) is written
+//! to never panic: all indexing is checked, literal sizes are checked against
+//! [`Limits`] before anything is buffered, and nesting is depth-bounded.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod capability;
+pub mod command;
+pub mod datetime;
+pub mod encode;
+pub mod envelope;
+pub mod fetch;
+pub mod framer;
+mod header;
+mod mime;
+pub mod mutf7;
+pub mod parse;
+pub mod sequence;
+pub mod state;
+
+mod bodystructure;
+
+pub use capability::capabilities;
+pub use command::{
+    Command, CommandBody, FetchItem, InvalidMailboxName, MailboxName, Secret, Section, SectionSpec,
+    StatusItem,
+};
+pub use encode::{Status, status_response, write_astring, write_nstring, write_string};
+pub use fetch::{FetchError, MessageMeta, needs_body, render_fetch, sets_seen};
+
+pub use framer::{Frame, Framer, Limits};
+pub use parse::{ParseError, ParseOptions, parse_command, parse_command_with};
+pub use sequence::{SeqNum, SeqRange, SequenceSet};
+pub use state::{State, allowed};

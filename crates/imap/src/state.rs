@@ -1,0 +1,80 @@
+//! Connection states (RFC 9051 §3) and which commands each one allows.
+
+use crate::command::CommandBody;
+
+/// The state of an IMAP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Before LOGIN/AUTHENTICATE.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated,
+    /// A mailbox is selected (SELECT or EXAMINE).
+    Selected,
+    /// LOGOUT received; nothing more is accepted.
+    Logout,
+}
+
+/// Whether `cmd` may be issued in `state`.
+///
+/// CAPABILITY, NOOP, LOGOUT and ID are valid in every state but `Logout`.
+/// STARTTLS, LOGIN and AUTHENTICATE only before authentication. ENABLE only
+/// in the authenticated state (RFC 5161: not once a mailbox is selected).
+/// Mailbox commands in authenticated and selected states; message commands
+/// (FETCH, CLOSE, UNSELECT, CHECK) only in the selected state. The caller
+/// still checks conditions outside the state machine (e.g. TLS for LOGIN).
+pub fn allowed(state: State, cmd: &CommandBody) -> bool {
+    use CommandBody as C;
+    if state == State::Logout {
+        return false;
+    }
+    match cmd {
+        C::Capability | C::Noop | C::Logout | C::Id(_) => true,
+        C::StartTls | C::Login { .. } | C::Authenticate { .. } => state == State::NotAuthenticated,
+        C::Enable(_) => state == State::Authenticated,
+        C::Select { .. } | C::Examine { .. } | C::List { .. } | C::Status { .. } => {
+            matches!(state, State::Authenticated | State::Selected)
+        }
+        C::Fetch { .. } | C::Close | C::Unselect | C::Check => state == State::Selected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{MailboxName, Secret};
+    use crate::sequence::SequenceSet;
+
+    #[test]
+    fn table() {
+        let login = CommandBody::Login {
+            username: "u".into(),
+            password: Secret::new(b"p".to_vec()),
+        };
+        let select = CommandBody::Select {
+            mailbox: MailboxName::from_wire(b"INBOX", false).unwrap(),
+            condstore: false,
+        };
+        let fetch = CommandBody::Fetch {
+            uid: false,
+            set: SequenceSet::single(1).unwrap(),
+            items: vec![],
+        };
+        use State::*;
+        assert!(allowed(NotAuthenticated, &login));
+        assert!(!allowed(Authenticated, &login));
+        assert!(allowed(NotAuthenticated, &CommandBody::StartTls));
+        assert!(!allowed(Selected, &CommandBody::StartTls));
+        assert!(!allowed(NotAuthenticated, &select));
+        assert!(allowed(Authenticated, &select));
+        assert!(allowed(Selected, &select));
+        assert!(!allowed(Authenticated, &fetch));
+        assert!(allowed(Selected, &fetch));
+        assert!(allowed(Authenticated, &CommandBody::Enable(vec![])));
+        assert!(!allowed(Selected, &CommandBody::Enable(vec![])));
+        assert!(allowed(NotAuthenticated, &CommandBody::Id(None)));
+        assert!(!allowed(Logout, &CommandBody::Noop));
+        assert!(allowed(Selected, &CommandBody::Unselect));
+        assert!(!allowed(Authenticated, &CommandBody::Close));
+    }
+}

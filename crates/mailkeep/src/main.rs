@@ -1,0 +1,270 @@
+//! The `mailkeep` binary: command line, configuration and wiring. It holds no mail logic;
+//! every command is a thin call into `mailkeep-core`, `mailkeep-store` or `mailkeep-server`.
+
+#![forbid(unsafe_code)]
+
+mod files;
+mod init;
+mod quickstart;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mailkeep_core::accounts;
+use mailkeep_core::config::Config;
+use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::time::now;
+
+/// mailkeep: a private mail server that never loses a message and lets no one in.
+#[derive(Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    /// Data directory [default: $MAILKEEP_DATA, then ./mailkeep-data]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILKEEP_DATA",
+        default_value = "mailkeep-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up a data directory, a demo user and certificates if needed, print how to use it, and serve.
+    Quickstart {
+        /// Mail domain for a new data directory.
+        #[arg(long, default_value = "example.test")]
+        domain: String,
+    },
+    /// Create a data directory: config, store, self-signed TLS certificate, keys.
+    Init {
+        /// The first mail domain.
+        #[arg(long)]
+        domain: String,
+        /// This server's host name [default: mail.<domain>].
+        #[arg(long)]
+        hostname: Option<String>,
+    },
+    /// Run the server until SIGTERM or SIGINT.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage mail domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Manage aliases.
+    #[command(subcommand)]
+    Alias(AliasCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user (its domain must exist).
+    Add {
+        /// The user's address.
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Change a user's password.
+    Passwd {
+        /// The user's address.
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Delete a user (the mail already received is kept for retention).
+    Del {
+        /// The user's address.
+        address: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DomainCmd {
+    /// Add a mail domain.
+    Add {
+        /// Domain name.
+        domain: String,
+    },
+    /// List mail domains.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AliasCmd {
+    /// Deliver mail for SOURCE to the user TARGET; SOURCE '@domain' catches all unknown addresses.
+    Add {
+        /// Alias address, or '@domain' for a catch-all.
+        source: String,
+        /// Existing user's address.
+        target: String,
+    },
+    /// List aliases.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAILKEEP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailkeep: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let dir = cli.data.as_path();
+    match cli.command {
+        Command::Quickstart { domain } => quickstart::run(dir, &domain),
+        Command::Init { domain, hostname } => {
+            let hostname = hostname.unwrap_or_else(|| format!("mail.{domain}"));
+            init::init(dir, &domain, &hostname)?;
+            println!(
+                "initialised {} for {domain} (hostname {hostname})",
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Serve => serve(dir),
+        Command::User(cmd) => user(dir, cmd),
+        Command::Domain(cmd) => domain(dir, cmd),
+        Command::Alias(cmd) => alias(dir, cmd),
+    }
+}
+
+/// Config plus a store opened for administration (no blob writer lock, so this works next
+/// to a running server).
+fn open_admin(dir: &Path) -> Result<(Config, Store)> {
+    let store = Store::open(dir, OpenOptions::default())?;
+    let config = Config::load(dir)?;
+    Ok((config, store))
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn user(dir: &Path, cmd: UserCmd) -> Result<()> {
+    let (config, store) = open_admin(dir)?;
+    let min = config.accounts.min_password_length;
+    match cmd {
+        UserCmd::Add { address, .. } => {
+            let password = read_password()?;
+            let a = accounts::add_user(&store, &address, &password, min, now(), rand::random())?;
+            println!("added user {a}");
+        }
+        UserCmd::List => {
+            for a in store.accounts()? {
+                println!("{}", a.address);
+            }
+        }
+        UserCmd::Passwd { address, .. } => {
+            let password = read_password()?;
+            accounts::set_password(&store, &address, &password, min)?;
+            println!("password changed for {address}");
+        }
+        UserCmd::Del { address } => {
+            let a = mailkeep_core::address::Address::parse(&address)?;
+            store.delete_account(&a.to_string(), now())?;
+            println!("deleted user {a} (its mail is kept)");
+        }
+    }
+    Ok(())
+}
+
+fn domain(dir: &Path, cmd: DomainCmd) -> Result<()> {
+    let (_, store) = open_admin(dir)?;
+    match cmd {
+        DomainCmd::Add { domain } => {
+            let d = accounts::add_domain(&store, &domain, now())?;
+            println!("added domain {d}");
+        }
+        DomainCmd::List => {
+            for d in store.domains()? {
+                println!("{}", d.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn alias(dir: &Path, cmd: AliasCmd) -> Result<()> {
+    let (_, store) = open_admin(dir)?;
+    match cmd {
+        AliasCmd::Add { source, target } => {
+            let s = accounts::add_alias(&store, &source, &target, now())?;
+            println!("added alias {s} -> {target}");
+        }
+        AliasCmd::List => {
+            for a in store.aliases()? {
+                println!("{} -> {}", a.source, a.target);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens everything `serve` needs, failing early with a clear reason.
+pub(crate) fn serve(dir: &Path) -> Result<()> {
+    let config = Config::load(dir).or_else(|e| {
+        if !dir.join("FORMAT").exists() {
+            bail!(
+                "{} is not a mailkeep data directory (run `mailkeep init` first)",
+                dir.display()
+            )
+        }
+        Err(e.into())
+    })?;
+    let store = Store::open(dir, OpenOptions { exclusive: true })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let server = mailkeep_server::Server::bind(config, dir.to_path_buf(), store).await?;
+        server.run(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,199 @@
+//! A Rust IMAP client over STARTTLS and implicit TLS (rustls), against the real binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use common::*;
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+
+fn tls_config(dir: &std::path::Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        rustls_pki_types::CertificateDer::pem_file_iter(dir.join("keys/tls-cert.pem")).unwrap()
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+fn wrap(dir: &std::path::Path, tcp: TcpStream) -> BufReader<Tls> {
+    let conn = rustls::ClientConnection::new(
+        tls_config(dir),
+        ServerName::try_from("mail.example.org").unwrap(),
+    )
+    .unwrap();
+    BufReader::new(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// Sends a tagged command, returns all lines up to and including the tagged one, and any
+/// literal bytes inline.
+fn run<S: Read + Write>(s: &mut BufReader<S>, tag: &str, cmd: &str) -> String {
+    send_until(s, tag, &format!("{tag} {cmd}"))
+}
+
+fn send_until<S: Read + Write>(s: &mut BufReader<S>, tag: &str, line: &str) -> String {
+    s.get_mut()
+        .write_all(format!("{line}\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(s.read_line(&mut line).unwrap() > 0, "EOF after {out}");
+        out.push_str(&line);
+        if let Some(n) = line
+            .trim_end()
+            .strip_suffix('}')
+            .and_then(|l| l.rsplit_once('{'))
+            .and_then(|(_, n)| n.parse::<usize>().ok())
+        {
+            let mut lit = vec![0u8; n];
+            s.read_exact(&mut lit).unwrap();
+            out.push_str(&String::from_utf8_lossy(&lit));
+            continue;
+        }
+        if line.starts_with(&format!("{tag} ")) {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn starttls_login_select_fetch() {
+    let tmp = data_dir(&[]);
+    let dir = data_path(&tmp);
+    let server = Server::start(&dir);
+    let msg = "From: Zoë <zoe@example.net>\r\nTo: alice@example.org\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\nMessage-ID: <m1@example.net>\r\n\r\nHello Alice\r\n";
+    assert!(
+        send_mail(
+            server.addr("smtp"),
+            "zoe@example.net",
+            &["alice@example.org"],
+            msg
+        )
+        .starts_with("250")
+    );
+
+    let tcp = TcpStream::connect(server.addr("imap")).unwrap();
+    let mut plain = BufReader::new(tcp.try_clone().unwrap());
+    let mut greeting = String::new();
+    plain.read_line(&mut greeting).unwrap();
+    assert!(
+        greeting.starts_with("* OK")
+            && greeting.contains("STARTTLS")
+            && greeting.contains("LOGINDISABLED"),
+        "{greeting}"
+    );
+    let r = run(
+        &mut plain,
+        "a1",
+        "LOGIN alice@example.org \"correct horse battery\"",
+    );
+    assert!(r.contains("a1 NO [PRIVACYREQUIRED]"), "{r}");
+    let r = run(
+        &mut plain,
+        "a2",
+        "AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUub3JnAGNvcnJlY3QgaG9yc2UgYmF0dGVyeQ==",
+    );
+    assert!(r.contains("a2 NO [PRIVACYREQUIRED]"), "{r}");
+    let r = run(&mut plain, "a3", "STARTTLS");
+    assert!(r.starts_with("a3 OK"), "{r}");
+
+    let mut s = wrap(&dir, tcp);
+    let caps = run(&mut s, "b0", "CAPABILITY");
+    assert!(
+        caps.contains("AUTH=PLAIN")
+            && !caps.contains("LOGINDISABLED")
+            && !caps.contains("STARTTLS"),
+        "{caps}"
+    );
+    assert!(
+        run(&mut s, "b1", "LOGIN alice@example.org wrong-password")
+            .contains("b1 NO [AUTHENTICATIONFAILED]")
+    );
+    assert!(
+        run(
+            &mut s,
+            "b2",
+            "LOGIN alice@example.org \"correct horse battery\""
+        )
+        .contains("b2 OK")
+    );
+    let list = run(&mut s, "b3", "LIST \"\" *");
+    for (name, attr) in [
+        ("INBOX", ""),
+        ("Sent", "\\Sent"),
+        ("Drafts", "\\Drafts"),
+        ("Trash", "\\Trash"),
+        ("Junk", "\\Junk"),
+        ("Archive", "\\Archive"),
+    ] {
+        assert!(
+            list.lines()
+                .any(|l| l.ends_with(&format!(" {name}")) && l.contains(attr)),
+            "{name} in {list}"
+        );
+    }
+    let sel = run(&mut s, "b4", "SELECT INBOX");
+    assert!(
+        sel.contains("* 1 EXISTS")
+            && sel.contains("[UIDVALIDITY ")
+            && sel.contains("b4 OK [READ-WRITE]"),
+        "{sel}"
+    );
+    let f = run(
+        &mut s,
+        "b5",
+        "FETCH 1 (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (Subject)])",
+    );
+    assert!(
+        f.contains("UID 1") && f.contains("FLAGS ()") && f.contains("RFC822.SIZE "),
+        "{f}"
+    );
+    assert!(
+        f.contains("\"<m1@example.net>\""),
+        "envelope message-id: {f}"
+    );
+    assert!(f.contains("Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?="), "{f}");
+    let f = run(&mut s, "b6", "UID FETCH 1 (BODY[TEXT]<0.5>)");
+    assert!(f.contains("BODY[TEXT]<0> {5}\r\nHello"), "{f}");
+    assert!(f.contains("\\Seen"), "non-peek fetch sets \\Seen: {f}");
+    let f = run(&mut s, "b7", "FETCH 1 RFC822");
+    assert!(
+        f.contains("Hello Alice") && f.contains("Received: from client.example.net"),
+        "{f}"
+    );
+    assert!(run(&mut s, "b8", "SELECT Nonexistent").contains("b8 NO [NONEXISTENT]"));
+    assert!(run(&mut s, "b9", "LOGOUT").contains("* BYE"));
+
+    // Implicit TLS, AUTHENTICATE PLAIN with a continuation.
+    let tcp = TcpStream::connect(server.addr("imaps")).unwrap();
+    let mut s = wrap(&dir, tcp);
+    let mut greeting = String::new();
+    s.read_line(&mut greeting).unwrap();
+    assert!(greeting.starts_with("* OK"));
+    s.get_mut().write_all(b"c1 AUTHENTICATE PLAIN\r\n").unwrap();
+    let mut cont = String::new();
+    s.read_line(&mut cont).unwrap();
+    assert!(cont.starts_with('+'), "{cont}");
+    let r = send_until(
+        &mut s,
+        "c1",
+        "AGJvYkBleGFtcGxlLm9yZwBjb3JyZWN0IGhvcnNlIGJhdHRlcnk=",
+    );
+    assert!(r.contains("c1 OK"), "{r}");
+    let st = run(&mut s, "c2", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)");
+    assert!(
+        st.contains("MESSAGES 0") && st.contains("UIDNEXT 1"),
+        "{st}"
+    );
+}

@@ -1,0 +1,767 @@
+//! Drives an IMAP session over one connection: framing and parsing come from
+//! `mailkeep-imap`; this file executes commands against the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use mailkeep_core::accounts;
+use mailkeep_core::store::{Account, Mailbox, MessageEntry};
+use mailkeep_imap::fetch::{MessageMeta, needs_body, render_fetch, sets_seen};
+use mailkeep_imap::{
+    Command, CommandBody, FetchItem, Frame, Framer, Limits, MailboxName, State, Status, StatusItem,
+    allowed, capabilities, status_response,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::conn::Conn;
+use crate::limits::Refused;
+use crate::{Kind, Shared, blocking};
+
+/// What a command handler tells the loop to do next.
+enum Next {
+    Continue,
+    Close,
+}
+
+struct Selected {
+    mailbox: Mailbox,
+    read_only: bool,
+    /// The session's view: sequence number n is `messages[n - 1]`.
+    messages: Vec<MessageEntry>,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    conn: Conn,
+    framer: Framer,
+    out: Vec<u8>,
+    state: State,
+    account: Option<Account>,
+    selected: Option<Selected>,
+    utf8: bool,
+    rev2: bool,
+    buf: Vec<u8>,
+}
+
+const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
+    let mut conn = Conn::Plain(stream);
+    let _slot = match shared.imap_limits.acquire(peer.ip()) {
+        Ok(s) => s,
+        Err(why) => {
+            let text = match why {
+                Refused::PerIp => "* BYE [UNAVAILABLE] Too many connections from your address\r\n",
+                Refused::Total => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+            };
+            if !kind.implicit_tls() {
+                let _ = conn.write_all(text.as_bytes()).await;
+            }
+            let _ = conn.shutdown().await;
+            return;
+        }
+    };
+    if kind.implicit_tls() && conn.upgrade(&shared.tls).await.is_err() {
+        return;
+    }
+    let limits = Limits {
+        max_line: shared.config.imap.max_line,
+        max_literal: shared.config.imap.max_literal,
+        max_command: usize::try_from(shared.config.imap.max_literal)
+            .unwrap_or(usize::MAX)
+            .saturating_add(shared.config.imap.max_line),
+    };
+    let mut s = Session {
+        shared,
+        conn,
+        framer: Framer::new(limits),
+        out: Vec::new(),
+        state: State::NotAuthenticated,
+        account: None,
+        selected: None,
+        utf8: false,
+        rev2: false,
+        buf: vec![0u8; 64 * 1024],
+    };
+    if let Err(e) = s.run().await {
+        tracing::debug!(%peer, error = %e, "imap connection ended");
+    }
+    let _ = s.conn.shutdown().await;
+}
+
+impl Session {
+    fn caps(&self) -> String {
+        capabilities(
+            self.conn.is_tls(),
+            !self.conn.is_tls(),
+            self.account.is_some(),
+        )
+    }
+
+    fn tagged(&mut self, tag: &str, status: Status, code: Option<&str>, text: &str) {
+        let line = status_response(Some(tag), status, code, text);
+        self.out.extend_from_slice(&line);
+    }
+
+    fn untagged(&mut self, status: Status, code: Option<&str>, text: &str) {
+        let line = status_response(None, status, code, text);
+        self.out.extend_from_slice(&line);
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.conn.write_all(&self.out).await?;
+            self.conn.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    fn timeout(&self) -> Duration {
+        let c = &self.shared.config.imap;
+        Duration::from_secs(if self.account.is_some() {
+            c.idle_timeout_secs
+        } else {
+            c.login_timeout_secs
+        })
+    }
+
+    /// Reads more input into the framer. `Ok(false)`: the connection is over.
+    async fn read_more(&mut self) -> std::io::Result<bool> {
+        let mut shutdown = self.shared.shutdown.clone();
+        if *shutdown.borrow() {
+            self.untagged(Status::Bye, None, "Server shutting down");
+            return Ok(false);
+        }
+        tokio::select! {
+            r = tokio::time::timeout(self.timeout(), self.conn.read(&mut self.buf)) => match r {
+                Err(_) => {
+                    self.untagged(Status::Bye, None, "Autologout; idle for too long");
+                    Ok(false)
+                }
+                Ok(r) => match r? {
+                    0 => Ok(false),
+                    n => {
+                        self.framer.push(&self.buf[..n]);
+                        Ok(true)
+                    }
+                },
+            },
+            _ = shutdown.changed() => {
+                self.untagged(Status::Bye, None, "Server shutting down");
+                Ok(false)
+            }
+        }
+    }
+
+    async fn run(&mut self) -> std::io::Result<()> {
+        let greeting = format!("[CAPABILITY {}] mailkeep ready", self.caps());
+        self.untagged(Status::Ok, None, &greeting);
+        loop {
+            while let Some(frame) = self.framer.next_frame() {
+                match frame {
+                    Frame::Command(bytes) => match mailkeep_imap::parse::parse_command_with(
+                        &bytes,
+                        mailkeep_imap::parse::ParseOptions { utf8: self.utf8 },
+                    ) {
+                        Ok(cmd) => {
+                            if let Next::Close = self.execute(cmd).await? {
+                                self.flush().await?;
+                                return Ok(());
+                            }
+                        }
+                        Err(e) => {
+                            let tag = e.tag.as_deref().unwrap_or("*");
+                            let line = status_response(Some(tag), Status::Bad, None, &e.message);
+                            self.out.extend_from_slice(&line);
+                        }
+                    },
+                    Frame::Continue => self.out.extend_from_slice(b"+ Ready for literal data\r\n"),
+                    Frame::LiteralTooBig { tag, size } => {
+                        let text = format!(
+                            "Literal of {size} bytes exceeds the limit of {}",
+                            self.shared.config.imap.max_literal
+                        );
+                        let line = status_response(
+                            Some(tag.as_deref().unwrap_or("*")),
+                            Status::No,
+                            Some("TOOBIG"),
+                            &text,
+                        );
+                        self.out.extend_from_slice(&line);
+                    }
+                    Frame::LineTooLong { tag } => {
+                        let line = status_response(
+                            Some(tag.as_deref().unwrap_or("*")),
+                            Status::Bad,
+                            Some("TOOBIG"),
+                            "Command line too long",
+                        );
+                        self.out.extend_from_slice(&line);
+                    }
+                    Frame::Fatal(why) => {
+                        self.untagged(Status::Bye, Some("TOOBIG"), &why);
+                        self.flush().await?;
+                        return Ok(());
+                    }
+                }
+            }
+            self.flush().await?;
+            if !self.read_more().await? {
+                self.flush().await?;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn execute(&mut self, cmd: Command) -> std::io::Result<Next> {
+        let Command { tag, body } = cmd;
+        if !allowed(self.state, &body) {
+            let text = format!("{} not allowed in this state", body.name());
+            self.tagged(&tag, Status::Bad, None, &text);
+            return Ok(Next::Continue);
+        }
+        let name = body.name();
+        match body {
+            CommandBody::Capability => {
+                let line = format!("* CAPABILITY {}\r\n", self.caps());
+                self.out.extend_from_slice(line.as_bytes());
+                self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
+            }
+            CommandBody::Noop | CommandBody::Check => {
+                self.refresh().await;
+                self.tagged(&tag, Status::Ok, None, &format!("{name} completed"));
+            }
+            CommandBody::Logout => {
+                self.untagged(Status::Bye, None, "Logging out");
+                self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
+                return Ok(Next::Close);
+            }
+            CommandBody::StartTls => {
+                if self.conn.is_tls() {
+                    self.tagged(&tag, Status::Bad, None, "TLS is already active");
+                } else {
+                    self.tagged(&tag, Status::Ok, None, "Begin TLS negotiation now");
+                    self.flush().await?;
+                    self.framer.discard_buffered();
+                    self.conn.upgrade(&self.shared.tls).await?;
+                }
+            }
+            CommandBody::Login { username, password } => {
+                if !self.conn.is_tls() {
+                    self.tagged(
+                        &tag,
+                        Status::No,
+                        Some("PRIVACYREQUIRED"),
+                        "LOGIN is disabled until STARTTLS",
+                    );
+                } else {
+                    let pw = password.as_str().unwrap_or_default().to_owned();
+                    self.login(&tag, username, pw).await;
+                }
+            }
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                if !self.conn.is_tls() {
+                    self.tagged(
+                        &tag,
+                        Status::No,
+                        Some("PRIVACYREQUIRED"),
+                        "Authentication is disabled until STARTTLS",
+                    );
+                } else if mechanism != "PLAIN" {
+                    self.tagged(
+                        &tag,
+                        Status::No,
+                        Some("CANNOT"),
+                        "Unsupported authentication mechanism",
+                    );
+                } else {
+                    self.authenticate_plain(&tag, initial_response).await?;
+                }
+            }
+            CommandBody::Enable(caps) => {
+                let mut enabled = Vec::new();
+                for c in caps {
+                    if c.eq_ignore_ascii_case("IMAP4rev2") && !self.rev2 {
+                        self.rev2 = true;
+                        self.utf8 = true;
+                        enabled.push("IMAP4rev2");
+                    }
+                }
+                let line = format!(
+                    "* ENABLED{}\r\n",
+                    enabled.iter().map(|c| format!(" {c}")).collect::<String>()
+                );
+                self.out.extend_from_slice(line.as_bytes());
+                self.tagged(&tag, Status::Ok, None, "ENABLE completed");
+            }
+            CommandBody::Id(_) => {
+                self.out
+                    .extend_from_slice(b"* ID (\"name\" \"mailkeep\")\r\n");
+                self.tagged(&tag, Status::Ok, None, "ID completed");
+            }
+            CommandBody::Select { mailbox, .. } => self.select(&tag, mailbox, false).await,
+            CommandBody::Examine { mailbox, .. } => self.select(&tag, mailbox, true).await,
+            CommandBody::List { reference, pattern } => self.list(&tag, &reference, &pattern).await,
+            CommandBody::Status { mailbox, items } => self.status(&tag, mailbox, &items).await,
+            CommandBody::Fetch { uid, set, items } => self.fetch(&tag, uid, set, items).await,
+            CommandBody::Close | CommandBody::Unselect => {
+                self.selected = None;
+                self.state = State::Authenticated;
+                self.tagged(&tag, Status::Ok, None, &format!("{name} completed"));
+            }
+        }
+        Ok(Next::Continue)
+    }
+
+    async fn login(&mut self, tag: &str, username: String, password: String) {
+        let store = self.shared.store.clone();
+        match blocking(move || accounts::authenticate(&store, &username, &password)).await {
+            Some(Ok(Some(acc))) => {
+                tracing::info!(user = %acc.address, "imap login");
+                self.account = Some(acc);
+                self.state = State::Authenticated;
+                let code = format!("CAPABILITY {}", self.caps());
+                self.tagged(tag, Status::Ok, Some(&code), "Logged in");
+            }
+            Some(Ok(None)) => self.tagged(
+                tag,
+                Status::No,
+                Some("AUTHENTICATIONFAILED"),
+                "Invalid credentials",
+            ),
+            _ => self.tagged(
+                tag,
+                Status::No,
+                Some("UNAVAILABLE"),
+                "Temporary failure, try again later",
+            ),
+        }
+    }
+
+    async fn authenticate_plain(
+        &mut self,
+        tag: &str,
+        initial: Option<String>,
+    ) -> std::io::Result<()> {
+        let response = match initial {
+            Some(r) => r.into_bytes(),
+            None => {
+                self.out.extend_from_slice(b"+ \r\n");
+                self.flush().await?;
+                loop {
+                    match self.framer.next_line() {
+                        Some(Ok(line)) => break line,
+                        Some(Err(())) => {
+                            self.tagged(
+                                tag,
+                                Status::Bad,
+                                Some("TOOBIG"),
+                                "Authentication response too long",
+                            );
+                            return Ok(());
+                        }
+                        None => {
+                            if !self.read_more().await? {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if response == b"*" {
+            self.tagged(tag, Status::Bad, None, "Authentication cancelled");
+            return Ok(());
+        }
+        let decoded = if response == b"=" {
+            Ok(Vec::new())
+        } else {
+            base64::engine::general_purpose::STANDARD.decode(&response)
+        };
+        let Ok(decoded) = decoded else {
+            self.tagged(
+                tag,
+                Status::Bad,
+                None,
+                "Invalid base64 in authentication response",
+            );
+            return Ok(());
+        };
+        let mut parts = decoded.split(|&b| b == 0);
+        let (Some(authz), Some(authc), Some(pass), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            self.tagged(tag, Status::Bad, None, "Malformed PLAIN response");
+            return Ok(());
+        };
+        let (Ok(authz), Ok(authc), Ok(pass)) = (
+            std::str::from_utf8(authz),
+            std::str::from_utf8(authc),
+            std::str::from_utf8(pass),
+        ) else {
+            self.tagged(tag, Status::Bad, None, "PLAIN response is not UTF-8");
+            return Ok(());
+        };
+        if !authz.is_empty() && !authz.eq_ignore_ascii_case(authc) {
+            self.tagged(
+                tag,
+                Status::No,
+                Some("AUTHORIZATIONFAILED"),
+                "Cannot act as another user",
+            );
+            return Ok(());
+        }
+        self.login(tag, authc.to_owned(), pass.to_owned()).await;
+        Ok(())
+    }
+
+    fn account_id(&self) -> i64 {
+        self.account.as_ref().map_or(0, |a| a.id)
+    }
+
+    async fn find_mailbox(&self, name: &MailboxName) -> Result<Option<Mailbox>, ()> {
+        let store = self.shared.store.clone();
+        let id = self.account_id();
+        let name = name.as_str().to_owned();
+        match blocking(move || store.mailbox(id, &name)).await {
+            Some(Ok(m)) => Ok(m),
+            _ => Err(()),
+        }
+    }
+
+    async fn load_messages(&self, mailbox_id: i64) -> Option<Vec<MessageEntry>> {
+        let store = self.shared.store.clone();
+        blocking(move || store.messages(mailbox_id)).await?.ok()
+    }
+
+    async fn select(&mut self, tag: &str, name: MailboxName, read_only: bool) {
+        self.selected = None;
+        self.state = State::Authenticated;
+        let mailbox = match self.find_mailbox(&name).await {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                return self.tagged(
+                    tag,
+                    Status::No,
+                    Some("NONEXISTENT"),
+                    "Mailbox does not exist",
+                );
+            }
+            Err(()) => return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure"),
+        };
+        let Some(messages) = self.load_messages(mailbox.id).await else {
+            return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+        };
+        let mut o = format!("* {} EXISTS\r\n", messages.len());
+        if !self.rev2 {
+            o.push_str("* 0 RECENT\r\n");
+            if let Some(pos) = messages
+                .iter()
+                .position(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
+            {
+                o.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", pos + 1));
+            }
+        }
+        o.push_str(&format!("* FLAGS ({SYSTEM_FLAGS})\r\n"));
+        o.push_str(&format!(
+            "* OK [PERMANENTFLAGS ({SYSTEM_FLAGS} \\*)] Flags permitted\r\n"
+        ));
+        o.push_str(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid\r\n",
+            mailbox.uidvalidity
+        ));
+        o.push_str(&format!(
+            "* OK [UIDNEXT {}] Predicted next UID\r\n",
+            mailbox.uidnext
+        ));
+        self.out.extend_from_slice(o.as_bytes());
+        if self.rev2 {
+            self.out.extend_from_slice(b"* LIST () \"/\" ");
+            mailkeep_imap::encode::write_mailbox(&mut self.out, &name, self.utf8);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        self.selected = Some(Selected {
+            mailbox,
+            read_only,
+            messages,
+        });
+        self.state = State::Selected;
+        self.tagged(tag, Status::Ok, Some(code), &format!("{verb} completed"));
+    }
+
+    /// Reports mail that arrived since the view was last updated.
+    async fn refresh(&mut self) {
+        let Some(id) = self.selected.as_ref().map(|s| s.mailbox.id) else {
+            return;
+        };
+        let Some(fresh) = self.load_messages(id).await else {
+            return;
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let last = sel.messages.last().map_or(0, |m| m.uid);
+        let before = sel.messages.len();
+        sel.messages
+            .extend(fresh.into_iter().filter(|m| m.uid > last));
+        if sel.messages.len() != before {
+            let line = format!("* {} EXISTS\r\n", sel.messages.len());
+            self.out.extend_from_slice(line.as_bytes());
+        }
+    }
+
+    async fn list(&mut self, tag: &str, reference: &str, pattern: &str) {
+        if pattern.is_empty() {
+            self.out
+                .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+            return self.tagged(tag, Status::Ok, None, "LIST completed");
+        }
+        let store = self.shared.store.clone();
+        let id = self.account_id();
+        let Some(Ok(boxes)) = blocking(move || store.mailboxes(id)).await else {
+            return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+        };
+        let full = format!("{reference}{pattern}");
+        for m in &boxes {
+            if !wildcard_match(full.as_bytes(), m.name.as_bytes()) {
+                continue;
+            }
+            let has_children = boxes.iter().any(|c| {
+                c.name.len() > m.name.len()
+                    && c.name.starts_with(&m.name)
+                    && c.name.as_bytes()[m.name.len()] == b'/'
+            });
+            let mut attrs = vec![if has_children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            if let Some(su) = &m.special_use {
+                attrs.push(su.as_str());
+            }
+            let Ok(name) = MailboxName::new(&m.name) else {
+                continue;
+            };
+            self.out
+                .extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+            mailkeep_imap::encode::write_mailbox(&mut self.out, &name, self.utf8);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.tagged(tag, Status::Ok, None, "LIST completed");
+    }
+
+    async fn status(&mut self, tag: &str, name: MailboxName, items: &[StatusItem]) {
+        let mailbox = match self.find_mailbox(&name).await {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                return self.tagged(
+                    tag,
+                    Status::No,
+                    Some("NONEXISTENT"),
+                    "Mailbox does not exist",
+                );
+            }
+            Err(()) => return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure"),
+        };
+        let Some(messages) = self.load_messages(mailbox.id).await else {
+            return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+        };
+        let has = |m: &MessageEntry, f: &str| m.flags.iter().any(|x| x.eq_ignore_ascii_case(f));
+        let mut parts = Vec::new();
+        for item in items {
+            let v: u64 = match item {
+                StatusItem::Messages => messages.len() as u64,
+                StatusItem::UidNext => u64::from(mailbox.uidnext),
+                StatusItem::UidValidity => u64::from(mailbox.uidvalidity),
+                StatusItem::Unseen => messages.iter().filter(|m| !has(m, "\\Seen")).count() as u64,
+                StatusItem::Deleted => {
+                    messages.iter().filter(|m| has(m, "\\Deleted")).count() as u64
+                }
+                StatusItem::Size => messages.iter().map(|m| m.size).sum(),
+                StatusItem::Recent => 0,
+                StatusItem::HighestModseq => mailbox.highestmodseq,
+            };
+            parts.push(format!("{} {v}", item.as_str()));
+        }
+        self.out.extend_from_slice(b"* STATUS ");
+        mailkeep_imap::encode::write_mailbox(&mut self.out, &name, self.utf8);
+        self.out
+            .extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        self.tagged(tag, Status::Ok, None, "STATUS completed");
+    }
+
+    async fn fetch(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: mailkeep_imap::SequenceSet,
+        mut items: Vec<FetchItem>,
+    ) {
+        let Some(sel) = self.selected.as_ref() else {
+            return self.tagged(tag, Status::Bad, None, "No mailbox selected");
+        };
+        if uid && !items.contains(&FetchItem::Uid) {
+            items.insert(0, FetchItem::Uid);
+        }
+        let count = sel.messages.len() as u32;
+        let max_uid = sel.messages.last().map_or(0, |m| m.uid);
+        // Sequence numbers (1-based) of the messages asked for.
+        let seqs: Vec<u32> = if uid {
+            (1..=count)
+                .filter(|&n| set.contains(sel.messages[(n - 1) as usize].uid, max_uid))
+                .collect()
+        } else {
+            if count == 0 || set.exceeds(count) {
+                return self.tagged(tag, Status::Bad, None, "Invalid message sequence number");
+            }
+            set.iter_resolved(count).collect()
+        };
+        let mark_seen = sets_seen(&items) && !sel.read_only;
+        let want_body = needs_body(&items);
+        let mailbox_id = sel.mailbox.id;
+        for n in seqs {
+            let Some(entry) = self
+                .selected
+                .as_ref()
+                .and_then(|s| s.messages.get((n - 1) as usize))
+                .cloned()
+            else {
+                continue;
+            };
+            let raw = if want_body {
+                let store = self.shared.store.clone();
+                let hash = entry.hash;
+                match blocking(move || store.read_blob(&hash)).await {
+                    Some(Ok(b)) => Some(b),
+                    other => {
+                        if let Some(Err(e)) = other {
+                            tracing::error!(error = %e, uid = entry.uid, "cannot read message");
+                        }
+                        return self.tagged(
+                            tag,
+                            Status::No,
+                            Some("SERVERBUG"),
+                            "Cannot read message; the error is logged",
+                        );
+                    }
+                }
+            } else {
+                None
+            };
+            let mut flags = entry.flags.clone();
+            let mut items_here = items.clone();
+            if mark_seen && !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")) {
+                let store = self.shared.store.clone();
+                let uid = entry.uid;
+                if let Some(Ok(_)) =
+                    blocking(move || store.add_flags(mailbox_id, vec![uid], vec!["\\Seen".into()]))
+                        .await
+                {
+                    flags.push("\\Seen".into());
+                    if let Some(m) = self
+                        .selected
+                        .as_mut()
+                        .and_then(|s| s.messages.get_mut((n - 1) as usize))
+                    {
+                        m.flags = flags.clone();
+                    }
+                    if !items_here.contains(&FetchItem::Flags) {
+                        items_here.push(FetchItem::Flags);
+                    }
+                }
+            }
+            let meta = MessageMeta {
+                seq: n,
+                uid: entry.uid,
+                flags,
+                internal_date: entry.internal_date,
+                size: entry.size,
+                modseq: entry.modseq,
+            };
+            if let Err(e) = render_fetch(&meta, raw.as_deref(), &items_here, &mut self.out) {
+                tracing::warn!(error = ?e, uid = entry.uid, "cannot render FETCH");
+                return self.tagged(
+                    tag,
+                    Status::No,
+                    Some("SERVERBUG"),
+                    "Cannot render this message",
+                );
+            }
+            if self.out.len() > 1 << 20 {
+                if let Err(e) = self.flush().await {
+                    tracing::debug!(error = %e, "write failed during FETCH");
+                    return;
+                }
+            }
+        }
+        let verb = if uid { "UID FETCH" } else { "FETCH" };
+        self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
+    }
+}
+
+/// IMAP LIST wildcard match: `*` matches anything, `%` anything but the delimiter `/`.
+fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
+    // Iterative matcher with backtracking over the last wildcard; patterns come from the
+    // network, so no recursion.
+    let (mut p, mut n) = (0usize, 0usize);
+    let mut star: Option<(usize, usize, bool)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n, true));
+                p += 1;
+            }
+            Some(b'%') => {
+                star = Some((p, n, false));
+                p += 1;
+            }
+            Some(&c)
+                if c == name[n]
+                    || (p < 5
+                        && pattern.len() >= 5
+                        && pattern[..5].eq_ignore_ascii_case(b"INBOX")
+                        && name.len() >= 5
+                        && name[..5] == *b"INBOX"
+                        && c.eq_ignore_ascii_case(&name[n])) =>
+            {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn, any)) if any || name[sn] != b'/' => {
+                    star = Some((sp, sn + 1, any));
+                    p = sp + 1;
+                    n = sn + 1;
+                }
+                _ => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*' || c == b'%')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(wildcard_match(b"*", b"INBOX"));
+        assert!(wildcard_match(b"*", b"a/b"));
+        assert!(wildcard_match(b"%", b"Sent"));
+        assert!(!wildcard_match(b"%", b"a/b"));
+        assert!(wildcard_match(b"a/%", b"a/b"));
+        assert!(wildcard_match(b"inbox", b"INBOX"));
+        assert!(!wildcard_match(b"Sent", b"Sentx"));
+        assert!(wildcard_match(b"S*t", b"Sent"));
+    }
+}

@@ -1,0 +1,227 @@
+//! mailkeep's network runtime: the only crate that touches sockets.
+//!
+//! It binds the configured listeners, terminates TLS (implicit, or STARTTLS upgrades),
+//! enforces connection limits and timeouts, and moves bytes between sockets and the sans-IO
+//! protocol sessions (`mailkeep-smtp`, `mailkeep-imap`). Decisions the sessions ask for
+//! (recipient lookups, message storage, logins, mailbox reads) go to `mailkeep-core` and the
+//! store on tokio's blocking pool, since the store's calls block until durable.
+//!
+//! Shutdown: [`Server::run`] stops accepting when its shutdown future completes, tells every
+//! session to finish (SMTP answers `421` to a transaction still in progress; a message
+//! already handed to the store is committed and acknowledged first), waits for the
+//! connections to close and then drains the store's writer.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod conn;
+mod imap;
+mod limits;
+mod smtp;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailkeep_core::config::Config;
+use mailkeep_core::store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::limits::ConnLimits;
+
+/// Which protocol and TLS mode a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Inbound SMTP (MX), STARTTLS offered.
+    Smtp,
+    /// Message submission, STARTTLS offered.
+    Submission,
+    /// Message submission over implicit TLS.
+    Submissions,
+    /// IMAP, STARTTLS offered.
+    Imap,
+    /// IMAP over implicit TLS.
+    Imaps,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Smtp => "smtp",
+            Kind::Submission => "submission",
+            Kind::Submissions => "submissions",
+            Kind::Imap => "imap",
+            Kind::Imaps => "imaps",
+        }
+    }
+
+    fn implicit_tls(self) -> bool {
+        matches!(self, Kind::Submissions | Kind::Imaps)
+    }
+
+    fn is_imap(self) -> bool {
+        matches!(self, Kind::Imap | Kind::Imaps)
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener address could not be bound.
+    #[error("cannot listen on {addr} ({kind}): {source}")]
+    Bind {
+        /// Listener kind.
+        kind: &'static str,
+        /// Address.
+        addr: SocketAddr,
+        /// OS error (address in use, permission denied, …).
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// Everything a connection handler needs, shared.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub store: Store,
+    pub tls: tokio_rustls::TlsAcceptor,
+    pub smtp_limits: ConnLimits,
+    pub imap_limits: ConnLimits,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A server with its listeners bound, ready to [`Server::run`].
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<(Kind, TcpListener)>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Loads TLS material and binds every configured listener.
+    pub async fn bind(
+        config: Config,
+        data_dir: PathBuf,
+        store: Store,
+    ) -> Result<Server, StartError> {
+        let tls = tls::acceptor(
+            &Config::path(&data_dir, &config.tls.cert),
+            &Config::path(&data_dir, &config.tls.key),
+        )?;
+        let mut listeners = Vec::new();
+        let l = &config.listen;
+        for (kind, addrs) in [
+            (Kind::Smtp, &l.smtp),
+            (Kind::Submission, &l.submission),
+            (Kind::Submissions, &l.submissions),
+            (Kind::Imap, &l.imap),
+            (Kind::Imaps, &l.imaps),
+        ] {
+            for &addr in addrs {
+                let listener =
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            kind: kind.name(),
+                            addr,
+                            source,
+                        })?;
+                listeners.push((kind, listener));
+            }
+        }
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            smtp_limits: ConnLimits::new(
+                config.smtp.max_connections,
+                config.smtp.max_connections_per_ip,
+            ),
+            imap_limits: ConnLimits::new(
+                config.imap.max_connections,
+                config.imap.max_connections_per_ip,
+            ),
+            config,
+            store,
+            tls,
+            shutdown,
+        });
+        Ok(Server {
+            shared,
+            listeners,
+            shutdown_tx,
+        })
+    }
+
+    /// The bound addresses, by kind (useful when a config asked for port 0).
+    pub fn local_addrs(&self) -> Vec<(Kind, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(k, l)| l.local_addr().ok().map(|a| (*k, a)))
+            .collect()
+    }
+
+    /// Serves until `shutdown` completes, then shuts down cleanly (see the crate docs).
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut accept_tasks = JoinSet::new();
+        let conns = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
+        for (kind, listener) in self.listeners {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(listener = kind.name(), %addr, "listening");
+            }
+            let shared = self.shared.clone();
+            let conns = conns.clone();
+            accept_tasks.spawn(async move {
+                loop {
+                    let (stream, peer) = match listener.accept().await {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let mut set = conns.lock().await;
+                    while set.try_join_next().is_some() {}
+                    set.spawn(async move {
+                        if kind.is_imap() {
+                            imap::serve(shared, stream, peer, kind).await;
+                        } else {
+                            smtp::serve(shared, stream, peer, kind).await;
+                        }
+                    });
+                }
+            });
+        }
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing open sessions");
+        accept_tasks.abort_all();
+        while accept_tasks.join_next().await.is_some() {}
+        let _ = self.shutdown_tx.send(true);
+        let mut set = std::mem::take(&mut *conns.lock().await);
+        let drain = async { while set.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(30), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still open after 30 s; closing them");
+        }
+        let store = self.shared.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Runs a blocking store/core call on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}

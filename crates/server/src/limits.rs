@@ -1,0 +1,70 @@
+//! Connection counting per IP address and in total.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+/// Counts open connections; a [`Slot`] gives its place back when dropped.
+#[derive(Clone)]
+pub(crate) struct ConnLimits {
+    inner: Arc<Mutex<Counts>>,
+    max_total: usize,
+    max_per_ip: usize,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a connection was turned away.
+pub(crate) enum Refused {
+    Total,
+    PerIp,
+}
+
+pub(crate) struct Slot {
+    limits: ConnLimits,
+    ip: IpAddr,
+}
+
+impl ConnLimits {
+    pub fn new(max_total: usize, max_per_ip: usize) -> Self {
+        ConnLimits {
+            inner: Arc::default(),
+            max_total,
+            max_per_ip,
+        }
+    }
+
+    pub fn acquire(&self, ip: IpAddr) -> Result<Slot, Refused> {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if c.total >= self.max_total {
+            return Err(Refused::Total);
+        }
+        let n = c.per_ip.entry(ip).or_insert(0);
+        if *n >= self.max_per_ip {
+            return Err(Refused::PerIp);
+        }
+        *n += 1;
+        c.total += 1;
+        Ok(Slot {
+            limits: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut c = self.limits.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.total = c.total.saturating_sub(1);
+        if let Some(n) = c.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}

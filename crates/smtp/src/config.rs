@@ -1,0 +1,64 @@
+//! Session configuration.
+
+use std::time::Duration;
+
+/// What to do with a bare CR or bare LF (one that is not part of a CRLF
+/// pair) inside message content received with DATA or BDAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BareNewline {
+    /// Store each bare CR and each bare LF as CRLF. A bare line ending never
+    /// terminates DATA and never starts a line for dot-unstuffing.
+    #[default]
+    Normalize,
+    /// Consume the content up to the real end of the message, then refuse the
+    /// message with `550 5.5.2`.
+    Reject,
+}
+
+/// Limits and settings of one SMTP session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Host name used in the greeting, in the EHLO/HELO reply and in `421`
+    /// replies. Control characters and whitespace are removed.
+    pub hostname: String,
+    /// Longest command line accepted, in bytes including the CRLF
+    /// (RFC 5321 §4.5.3.1.4 requires at least 512).
+    pub max_command_line: usize,
+    /// Longest line inside DATA content, in bytes including the CRLF
+    /// (RFC 5321 §4.5.3.1.6 requires at least 1000).
+    pub max_data_line: usize,
+    /// Largest message accepted, counted in decoded body bytes; advertised
+    /// with the SIZE extension (RFC 1869).
+    pub max_message_size: usize,
+    /// Most recipients accepted in one transaction (RFC 5321 §4.5.3.1.8
+    /// requires at least 100).
+    pub max_recipients: usize,
+    /// Error replies tolerated; the next one is followed by `421 4.7.0` and
+    /// the connection is closed.
+    pub max_errors: usize,
+    /// Idle timeout while waiting for a command (RFC 5321 §4.5.3.2.7).
+    pub command_timeout: Duration,
+    /// Idle timeout while receiving DATA or BDAT content (RFC 5321 §4.5.3.2.6).
+    pub data_timeout: Duration,
+    /// Treatment of bare CR and bare LF in message content.
+    pub bare_newline: BareNewline,
+    /// Whether the listener can perform STARTTLS (RFC 3207).
+    pub starttls_available: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            hostname: "localhost".to_owned(),
+            max_command_line: 2048,
+            max_data_line: 65536,
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            bare_newline: BareNewline::Normalize,
+            starttls_available: false,
+        }
+    }
+}

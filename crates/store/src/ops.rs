@@ -1,0 +1,396 @@
+//! Typed operations: the store's whole surface towards `core`. SQL stays in this file.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::model::*;
+use crate::{Error, Result, Store};
+
+fn conflict_on_unique(e: rusqlite::Error, what: String) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Error::Conflict(what)
+        }
+        _ => e.into(),
+    }
+}
+
+fn split_flags(s: &str) -> Vec<String> {
+    s.split_ascii_whitespace().map(str::to_owned).collect()
+}
+
+fn hash_from(v: Vec<u8>) -> rusqlite::Result<Hash> {
+    v.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            "blob hash is not 32 bytes".into(),
+        )
+    })
+}
+
+fn domain_id(c: &Connection, name: &str) -> Result<Option<i64>> {
+    Ok(
+        c.query_row("SELECT id FROM domains WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?,
+    )
+}
+
+fn live_account_id(c: &Connection, address: &str) -> Result<i64> {
+    c.query_row(
+        "SELECT id FROM accounts WHERE address = ?1 AND deleted_at IS NULL",
+        [address],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("no such user: {address}")))
+}
+
+fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Mailbox> {
+    Ok(Mailbox {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        name: r.get(2)?,
+        special_use: r.get(3)?,
+        uidvalidity: r.get(4)?,
+        uidnext: r.get(5)?,
+        highestmodseq: r.get(6)?,
+        subscribed: r.get(7)?,
+    })
+}
+
+const MAILBOX_COLS: &str =
+    "id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed";
+
+impl Store {
+    // ---- domains ----
+
+    /// Adds a domain. `Conflict` if it exists.
+    pub fn add_domain(&self, name: &str, now: i64) -> Result<()> {
+        let name = name.to_owned();
+        self.write(None, move |c, _| {
+            c.execute(
+                "INSERT INTO domains (name, created_at) VALUES (?1, ?2)",
+                params![name, now],
+            )
+            .map_err(|e| conflict_on_unique(e, format!("domain {name} already exists")))?;
+            Ok(())
+        })
+    }
+
+    /// All domains, by name.
+    pub fn domains(&self) -> Result<Vec<Domain>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT id, name FROM domains ORDER BY name")?;
+            let rows = st.query_map([], |r| {
+                Ok(Domain {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Whether `name` is one of our domains.
+    pub fn has_domain(&self, name: &str) -> Result<bool> {
+        self.read(|c| Ok(domain_id(c, name)?.is_some()))
+    }
+
+    // ---- accounts ----
+
+    /// Creates an account with the default mailboxes. `uidvalidity` seeds the mailboxes'
+    /// UIDVALIDITY. `NotFound` for an unknown domain, `Conflict` for a duplicate.
+    pub fn add_account(
+        &self,
+        address: &str,
+        domain: &str,
+        password_hash: &str,
+        now: i64,
+        uidvalidity: u32,
+    ) -> Result<i64> {
+        let (address, domain, hash) = (
+            address.to_owned(),
+            domain.to_owned(),
+            password_hash.to_owned(),
+        );
+        self.write(None, move |c, _| {
+            let dom = domain_id(c, &domain)?
+                .ok_or_else(|| Error::NotFound(format!("unknown domain {domain} (add it with `mailkeep domain add {domain}`)")))?;
+            let taken: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM aliases WHERE source = ?1)",
+                [&address],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(Error::Conflict(format!("{address} is already an alias")));
+            }
+            c.execute(
+                "INSERT INTO accounts (address, domain_id, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![address, dom, hash, now],
+            )
+            .map_err(|e| conflict_on_unique(e, format!("user {address} already exists")))?;
+            let id = c.last_insert_rowid();
+            for (name, special) in DEFAULT_MAILBOXES {
+                c.execute(
+                    "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, name, special, uidvalidity],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Replaces an account's password hash.
+    pub fn set_password(&self, address: &str, password_hash: &str) -> Result<()> {
+        let (address, hash) = (address.to_owned(), password_hash.to_owned());
+        self.write(None, move |c, _| {
+            let id = live_account_id(c, &address)?;
+            c.execute(
+                "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
+                params![hash, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Deletes an account: it can no longer log in or receive mail, and its aliases go. Its
+    /// mailboxes and messages are kept (retention decides when bytes may go, DESIGN §3).
+    pub fn delete_account(&self, address: &str, now: i64) -> Result<()> {
+        let address = address.to_owned();
+        self.write(None, move |c, _| {
+            let id = live_account_id(c, &address)?;
+            c.execute("DELETE FROM aliases WHERE account_id = ?1", [id])?;
+            c.execute(
+                "UPDATE accounts SET deleted_at = ?1 WHERE id = ?2",
+                params![now, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A live account by address.
+    pub fn account(&self, address: &str) -> Result<Option<Account>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT id, address, password_hash, created_at FROM accounts WHERE address = ?1 AND deleted_at IS NULL",
+                [address],
+                |r| Ok(Account { id: r.get(0)?, address: r.get(1)?, password_hash: r.get(2)?, created_at: r.get(3)? }),
+            )
+            .optional()?)
+        })
+    }
+
+    /// All live accounts, by address.
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT id, address, password_hash, created_at FROM accounts WHERE deleted_at IS NULL ORDER BY address",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(Account { id: r.get(0)?, address: r.get(1)?, password_hash: r.get(2)?, created_at: r.get(3)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    // ---- aliases ----
+
+    /// Adds an alias from `source` to the live account `target`.
+    pub fn add_alias(
+        &self,
+        source: &str,
+        source_domain: &str,
+        target: &str,
+        now: i64,
+    ) -> Result<()> {
+        let (source, dom, target) = (
+            source.to_owned(),
+            source_domain.to_owned(),
+            target.to_owned(),
+        );
+        self.write(None, move |c, _| {
+            domain_id(c, &dom)?.ok_or_else(|| Error::NotFound(format!("unknown domain {dom}")))?;
+            let id = live_account_id(c, &target)?;
+            let is_account: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1 AND deleted_at IS NULL)",
+                [&source],
+                |r| r.get(0),
+            )?;
+            if is_account {
+                return Err(Error::Conflict(format!("{source} is already a user")));
+            }
+            c.execute(
+                "INSERT INTO aliases (source, account_id, created_at) VALUES (?1, ?2, ?3)",
+                params![source, id, now],
+            )
+            .map_err(|e| conflict_on_unique(e, format!("alias {source} already exists")))?;
+            Ok(())
+        })
+    }
+
+    /// The account address an alias source points at.
+    pub fn alias_target(&self, source: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT a.address FROM aliases s JOIN accounts a ON a.id = s.account_id WHERE s.source = ?1 AND a.deleted_at IS NULL",
+                [source],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    /// All aliases, by source.
+    pub fn aliases(&self) -> Result<Vec<Alias>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT s.source, a.address FROM aliases s JOIN accounts a ON a.id = s.account_id ORDER BY s.source",
+            )?;
+            let rows = st.query_map([], |r| Ok(Alias { source: r.get(0)?, target: r.get(1)? }))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    // ---- mailboxes and messages ----
+
+    /// An account's mailboxes, by name.
+    pub fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 ORDER BY name"
+            ))?;
+            let rows = st.query_map([account_id], mailbox_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// One mailbox of an account by exact name.
+    pub fn mailbox(&self, account_id: i64, name: &str) -> Result<Option<Mailbox>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND name = ?2"
+                ),
+                params![account_id, name],
+                mailbox_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// The live (not expunged) messages of a mailbox, by UID.
+    pub fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT uid, modseq, flags, blob_hash, size, internal_date FROM messages
+                 WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
+            )?;
+            let rows = st.query_map([mailbox_id], |r| {
+                Ok(MessageEntry {
+                    uid: r.get(0)?,
+                    modseq: r.get(1)?,
+                    flags: split_flags(&r.get::<_, String>(2)?),
+                    hash: hash_from(r.get(3)?)?,
+                    size: r.get(4)?,
+                    internal_date: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Stores `bytes` once and enters it in each `(account_id, mailbox name)` target, in one
+    /// durable transaction. Returns where each copy went, in target order.
+    pub fn deliver(
+        &self,
+        bytes: Vec<u8>,
+        targets: Vec<(i64, String)>,
+        internal_date: i64,
+        delivery_id: &str,
+    ) -> Result<Vec<Placed>> {
+        let size = bytes.len() as u64;
+        let delivery_id = delivery_id.to_owned();
+        self.write(Some(bytes), move |c, hash| {
+            let hash = hash.ok_or(Error::Closed)?;
+            let mut placed = Vec::with_capacity(targets.len());
+            for (account_id, name) in &targets {
+                let (mailbox_id, uid, modseq): (i64, u32, u64) = c
+                    .query_row(
+                        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+                         WHERE account_id = ?1 AND name = ?2
+                         RETURNING id, uidnext - 1, highestmodseq",
+                        params![account_id, name],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(format!("mailbox {name} of account {account_id}")))?;
+                c.execute(
+                    "INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, delivery_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
+                )?;
+                placed.push(Placed { account_id: *account_id, mailbox_id, uid });
+            }
+            Ok(placed)
+        })
+    }
+
+    /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH); returns the new modseq of
+    /// each message that changed.
+    pub fn add_flags(
+        &self,
+        mailbox_id: i64,
+        uids: Vec<u32>,
+        flags: Vec<String>,
+    ) -> Result<Vec<(u32, u64)>> {
+        self.write(None, move |c, _| {
+            let mut changed = Vec::new();
+            for uid in uids {
+                let cur: Option<String> = c
+                    .query_row(
+                        "SELECT flags FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND expunged_at IS NULL",
+                        params![mailbox_id, uid],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(cur) = cur else { continue };
+                let mut set = split_flags(&cur);
+                let before = set.len();
+                for f in &flags {
+                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                        set.push(f.clone());
+                    }
+                }
+                if set.len() == before {
+                    continue;
+                }
+                let modseq: u64 = c.query_row(
+                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                    [mailbox_id],
+                    |r| r.get(0),
+                )?;
+                c.execute(
+                    "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
+                    params![set.join(" "), modseq, mailbox_id, uid],
+                )?;
+                changed.push((uid, modseq));
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Checks the database's own integrity (`PRAGMA integrity_check`); returns problems found.
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("PRAGMA integrity_check")?;
+            let rows: Vec<String> = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows.into_iter().filter(|r| r != "ok").collect())
+        })
+    }
+}

@@ -1,0 +1,132 @@
+//! SQLite schema and its migrations.
+//!
+//! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; each runs in its own
+//! transaction together with the `user_version` bump, so a crash mid-migration leaves the
+//! previous version intact. Never edit a migration that has shipped: add a new one.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result, format};
+
+/// Migration scripts, oldest first. The length of this list is [`format::CURRENT`].
+pub const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the first schema.
+    r#"
+    CREATE TABLE domains (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        id             INTEGER PRIMARY KEY,
+        address        TEXT NOT NULL,
+        domain_id      INTEGER NOT NULL REFERENCES domains(id),
+        password_hash  TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        deleted_at     INTEGER
+    );
+    -- A deleted account keeps its rows (and mail) for retention; its address may be reused.
+    CREATE UNIQUE INDEX accounts_live_address ON accounts(address) WHERE deleted_at IS NULL;
+    CREATE TABLE aliases (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL UNIQUE,       -- 'sales@example.org' or catch-all '@example.org'
+        account_id  INTEGER NOT NULL REFERENCES accounts(id),
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE mailboxes (
+        id             INTEGER PRIMARY KEY,
+        account_id     INTEGER NOT NULL REFERENCES accounts(id),
+        name           TEXT NOT NULL,
+        special_use    TEXT,
+        uidvalidity    INTEGER NOT NULL,
+        uidnext        INTEGER NOT NULL DEFAULT 1,
+        highestmodseq  INTEGER NOT NULL DEFAULT 1,
+        subscribed     INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (account_id, name)
+    );
+    CREATE TABLE blobs (
+        hash     BLOB PRIMARY KEY,               -- SHA-256 of the stored bytes
+        segment  INTEGER NOT NULL,
+        offset   INTEGER NOT NULL,               -- of the first data byte in the segment
+        length   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX blobs_by_segment ON blobs(segment, offset);
+    CREATE TABLE messages (
+        id             INTEGER PRIMARY KEY,
+        mailbox_id     INTEGER NOT NULL REFERENCES mailboxes(id),
+        uid            INTEGER NOT NULL,
+        modseq         INTEGER NOT NULL,
+        flags          TEXT NOT NULL DEFAULT '',  -- space-separated, e.g. '\Seen $Label1'
+        blob_hash      BLOB NOT NULL REFERENCES blobs(hash),
+        size           INTEGER NOT NULL,
+        internal_date  INTEGER NOT NULL,          -- unix seconds
+        delivery_id    TEXT,                      -- the id given in '250 … queued as <id>'
+        expunged_at    INTEGER,
+        UNIQUE (mailbox_id, uid)
+    );
+    CREATE INDEX messages_by_blob ON messages(blob_hash);
+    "#,
+];
+
+/// Applies the connection settings the durability contract depends on.
+pub fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Conflict(format!(
+            "SQLite refused WAL mode (got {mode})"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+    Ok(())
+}
+
+/// Reads the schema version of an open database.
+pub fn version(conn: &Connection) -> Result<u32> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Migrates `conn` to [`format::CURRENT`]; returns the version it started from.
+pub fn migrate(conn: &mut Connection) -> Result<u32> {
+    let start = version(conn)?;
+    if start > format::CURRENT {
+        return Err(Error::TooNew {
+            found: start,
+            supported: format::CURRENT,
+        });
+    }
+    for (from, script) in MIGRATIONS.iter().enumerate().skip(start as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", (from + 1) as u32)?;
+        tx.commit()?;
+        tracing::info!(from, to = from + 1, "migrated store schema");
+    }
+    Ok(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_match_format_version() {
+        assert_eq!(MIGRATIONS.len() as u32, format::CURRENT);
+    }
+
+    #[test]
+    fn migrate_is_idempotent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 0);
+        assert_eq!(migrate(&mut c).unwrap(), format::CURRENT);
+        assert_eq!(version(&c).unwrap(), format::CURRENT);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", format::CURRENT + 1)
+            .unwrap();
+        assert!(matches!(migrate(&mut c), Err(Error::TooNew { .. })));
+    }
+}

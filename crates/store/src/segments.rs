@@ -1,0 +1,259 @@
+//! Append-only segment files holding message bodies.
+//!
+//! One file per message would cost a file fsync plus a directory fsync per message; appending
+//! every body of a group-commit batch to one shared segment costs one `fdatasync` per batch
+//! (DESIGN §2). Each record is self-describing so that a damaged index can be rebuilt by
+//! scanning the segments:
+//!
+//! ```text
+//! "MKB1" | length: u64 LE | sha256: [u8; 32] | data: [u8; length]
+//! ```
+//!
+//! The index (`blobs` table) stores the offset of `data`. Bytes past the last committed record
+//! (a batch that was appended but whose transaction never committed) are garbage that the
+//! writer truncates away when it reopens the segment.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::format::sync_dir;
+use crate::{Error, Result};
+
+/// Record magic.
+pub const MAGIC: &[u8; 4] = b"MKB1";
+/// Bytes of record header before the data.
+pub const HEADER_LEN: u64 = 4 + 8 + 32;
+/// A segment is closed and a new one started once it grows past this.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// SHA-256 of message bytes: the blob's address.
+pub type Hash = [u8; 32];
+
+/// Computes a blob's address.
+pub fn hash(data: &[u8]) -> Hash {
+    Sha256::digest(data).into()
+}
+
+fn segment_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:08}.seg"))
+}
+
+/// Lists the segment ids present in `dir`, ascending.
+pub fn list(dir: &Path) -> Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    let rd = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("listing blobs", e))?;
+        let name = entry.file_name();
+        if let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Where a blob lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// Segment id.
+    pub segment: u32,
+    /// Offset of the first data byte.
+    pub offset: u64,
+    /// Data length.
+    pub length: u64,
+}
+
+/// The single appender. Holds the directory's writer lock for as long as it lives.
+pub struct SegmentWriter {
+    dir: PathBuf,
+    _lock: File,
+    id: u32,
+    file: File,
+    len: u64,
+    /// Files written since the last [`SegmentWriter::sync`], and whether a new one was created.
+    unsynced: Vec<File>,
+    dirty_dir: bool,
+}
+
+impl SegmentWriter {
+    /// Opens the newest segment for appending, truncated to `committed_end(id)` (the end of the
+    /// last record the index references), or creates the first one.
+    pub fn open(dir: &Path, committed_end: impl Fn(u32) -> Result<u64>) -> Result<Self> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("writer.lock"))
+            .map_err(|e| Error::io("opening blobs/writer.lock", e))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Locked(dir.to_path_buf()));
+        }
+        let (id, created) = match list(dir)?.last() {
+            Some(&id) => (id, false),
+            None => (1, true),
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(segment_path(dir, id))
+            .map_err(|e| Error::io("opening segment", e))?;
+        let on_disk = file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", e))?
+            .len();
+        let end = committed_end(id)?;
+        if end > on_disk {
+            return Err(Error::Corrupt {
+                hash: format!("segment {id:08}"),
+                reason: format!("index references {end} bytes but the file holds {on_disk}"),
+            });
+        }
+        if on_disk > end {
+            tracing::info!(
+                segment = id,
+                bytes = on_disk - end,
+                "dropping uncommitted tail of segment"
+            );
+            file.set_len(end)
+                .and_then(|_| file.sync_all())
+                .map_err(|e| Error::io("truncating segment tail", e))?;
+        }
+        let mut w = SegmentWriter {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            id,
+            file,
+            len: end,
+            unsynced: Vec::new(),
+            dirty_dir: created,
+        };
+        if created {
+            w.sync()?;
+        }
+        Ok(w)
+    }
+
+    /// Appends one record; the bytes are durable only after [`SegmentWriter::sync`].
+    pub fn append(&mut self, hash: &Hash, data: &[u8]) -> Result<Location> {
+        if self.len > 0 && self.len + HEADER_LEN + data.len() as u64 > MAX_SEGMENT_BYTES {
+            self.rotate()?;
+        }
+        let mut record = Vec::with_capacity(HEADER_LEN as usize + data.len());
+        record.extend_from_slice(MAGIC);
+        record.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        record.extend_from_slice(hash);
+        record.extend_from_slice(data);
+        self.file
+            .write_all_at(&record, self.len)
+            .map_err(|e| Error::io("appending to segment", e))?;
+        let loc = Location {
+            segment: self.id,
+            offset: self.len + HEADER_LEN,
+            length: data.len() as u64,
+        };
+        self.len += record.len() as u64;
+        if self.unsynced.is_empty() {
+            let clone = self
+                .file
+                .try_clone()
+                .map_err(|e| Error::io("dup segment handle", e))?;
+            self.unsynced.push(clone);
+        }
+        Ok(loc)
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        let next = self.id + 1;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(segment_path(&self.dir, next))
+            .map_err(|e| Error::io("creating segment", e))?;
+        let old = std::mem::replace(&mut self.file, file);
+        if self.unsynced.is_empty() {
+            self.unsynced.push(old);
+        }
+        self.unsynced.push(
+            self.file
+                .try_clone()
+                .map_err(|e| Error::io("dup segment handle", e))?,
+        );
+        self.id = next;
+        self.len = 0;
+        self.dirty_dir = true;
+        Ok(())
+    }
+
+    /// Makes every appended record durable: data of each touched file, then the directory if
+    /// a segment was created.
+    pub fn sync(&mut self) -> Result<()> {
+        for f in self.unsynced.drain(..) {
+            f.sync_data().map_err(|e| Error::io("fsync segment", e))?;
+        }
+        if self.dirty_dir {
+            sync_dir(&self.dir)?;
+            self.dirty_dir = false;
+        }
+        Ok(())
+    }
+}
+
+/// Reads records; cheap to share between threads.
+pub struct SegmentReader {
+    dir: PathBuf,
+    open: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+impl SegmentReader {
+    /// A reader over `dir`.
+    pub fn new(dir: &Path) -> Self {
+        SegmentReader {
+            dir: dir.to_path_buf(),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn file(&self, id: u32) -> Result<Arc<File>> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = open.get(&id) {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(
+            File::open(segment_path(&self.dir, id))
+                .map_err(|e| Error::io(format!("opening segment {id:08}"), e))?,
+        );
+        open.insert(id, f.clone());
+        Ok(f)
+    }
+
+    /// Reads a blob and checks it against its address.
+    pub fn read(&self, expected: &Hash, loc: Location) -> Result<Vec<u8>> {
+        let corrupt = |reason: String| Error::Corrupt {
+            hash: hex::encode(expected),
+            reason,
+        };
+        let len = usize::try_from(loc.length).map_err(|_| corrupt("length overflows".into()))?;
+        let mut buf = vec![0u8; len];
+        self.file(loc.segment)?
+            .read_exact_at(&mut buf, loc.offset)
+            .map_err(|e| corrupt(format!("reading segment {:08}: {e}", loc.segment)))?;
+        if &hash(&buf) != expected {
+            return Err(corrupt("content does not match its SHA-256".into()));
+        }
+        Ok(buf)
+    }
+}

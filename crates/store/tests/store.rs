@@ -1,0 +1,283 @@
+//! Store behaviour against real SQLite and real files in a temp directory.
+
+use std::sync::Arc;
+
+use mailkeep_store::{Error, OpenOptions, Store, format, segments};
+
+fn fresh() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    Store::create(dir.path()).unwrap();
+    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    store.add_domain("example.org", 0).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn open_refuses_uninitialised_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), OpenOptions::default()),
+        Err(Error::NotInitialised(_))
+    ));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created"
+    );
+}
+
+#[test]
+fn newer_format_is_refused_and_left_untouched() {
+    let (dir, store) = fresh();
+    store.close();
+    drop(store);
+    format::write(dir.path(), format::CURRENT + 1).unwrap();
+    let before: Vec<_> = walk(dir.path());
+    match Store::open(dir.path(), OpenOptions { exclusive: true }) {
+        Err(Error::TooNew { found, supported }) => {
+            assert_eq!(found, format::CURRENT + 1);
+            assert_eq!(supported, format::CURRENT);
+        }
+        Err(e) => panic!("wrong error {e}"),
+        Ok(_) => panic!("newer format opened"),
+    }
+    assert_eq!(before, walk(dir.path()), "no file was changed");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push((
+                e.path().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn create_twice_is_refused() {
+    let (dir, _store) = fresh();
+    assert!(matches!(
+        Store::create(dir.path()),
+        Err(Error::AlreadyInitialised(_))
+    ));
+}
+
+#[test]
+fn accounts_aliases_and_conflicts() {
+    let (_dir, store) = fresh();
+    let id = store
+        .add_account("alice@example.org", "example.org", "h", 0, 7)
+        .unwrap();
+    assert!(matches!(
+        store.add_account("alice@example.org", "example.org", "h", 0, 7),
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.add_account("bob@nowhere.org", "nowhere.org", "h", 0, 7),
+        Err(Error::NotFound(_))
+    ));
+    let names: Vec<String> = store
+        .mailboxes(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    );
+    store
+        .add_alias("sales@example.org", "example.org", "alice@example.org", 0)
+        .unwrap();
+    assert_eq!(
+        store.alias_target("sales@example.org").unwrap().as_deref(),
+        Some("alice@example.org")
+    );
+    assert!(matches!(
+        store.add_alias("alice@example.org", "example.org", "alice@example.org", 0),
+        Err(Error::Conflict(_))
+    ));
+    store.delete_account("alice@example.org", 1).unwrap();
+    assert!(store.account("alice@example.org").unwrap().is_none());
+    assert!(store.alias_target("sales@example.org").unwrap().is_none());
+    // The address can be reused; the old account's mailboxes remain.
+    let id2 = store
+        .add_account("alice@example.org", "example.org", "h", 2, 8)
+        .unwrap();
+    assert_ne!(id, id2);
+    assert_eq!(store.mailboxes(id).unwrap().len(), 6);
+}
+
+#[test]
+fn delivery_stores_once_and_assigns_ascending_uids() {
+    let (dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    let b = store
+        .add_account("b@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    let msg = b"Subject: hi\r\n\r\nbody\r\n".to_vec();
+    let placed = store
+        .deliver(
+            msg.clone(),
+            vec![(a, "INBOX".into()), (b, "INBOX".into())],
+            100,
+            "X1",
+        )
+        .unwrap();
+    assert_eq!(placed.iter().map(|p| p.uid).collect::<Vec<_>>(), [1, 1]);
+    let again = store
+        .deliver(msg.clone(), vec![(a, "INBOX".into())], 101, "X2")
+        .unwrap();
+    assert_eq!(again[0].uid, 2);
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    assert_eq!(inbox.uidnext, 3);
+    let msgs = store.messages(inbox.id).unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(store.read_blob(&msgs[0].hash).unwrap(), msg);
+    // One record in the segments for three entries.
+    let seg = std::fs::metadata(dir.path().join("blobs/00000001.seg"))
+        .unwrap()
+        .len();
+    assert_eq!(seg, segments::HEADER_LEN + msg.len() as u64);
+}
+
+#[test]
+fn failing_write_does_not_fail_its_batch_neighbours() {
+    let (_dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    let store = Arc::new(store);
+    let mut handles = Vec::new();
+    for i in 0..40u32 {
+        let s = store.clone();
+        handles.push(std::thread::spawn(move || {
+            let mailbox = if i % 4 == 0 { "NoSuchBox" } else { "INBOX" };
+            s.deliver(
+                format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
+                vec![(a, mailbox.into())],
+                0,
+                "id",
+            )
+        }));
+    }
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 30);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::NotFound(_))))
+    );
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    let msgs = store.messages(inbox.id).unwrap();
+    let uids: Vec<u32> = msgs.iter().map(|m| m.uid).collect();
+    assert_eq!(
+        uids,
+        (1..=30).collect::<Vec<_>>(),
+        "UIDs dense and ascending"
+    );
+    for m in &msgs {
+        store.read_blob(&m.hash).unwrap();
+    }
+}
+
+#[test]
+fn uncommitted_segment_tail_is_dropped_on_reopen() {
+    let (dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    store
+        .deliver(b"one\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "1")
+        .unwrap();
+    store.close();
+    drop(store);
+    let seg = dir.path().join("blobs/00000001.seg");
+    let committed = std::fs::metadata(&seg).unwrap().len();
+    // A crash after appending but before the commit leaves garbage behind.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, b"MKB1 torn record").unwrap();
+    drop(f);
+    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), committed);
+    store
+        .deliver(b"two\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "2")
+        .unwrap();
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    let bodies: Vec<Vec<u8>> = store
+        .messages(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| store.read_blob(&m.hash).unwrap())
+        .collect();
+    assert_eq!(bodies, [b"one\r\n".to_vec(), b"two\r\n".to_vec()]);
+}
+
+#[test]
+fn corrupted_blob_is_detected() {
+    let (dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    store
+        .deliver(b"precious\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "1")
+        .unwrap();
+    let seg = dir.path().join("blobs/00000001.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xff;
+    std::fs::write(&seg, bytes).unwrap();
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    let m = &store.messages(inbox.id).unwrap()[0];
+    assert!(matches!(
+        store.read_blob(&m.hash),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn second_writer_is_locked_out() {
+    let (dir, _store) = fresh();
+    assert!(matches!(
+        Store::open(dir.path(), OpenOptions { exclusive: true }),
+        Err(Error::Locked(_))
+    ));
+    // Metadata-only administration still works beside it.
+    let admin = Store::open(dir.path(), OpenOptions::default()).unwrap();
+    admin.add_domain("example.net", 0).unwrap();
+}
+
+#[test]
+fn flags_change_modseq() {
+    let (_dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    store
+        .deliver(b"x\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "1")
+        .unwrap();
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    let before = store.messages(inbox.id).unwrap()[0].modseq;
+    let changed = store
+        .add_flags(inbox.id, vec![1], vec!["\\Seen".into()])
+        .unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].1 > before);
+    assert!(
+        store
+            .add_flags(inbox.id, vec![1], vec!["\\seen".into()])
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.messages(inbox.id).unwrap()[0].flags, ["\\Seen"]);
+}

@@ -1,0 +1,69 @@
+"""Fixtures: the real mailkeep binary serving a temp data directory on loopback."""
+
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("MAILKEEP_BIN", str(ROOT / "target" / "debug" / "mailkeep"))
+PASSWORD = "correct horse battery"
+
+
+def mk(data, *args, stdin=None, check=True):
+    r = subprocess.run([BIN, "--data", str(data), *args], input=stdin, capture_output=True,
+                       text=True, env={**os.environ, "MAILKEEP_LOG": "warn"}, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError(f"mailkeep {args} failed: {r.stderr}")
+    return r
+
+
+class Server:
+    def __init__(self, data):
+        self.data = data
+        self.proc = subprocess.Popen([BIN, "--data", str(data), "serve"], stderr=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "MAILKEEP_LOG": "info"})
+        self.addrs = {}
+        self.log = []
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.log.append(line)
+                m = re.search(r'listening listener="?(\w+)"? addr=([\d.]+):(\d+)', line)
+                if m:
+                    self.addrs[m.group(1)] = (m.group(2), int(m.group(3)))
+                    if len(self.addrs) == 5:
+                        ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30):
+            self.proc.kill()
+            raise AssertionError("server did not start:\n" + "".join(self.log))
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(40) == 0
+
+
+@pytest.fixture
+def server(tmp_path):
+    data = tmp_path / "data"
+    mk(data, "init", "--domain", "example.org")
+    cfg = data / "mailkeep.toml"
+    text = cfg.read_text()
+    for port in ("2525", "2587", "2465", "2143", "2993"):
+        text = text.replace(f"127.0.0.1:{port}", "127.0.0.1:0")
+    cfg.write_text(text)
+    for user in ("alice@example.org", "bob@example.org"):
+        mk(data, "user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
+    mk(data, "alias", "add", "sales@example.org", "alice@example.org")
+    s = Server(data)
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
