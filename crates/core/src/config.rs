@@ -188,12 +188,12 @@ impl Default for Accounts {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// File.
         path: PathBuf,
         /// OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid.
     #[error("{path}: {message}")]
@@ -205,6 +205,19 @@ pub enum ConfigError {
     },
 }
 
+/// Renders a TOML error on one line: where, the offending line, and what is wrong.
+fn one_line_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let src = text.lines().nth(line - 1).unwrap_or("");
+    let src = src.split(" #").next().unwrap_or(src).trim();
+    format!("line {line}, column {col} ({src}): {}", e.message())
+}
+
 /// The config file's name inside the data directory.
 pub const FILE_NAME: &str = "mailkeep.toml";
 
@@ -212,16 +225,16 @@ impl Config {
     /// Reads and validates `DIR/mailkeep.toml`.
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
         let path = dir.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|cause| ConfigError::Read {
             path: path.clone(),
-            source,
+            cause,
         })?;
         Config::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let c: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+        let c: Config = toml::from_str(text).map_err(|e| one_line_error(text, &e))?;
         c.validate()?;
         Ok(c)
     }

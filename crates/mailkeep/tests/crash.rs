@@ -66,12 +66,7 @@ fn client(addr: std::net::SocketAddr, round: usize, id: usize, acked: Acked) {
 }
 
 fn after_received(msg: &[u8]) -> String {
-    let text = String::from_utf8(msg.to_vec()).unwrap();
-    let start = text
-        .find("\r\nFrom: ")
-        .expect("original header follows the trace header")
-        + 2;
-    text[start..].to_owned()
+    String::from_utf8(strip_received(msg).to_vec()).unwrap()
 }
 
 #[test]

@@ -19,19 +19,6 @@ fn inbox(dir: &std::path::Path, address: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The message as sent: everything after our Received: header.
-fn strip_received(msg: &[u8]) -> &[u8] {
-    assert!(msg.starts_with(b"Received: "), "Received: header first");
-    let mut i = 0;
-    loop {
-        let nl = msg[i..].iter().position(|&b| b == b'\n').unwrap() + i + 1;
-        if msg.get(nl) != Some(&b'\t') && msg.get(nl) != Some(&b' ') {
-            return &msg[nl..];
-        }
-        i = nl;
-    }
-}
-
 fn session(server: &Server) -> Client {
     let mut c = Client::connect(server.addr("smtp"));
     assert!(c.reply().starts_with("220 mail.example.org ESMTP"));

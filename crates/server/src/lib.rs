@@ -72,14 +72,14 @@ impl Kind {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener address could not be bound.
-    #[error("cannot listen on {addr} ({kind}): {source}")]
+    #[error("cannot listen on {addr} ({kind}): {cause}")]
     Bind {
         /// Listener kind.
         kind: &'static str,
         /// Address.
         addr: SocketAddr,
         /// OS error (address in use, permission denied, …).
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
@@ -124,14 +124,13 @@ impl Server {
             (Kind::Imaps, &l.imaps),
         ] {
             for &addr in addrs {
-                let listener =
-                    TcpListener::bind(addr)
-                        .await
-                        .map_err(|source| StartError::Bind {
-                            kind: kind.name(),
-                            addr,
-                            source,
-                        })?;
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|cause| StartError::Bind {
+                        kind: kind.name(),
+                        addr,
+                        cause,
+                    })?;
                 listeners.push((kind, listener));
             }
         }

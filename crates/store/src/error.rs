@@ -44,12 +44,12 @@ pub enum Error {
     #[error("store is shut down")]
     Closed,
     /// Filesystem error.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Io {
         /// What we were doing.
         context: String,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Database error.
     #[error("database: {0}")]
@@ -57,10 +57,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, cause: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            cause,
         }
     }
 

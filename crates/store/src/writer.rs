@@ -260,7 +260,7 @@ fn writer_loop(
                     } else {
                         Error::Io {
                             context: "storing message".into(),
-                            source: std::io::Error::other(why.clone()),
+                            cause: std::io::Error::other(why.clone()),
                         }
                     }));
                 }

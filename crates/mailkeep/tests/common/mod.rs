@@ -259,3 +259,16 @@ pub fn send_mail(addr: SocketAddr, from: &str, rcpts: &[&str], body: &str) -> St
     c.cmd("QUIT");
     r
 }
+
+/// The message as sent: everything after our Received: header.
+pub fn strip_received(msg: &[u8]) -> &[u8] {
+    assert!(msg.starts_with(b"Received: "), "Received: header first");
+    let mut i = 0;
+    loop {
+        let nl = msg[i..].iter().position(|&b| b == b'\n').unwrap() + i + 1;
+        if msg.get(nl) != Some(&b'\t') && msg.get(nl) != Some(&b' ') {
+            return &msg[nl..];
+        }
+        i = nl;
+    }
+}
