@@ -160,16 +160,16 @@ pub fn resolve_recipient(store: &Store, rcpt: &str) -> Result<Recipient, store::
         if let Some(acc) = store.account(&s)? {
             return Ok(Recipient::Local(acc));
         }
-        if let Some(target) = store.alias_target(&s)? {
-            if let Some(acc) = store.account(&target)? {
-                return Ok(Recipient::Local(acc));
-            }
-        }
-    }
-    if let Some(target) = store.alias_target(&format!("@{domain}"))? {
-        if let Some(acc) = store.account(&target)? {
+        if let Some(target) = store.alias_target(&s)?
+            && let Some(acc) = store.account(&target)?
+        {
             return Ok(Recipient::Local(acc));
         }
+    }
+    if let Some(target) = store.alias_target(&format!("@{domain}"))?
+        && let Some(acc) = store.account(&target)?
+    {
+        return Ok(Recipient::Local(acc));
     }
     Ok(Recipient::UnknownUser)
 }

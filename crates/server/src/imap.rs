@@ -696,11 +696,11 @@ impl Session {
                     "Cannot render this message",
                 );
             }
-            if self.out.len() > 1 << 20 {
-                if let Err(e) = self.flush().await {
-                    tracing::debug!(error = %e, "write failed during FETCH");
-                    return;
-                }
+            if self.out.len() > 1 << 20
+                && let Err(e) = self.flush().await
+            {
+                tracing::debug!(error = %e, "write failed during FETCH");
+                return;
             }
         }
         let verb = if uid { "UID FETCH" } else { "FETCH" };
