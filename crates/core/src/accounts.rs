@@ -4,7 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::address::{Address, AddressError, parse_domain};
-use crate::store::{self, Account, Store};
+use crate::store::{self, Account, Lookup, Store};
 
 /// Errors from account administration and resolution.
 #[derive(Debug, thiserror::Error)]
@@ -147,31 +147,20 @@ pub fn resolve_recipient(store: &Store, rcpt: &str) -> Result<Recipient, store::
     let Ok(domain) = parse_domain(domain) else {
         return Ok(Recipient::NotLocal);
     };
-    if !store.has_domain(&domain)? {
-        return Ok(Recipient::NotLocal);
+    // A local part we would never give an account (quoted, '%' routing, '!' paths) is
+    // unknown here, even with a catch-all.
+    let addr = Address::parse(&rcpt).ok();
+    let mut candidates = Vec::with_capacity(3);
+    if let Some(addr) = &addr {
+        candidates.push(addr.to_string());
+        candidates.extend(addr.without_tag().map(|a| a.to_string()));
+        candidates.push(format!("@{domain}"));
     }
-    let Ok(addr) = Address::parse(&rcpt) else {
-        return Ok(Recipient::UnknownUser);
-    };
-    let mut candidates = vec![addr.clone()];
-    candidates.extend(addr.without_tag());
-    for cand in &candidates {
-        let s = cand.to_string();
-        if let Some(acc) = store.account(&s)? {
-            return Ok(Recipient::Local(acc));
-        }
-        if let Some(target) = store.alias_target(&s)?
-            && let Some(acc) = store.account(&target)?
-        {
-            return Ok(Recipient::Local(acc));
-        }
-    }
-    if let Some(target) = store.alias_target(&format!("@{domain}"))?
-        && let Some(acc) = store.account(&target)?
-    {
-        return Ok(Recipient::Local(acc));
-    }
-    Ok(Recipient::UnknownUser)
+    Ok(match store.lookup_recipient(&domain, &candidates)? {
+        Lookup::NotOurDomain => Recipient::NotLocal,
+        Lookup::Found(acc) => Recipient::Local(acc),
+        Lookup::NotFound => Recipient::UnknownUser,
+    })
 }
 
 /// Checks a login. Unknown users cost the same hashing work as wrong passwords, so the

@@ -65,7 +65,7 @@ impl Address {
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(err("local part has a misplaced '.'"));
         }
-        if !local.chars().all(|c| c == '.' || atext(c)) || local.contains('%') {
+        if !local.chars().all(|c| c == '.' || atext(c)) || local.contains(['%', '!']) {
             return Err(err("local part holds a character not allowed here"));
         }
         Ok(Address {

@@ -53,6 +53,26 @@ pub fn deliver(
     body: &[u8],
     now: i64,
 ) -> Result<Vec<Placed>, store::Error> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    deliver_then(store, trace, id, rcpts, accounts, body, now, move |r| {
+        let _ = tx.send(r);
+    });
+    rx.recv().map_err(|_| store::Error::Closed)?
+}
+
+/// [`deliver`] without blocking: `done` runs (on the store's writer thread) once the
+/// message is durable or has failed.
+#[allow(clippy::too_many_arguments)]
+pub fn deliver_then(
+    store: &Store,
+    trace: &Trace,
+    id: &str,
+    rcpts: &[String],
+    accounts: &[i64],
+    body: &[u8],
+    now: i64,
+    done: impl FnOnce(Result<Vec<Placed>, store::Error>) + Send + 'static,
+) {
     let mut targets: Vec<(i64, String)> = Vec::new();
     for &a in accounts {
         if !targets.iter().any(|(x, _)| *x == a) {
@@ -64,7 +84,7 @@ pub fn deliver(
     let mut bytes = Vec::with_capacity(header.len() + body.len());
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(body);
-    store.deliver(bytes, targets, now, id)
+    store.deliver_then(bytes, targets, now, id, done);
 }
 
 /// A fresh delivery id: 16 hex digits from the caller's randomness.

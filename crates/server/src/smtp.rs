@@ -143,21 +143,20 @@ async fn drive(shared: &Arc<Shared>, conn: &mut Conn, peer: SocketAddr) -> std::
                             tls: conn.tls_description(),
                         };
                         let id = delivery::new_id(rand::random());
-                        let store = shared.store.clone();
-                        let rcpts = envelope.recipients.clone();
-                        let id2 = id.clone();
-                        let stored = blocking(move || {
-                            delivery::deliver(
-                                &store,
-                                &trace,
-                                &id2,
-                                &rcpts,
-                                &ids,
-                                &body,
-                                mailkeep_core::time::now(),
-                            )
-                        })
-                        .await;
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        delivery::deliver_then(
+                            &shared.store,
+                            &trace,
+                            &id,
+                            &envelope.recipients,
+                            &ids,
+                            &body,
+                            mailkeep_core::time::now(),
+                            move |r| {
+                                let _ = tx.send(r);
+                            },
+                        );
+                        let stored = rx.await.ok();
                         match stored {
                             Some(Ok(_)) => {
                                 tracing::info!(%id, from = %envelope.mail_from, rcpts = envelope.recipients.len(), "delivered");

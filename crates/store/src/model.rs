@@ -72,6 +72,17 @@ pub struct MessageEntry {
     pub internal_date: i64,
 }
 
+/// The result of [`crate::Store::lookup_recipient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The domain is not one of ours.
+    NotOurDomain,
+    /// The account mail for this recipient goes to.
+    Found(Account),
+    /// Our domain, but no such address.
+    NotFound,
+}
+
 /// Where a delivered message was entered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {

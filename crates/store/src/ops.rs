@@ -16,6 +16,22 @@ fn conflict_on_unique(e: rusqlite::Error, what: String) -> Error {
     }
 }
 
+/// `query_row` through the connection's statement cache: parsing SQL costs more than running
+/// these small statements.
+fn row<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    p: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(p, f)
+}
+
+/// `execute` through the statement cache.
+fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, p: P) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(p)
+}
+
 fn split_flags(s: &str) -> Vec<String> {
     s.split_ascii_whitespace().map(str::to_owned).collect()
 }
@@ -32,7 +48,7 @@ fn hash_from(v: Vec<u8>) -> rusqlite::Result<Hash> {
 
 fn domain_id(c: &Connection, name: &str) -> Result<Option<i64>> {
     Ok(
-        c.query_row("SELECT id FROM domains WHERE name = ?1", [name], |r| {
+        row(c, "SELECT id FROM domains WHERE name = ?1", [name], |r| {
             r.get(0)
         })
         .optional()?,
@@ -40,7 +56,8 @@ fn domain_id(c: &Connection, name: &str) -> Result<Option<i64>> {
 }
 
 fn live_account_id(c: &Connection, address: &str) -> Result<i64> {
-    c.query_row(
+    row(
+        c,
         "SELECT id FROM accounts WHERE address = ?1 AND deleted_at IS NULL",
         [address],
         |r| r.get(0),
@@ -72,7 +89,8 @@ impl Store {
     pub fn add_domain(&self, name: &str, now: i64) -> Result<()> {
         let name = name.to_owned();
         self.write(None, move |c, _| {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO domains (name, created_at) VALUES (?1, ?2)",
                 params![name, now],
             )
@@ -84,7 +102,7 @@ impl Store {
     /// All domains, by name.
     pub fn domains(&self) -> Result<Vec<Domain>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT id, name FROM domains ORDER BY name")?;
+            let mut st = c.prepare_cached("SELECT id, name FROM domains ORDER BY name")?;
             let rows = st.query_map([], |r| {
                 Ok(Domain {
                     id: r.get(0)?,
@@ -120,7 +138,7 @@ impl Store {
         self.write(None, move |c, _| {
             let dom = domain_id(c, &domain)?
                 .ok_or_else(|| Error::NotFound(format!("unknown domain {domain} (add it with `mailkeep domain add {domain}`)")))?;
-            let taken: bool = c.query_row(
+            let taken: bool = row(c,
                 "SELECT EXISTS(SELECT 1 FROM aliases WHERE source = ?1)",
                 [&address],
                 |r| r.get(0),
@@ -128,14 +146,14 @@ impl Store {
             if taken {
                 return Err(Error::Conflict(format!("{address} is already an alias")));
             }
-            c.execute(
+            exec(c,
                 "INSERT INTO accounts (address, domain_id, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![address, dom, hash, now],
             )
             .map_err(|e| conflict_on_unique(e, format!("user {address} already exists")))?;
             let id = c.last_insert_rowid();
             for (name, special) in DEFAULT_MAILBOXES {
-                c.execute(
+                exec(c,
                     "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
                     params![id, name, special, uidvalidity],
                 )?;
@@ -149,7 +167,8 @@ impl Store {
         let (address, hash) = (address.to_owned(), password_hash.to_owned());
         self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
-            c.execute(
+            exec(
+                c,
                 "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
                 params![hash, id],
             )?;
@@ -163,8 +182,9 @@ impl Store {
         let address = address.to_owned();
         self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
-            c.execute("DELETE FROM aliases WHERE account_id = ?1", [id])?;
-            c.execute(
+            exec(c, "DELETE FROM aliases WHERE account_id = ?1", [id])?;
+            exec(
+                c,
                 "UPDATE accounts SET deleted_at = ?1 WHERE id = ?2",
                 params![now, id],
             )?;
@@ -175,7 +195,7 @@ impl Store {
     /// A live account by address.
     pub fn account(&self, address: &str) -> Result<Option<Account>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(row(c,
                 "SELECT id, address, password_hash, created_at FROM accounts WHERE address = ?1 AND deleted_at IS NULL",
                 [address],
                 |r| Ok(Account { id: r.get(0)?, address: r.get(1)?, password_hash: r.get(2)?, created_at: r.get(3)? }),
@@ -187,7 +207,7 @@ impl Store {
     /// All live accounts, by address.
     pub fn accounts(&self) -> Result<Vec<Account>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, address, password_hash, created_at FROM accounts WHERE deleted_at IS NULL ORDER BY address",
             )?;
             let rows = st.query_map([], |r| {
@@ -215,7 +235,8 @@ impl Store {
         self.write(None, move |c, _| {
             domain_id(c, &dom)?.ok_or_else(|| Error::NotFound(format!("unknown domain {dom}")))?;
             let id = live_account_id(c, &target)?;
-            let is_account: bool = c.query_row(
+            let is_account: bool = row(
+                c,
                 "SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1 AND deleted_at IS NULL)",
                 [&source],
                 |r| r.get(0),
@@ -223,7 +244,8 @@ impl Store {
             if is_account {
                 return Err(Error::Conflict(format!("{source} is already a user")));
             }
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO aliases (source, account_id, created_at) VALUES (?1, ?2, ?3)",
                 params![source, id, now],
             )
@@ -235,7 +257,7 @@ impl Store {
     /// The account address an alias source points at.
     pub fn alias_target(&self, source: &str) -> Result<Option<String>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(row(c,
                 "SELECT a.address FROM aliases s JOIN accounts a ON a.id = s.account_id WHERE s.source = ?1 AND a.deleted_at IS NULL",
                 [source],
                 |r| r.get(0),
@@ -244,10 +266,45 @@ impl Store {
         })
     }
 
+    /// Resolves an envelope recipient in one read: unless `domain` is ours, `NotOurDomain`;
+    /// otherwise the first of `candidates` that is a live account or an alias of one (a
+    /// source of `@domain` being the catch-all).
+    pub fn lookup_recipient(&self, domain: &str, candidates: &[String]) -> Result<Lookup> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            if domain_id(&tx, domain)?.is_none() {
+                return Ok(Lookup::NotOurDomain);
+            }
+            for cand in candidates {
+                let found = row(
+                    &tx,
+                    "SELECT id, address, password_hash, created_at FROM accounts
+                     WHERE deleted_at IS NULL AND (address = ?1 OR id = (
+                        SELECT s.account_id FROM aliases s WHERE s.source = ?1))
+                     ORDER BY address = ?1 DESC LIMIT 1",
+                    [cand],
+                    |r| {
+                        Ok(Account {
+                            id: r.get(0)?,
+                            address: r.get(1)?,
+                            password_hash: r.get(2)?,
+                            created_at: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?;
+                if let Some(acc) = found {
+                    return Ok(Lookup::Found(acc));
+                }
+            }
+            Ok(Lookup::NotFound)
+        })
+    }
+
     /// All aliases, by source.
     pub fn aliases(&self) -> Result<Vec<Alias>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT s.source, a.address FROM aliases s JOIN accounts a ON a.id = s.account_id ORDER BY s.source",
             )?;
             let rows = st.query_map([], |r| Ok(Alias { source: r.get(0)?, target: r.get(1)? }))?;
@@ -260,7 +317,7 @@ impl Store {
     /// An account's mailboxes, by name.
     pub fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>> {
         self.read(|c| {
-            let mut st = c.prepare(&format!(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 ORDER BY name"
             ))?;
             let rows = st.query_map([account_id], mailbox_row)?;
@@ -271,7 +328,8 @@ impl Store {
     /// One mailbox of an account by exact name.
     pub fn mailbox(&self, account_id: i64, name: &str) -> Result<Option<Mailbox>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(row(
+                c,
                 &format!(
                     "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND name = ?2"
                 ),
@@ -285,7 +343,7 @@ impl Store {
     /// The live (not expunged) messages of a mailbox, by UID.
     pub fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageEntry>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT uid, modseq, flags, blob_hash, size, internal_date FROM messages
                  WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
             )?;
@@ -312,31 +370,55 @@ impl Store {
         internal_date: i64,
         delivery_id: &str,
     ) -> Result<Vec<Placed>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.deliver_then(bytes, targets, internal_date, delivery_id, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// [`Store::deliver`] without blocking the caller: `done` gets the outcome once durable.
+    pub fn deliver_then(
+        &self,
+        bytes: Vec<u8>,
+        targets: Vec<(i64, String)>,
+        internal_date: i64,
+        delivery_id: &str,
+        done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,
+    ) {
         let size = bytes.len() as u64;
         let delivery_id = delivery_id.to_owned();
-        self.write(Some(bytes), move |c, hash| {
+        let work = move |c: &Connection, hash: Option<&Hash>| {
             let hash = hash.ok_or(Error::Closed)?;
             let mut placed = Vec::with_capacity(targets.len());
             for (account_id, name) in &targets {
-                let (mailbox_id, uid, modseq): (i64, u32, u64) = c
-                    .query_row(
-                        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-                         WHERE account_id = ?1 AND name = ?2
-                         RETURNING id, uidnext - 1, highestmodseq",
-                        params![account_id, name],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()?
-                    .ok_or_else(|| Error::NotFound(format!("mailbox {name} of account {account_id}")))?;
-                c.execute(
+                let (mailbox_id, uid, modseq): (i64, u32, u64) = row(
+                    c,
+                    "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+                     WHERE account_id = ?1 AND name = ?2
+                     RETURNING id, uidnext - 1, highestmodseq",
+                    params![account_id, name],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    Error::NotFound(format!("mailbox {name} of account {account_id}"))
+                })?;
+                exec(
+                    c,
                     "INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, delivery_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
                 )?;
-                placed.push(Placed { account_id: *account_id, mailbox_id, uid });
+                placed.push(Placed {
+                    account_id: *account_id,
+                    mailbox_id,
+                    uid,
+                });
             }
             Ok(placed)
-        })
+        };
+        self.submit(Some(bytes), work, done);
     }
 
     /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH); returns the new modseq of
@@ -368,12 +450,12 @@ impl Store {
                 if set.len() == before {
                     continue;
                 }
-                let modseq: u64 = c.query_row(
+                let modseq: u64 = row(c,
                     "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
                     [mailbox_id],
                     |r| r.get(0),
                 )?;
-                c.execute(
+                exec(c,
                     "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
                     params![set.join(" "), modseq, mailbox_id, uid],
                 )?;
@@ -386,7 +468,7 @@ impl Store {
     /// Checks the database's own integrity (`PRAGMA integrity_check`); returns problems found.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut st = c.prepare("PRAGMA integrity_check")?;
+            let mut st = c.prepare_cached("PRAGMA integrity_check")?;
             let rows: Vec<String> = st
                 .query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;

@@ -139,6 +139,20 @@ impl Store {
         work: impl FnOnce(&Connection, Option<&Hash>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (done_tx, done_rx): (SyncSender<Result<T>>, Receiver<Result<T>>) = sync_channel(1);
+        self.submit(blob, work, move |r| {
+            let _ = done_tx.send(r);
+        });
+        done_rx.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Like [`Store::write`] without blocking: `done` runs on the writer thread once the
+    /// batch is durable (or failed). It must be quick (e.g. send on a channel).
+    pub(crate) fn submit<T: Send + 'static>(
+        &self,
+        blob: Option<Vec<u8>>,
+        work: impl FnOnce(&Connection, Option<&Hash>) -> Result<T> + Send + 'static,
+        done: impl FnOnce(Result<T>) + Send + 'static,
+    ) {
         let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
         let job = Job {
@@ -149,16 +163,16 @@ impl Store {
                 Ok(())
             }),
             finish: Box::new(move |r| {
-                let r = r.and_then(|()| lock(&slot).take().ok_or(Error::Closed));
-                let _ = done_tx.send(r);
+                done(r.and_then(|()| lock(&slot).take().ok_or(Error::Closed)));
             }),
         };
-        lock(&self.inner.jobs)
-            .as_ref()
-            .ok_or(Error::Closed)?
-            .send(job)
-            .map_err(|_| Error::Closed)?;
-        done_rx.recv().map_err(|_| Error::Closed)?
+        let sent = match lock(&self.inner.jobs).as_ref() {
+            Some(tx) => tx.send(job).map_err(|e| e.0),
+            None => Err(job),
+        };
+        if let Err(job) = sent {
+            (job.finish)(Err(Error::Closed));
+        }
     }
 
     /// Runs `f` on a pooled read connection (sees the last committed state).
@@ -196,18 +210,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) fn blob_location(c: &Connection, hash: &Hash) -> Result<Option<Location>> {
-    Ok(c.query_row(
-        "SELECT segment, offset, length FROM blobs WHERE hash = ?1",
-        [&hash[..]],
-        |r| {
-            Ok(Location {
-                segment: r.get(0)?,
-                offset: r.get(1)?,
-                length: r.get(2)?,
+    Ok(
+        c.prepare_cached("SELECT segment, offset, length FROM blobs WHERE hash = ?1")?
+            .query_row([&hash[..]], |r| {
+                Ok(Location {
+                    segment: r.get(0)?,
+                    offset: r.get(1)?,
+                    length: r.get(2)?,
+                })
             })
-        },
+            .optional()?,
     )
-    .optional()?)
 }
 
 fn open_segment_writer(dir: &Path, conn: &Connection) -> Result<SegmentWriter> {
@@ -306,10 +319,17 @@ fn commit_batch(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| (e.into(), false))?;
     for (hash, loc) in &appended {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO blobs (hash, segment, offset, length) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![&hash[..], loc.segment, loc.offset, loc.length],
         )
+        .and_then(|mut st| {
+            st.execute(rusqlite::params![
+                &hash[..],
+                loc.segment,
+                loc.offset,
+                loc.length
+            ])
+        })
         .map_err(|e| (e.into(), false))?;
     }
     let mut results = Vec::with_capacity(batch.len());
