@@ -277,3 +277,38 @@ fn smtp_smuggling_variants_cannot_end_data() {
         }
     }
 }
+
+/// Recipient lookups are cached in the server; a change made by the CLI (another process)
+/// must be seen at once.
+#[test]
+fn directory_changes_reach_a_running_server() {
+    let tmp = data_dir(&[]);
+    let dir = data_path(&tmp);
+    let server = Server::start(&dir);
+    let mut c = session(&server);
+    c.cmd("MAIL FROM:<x@example.net>");
+    assert!(
+        c.cmd("RCPT TO:<newbie@example.org>")
+            .starts_with("550 5.1.1")
+    );
+    assert!(c.cmd("RCPT TO:<bob@example.org>").starts_with("250"));
+    ok(
+        &dir,
+        &["alias", "add", "newbie@example.org", "alice@example.org"],
+        None,
+    );
+    ok(&dir, &["user", "del", "bob@example.org"], None);
+    assert!(
+        c.cmd("RCPT TO:<newbie@example.org>").starts_with("250"),
+        "new alias seen"
+    );
+    assert!(
+        c.cmd("RCPT TO:<bob@example.org>").starts_with("550 5.1.1"),
+        "deleted user refused"
+    );
+    ok(&dir, &["domain", "add", "example.net"], None);
+    assert!(
+        c.cmd("RCPT TO:<x@example.net>").starts_with("550 5.1.1"),
+        "new domain is local"
+    );
+}

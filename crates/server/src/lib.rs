@@ -93,6 +93,7 @@ pub(crate) struct Shared {
     pub tls: tokio_rustls::TlsAcceptor,
     pub smtp_limits: ConnLimits,
     pub imap_limits: ConnLimits,
+    pub recipients: mailkeep_core::accounts::RecipientCache,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -147,6 +148,7 @@ impl Server {
             config,
             store,
             tls,
+            recipients: Default::default(),
             shutdown,
         });
         Ok(Server {

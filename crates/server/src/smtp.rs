@@ -80,9 +80,21 @@ async fn drive(shared: &Arc<Shared>, conn: &mut Conn, peer: SocketAddr) -> std::
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Recipient { address, .. } => {
-                    let store = shared.store.clone();
-                    let addr = address.clone();
-                    let found = blocking(move || accounts::resolve_recipient(&store, &addr)).await;
+                    // Cache hits cost one small file read; misses go to the blocking pool.
+                    let stamp = shared.store.directory_stamp();
+                    let found = match shared.recipients.get(&stamp, &address) {
+                        Some(hit) => Some(Ok::<_, mailkeep_core::store::Error>(hit)),
+                        None => {
+                            let (store, shared2, addr) =
+                                (shared.store.clone(), shared.clone(), address.clone());
+                            blocking(move || {
+                                let found = accounts::resolve_recipient(&store, &addr)?;
+                                shared2.recipients.put(stamp, &addr, &found);
+                                Ok(found)
+                            })
+                            .await
+                        }
+                    };
                     let verdict = match found {
                         Some(Ok(Recipient::Local(acc))) => {
                             accounts.insert(address, acc.id);

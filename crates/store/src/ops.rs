@@ -82,13 +82,36 @@ fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Mailbox> {
 const MAILBOX_COLS: &str =
     "id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed";
 
+/// File whose content changes whenever domains, accounts or aliases change, in any process.
+const DIRECTORY_STAMP: &str = "directory.stamp";
+
 impl Store {
+    /// A token that changes whenever domains, accounts or aliases change — also when another
+    /// process (the CLI) changed them. Read it *before* a lookup that is cached under it.
+    pub fn directory_stamp(&self) -> Vec<u8> {
+        std::fs::read(self.dir().join(DIRECTORY_STAMP)).unwrap_or_default()
+    }
+
+    fn directory_changed<T>(&self, result: &Result<T>) {
+        if result.is_err() {
+            return;
+        }
+        // Not fsynced: the stamp only invalidates in-memory caches, which a restart empties.
+        let tmp = self.dir().join("directory.stamp.tmp");
+        let token = format!("{} {:?}", std::process::id(), std::time::SystemTime::now());
+        let written = std::fs::write(&tmp, token)
+            .and_then(|()| std::fs::rename(&tmp, self.dir().join(DIRECTORY_STAMP)));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot update directory.stamp; caches may be stale");
+        }
+    }
+
     // ---- domains ----
 
     /// Adds a domain. `Conflict` if it exists.
     pub fn add_domain(&self, name: &str, now: i64) -> Result<()> {
         let name = name.to_owned();
-        self.write(None, move |c, _| {
+        let r = self.write(None, move |c, _| {
             exec(
                 c,
                 "INSERT INTO domains (name, created_at) VALUES (?1, ?2)",
@@ -96,7 +119,9 @@ impl Store {
             )
             .map_err(|e| conflict_on_unique(e, format!("domain {name} already exists")))?;
             Ok(())
-        })
+        });
+        self.directory_changed(&r);
+        r
     }
 
     /// All domains, by name.
@@ -135,7 +160,7 @@ impl Store {
             domain.to_owned(),
             password_hash.to_owned(),
         );
-        self.write(None, move |c, _| {
+        let r = self.write(None, move |c, _| {
             let dom = domain_id(c, &domain)?
                 .ok_or_else(|| Error::NotFound(format!("unknown domain {domain} (add it with `mailkeep domain add {domain}`)")))?;
             let taken: bool = row(c,
@@ -159,13 +184,15 @@ impl Store {
                 )?;
             }
             Ok(id)
-        })
+        });
+        self.directory_changed(&r);
+        r
     }
 
     /// Replaces an account's password hash.
     pub fn set_password(&self, address: &str, password_hash: &str) -> Result<()> {
         let (address, hash) = (address.to_owned(), password_hash.to_owned());
-        self.write(None, move |c, _| {
+        let r = self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
             exec(
                 c,
@@ -173,14 +200,16 @@ impl Store {
                 params![hash, id],
             )?;
             Ok(())
-        })
+        });
+        self.directory_changed(&r);
+        r
     }
 
     /// Deletes an account: it can no longer log in or receive mail, and its aliases go. Its
     /// mailboxes and messages are kept (retention decides when bytes may go, DESIGN §3).
     pub fn delete_account(&self, address: &str, now: i64) -> Result<()> {
         let address = address.to_owned();
-        self.write(None, move |c, _| {
+        let r = self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
             exec(c, "DELETE FROM aliases WHERE account_id = ?1", [id])?;
             exec(
@@ -189,7 +218,9 @@ impl Store {
                 params![now, id],
             )?;
             Ok(())
-        })
+        });
+        self.directory_changed(&r);
+        r
     }
 
     /// A live account by address.
@@ -232,7 +263,7 @@ impl Store {
             source_domain.to_owned(),
             target.to_owned(),
         );
-        self.write(None, move |c, _| {
+        let r = self.write(None, move |c, _| {
             domain_id(c, &dom)?.ok_or_else(|| Error::NotFound(format!("unknown domain {dom}")))?;
             let id = live_account_id(c, &target)?;
             let is_account: bool = row(
@@ -251,7 +282,9 @@ impl Store {
             )
             .map_err(|e| conflict_on_unique(e, format!("alias {source} already exists")))?;
             Ok(())
-        })
+        });
+        self.directory_changed(&r);
+        r
     }
 
     /// The account address an alias source points at.

@@ -333,17 +333,22 @@ fn commit_batch(
         .map_err(|e| (e.into(), false))?;
     }
     let mut results = Vec::with_capacity(batch.len());
-    let mut tx = tx;
+    // Savepoint statements go through the statement cache: parsing them per job would cost
+    // more than the job itself.
+    let sql = |tx: &rusqlite::Transaction<'_>, s: &str| {
+        tx.prepare_cached(s)
+            .and_then(|mut st| st.execute([]))
+            .map_err(|e| (Error::from(e), false))
+    };
     for job in batch.iter_mut() {
         let work = std::mem::replace(&mut job.work, Box::new(|_, _| Ok(())));
         let hash = job.blob.as_ref().map(|(h, _)| *h);
-        let sp = tx.savepoint().map_err(|e| (e.into(), false))?;
-        let r = work(&sp, hash.as_ref());
-        if r.is_ok() {
-            sp.commit().map_err(|e| (e.into(), false))?;
-        } else {
-            drop(sp); // rolls back this job only
+        sql(&tx, "SAVEPOINT job")?;
+        let r = work(&tx, hash.as_ref());
+        if r.is_err() {
+            sql(&tx, "ROLLBACK TO job")?; // undoes this job only
         }
+        sql(&tx, "RELEASE job")?;
         results.push(r);
     }
     tx.commit().map_err(|e| (e.into(), true))?;
