@@ -13,10 +13,12 @@
 //! only after the method returns.
 //!
 //! # Group commit
-//! All writes go through one writer thread ([`writer`]). It takes every write that is waiting,
-//! appends their bodies, fsyncs once, runs them in one SQLite transaction (each in its own
-//! savepoint, so one failing write does not fail its neighbours) and commits once. A lone write
-//! is not delayed: the batch is simply whatever queued up while the previous fsync ran.
+//! All writes go through a two-stage pipeline (`pipeline`). The appender takes every write
+//! that is waiting, appends their bodies to the segment and fsyncs once; the committer runs
+//! the batch in one SQLite transaction (each write in its own savepoint, so one failing write
+//! does not fail its neighbours) and commits once. The stages overlap: while one batch's
+//! transaction commits, the next batch's bodies are being made durable. A lone write is not
+//! delayed: a batch is simply whatever queued up while the previous fsync ran.
 //!
 //! An fsync or commit failure poisons the store: every later write fails with
 //! [`Error::Poisoned`] until the process restarts and recovery runs (retrying an fsync after it
@@ -34,6 +36,7 @@ mod error;
 pub mod format;
 mod model;
 mod ops;
+mod pipeline;
 pub mod schema;
 pub mod segments;
 mod writer;

@@ -1,27 +1,15 @@
-//! The [`Store`] handle and its group-commit writer thread.
+//! The [`Store`] handle: opening, reads, and handing writes to the commit pipeline.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
+use crate::pipeline::{self, Job};
 use crate::segments::{self, Hash, Location, SegmentReader, SegmentWriter};
 use crate::{Error, Result, format, schema};
-
-/// Most writes committed together; bounds the latency a batch adds and its memory.
-const MAX_BATCH: usize = 512;
-
-type Work = Box<dyn FnOnce(&Connection, Option<&Hash>) -> Result<()> + Send>;
-type Finish = Box<dyn FnOnce(Result<()>) + Send>;
-
-struct Job {
-    blob: Option<(Hash, Vec<u8>)>,
-    work: Work,
-    finish: Finish,
-}
 
 /// Options for [`Store::open`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,7 +22,7 @@ pub struct OpenOptions {
 struct Inner {
     dir: PathBuf,
     jobs: Mutex<Option<Sender<Job>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Vec<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     segments: SegmentReader,
 }
@@ -55,7 +43,7 @@ fn blob_dir(dir: &Path) -> PathBuf {
     dir.join("blobs")
 }
 
-fn open_connection(dir: &Path) -> Result<Connection> {
+pub(crate) fn open_connection(dir: &Path) -> Result<Connection> {
     let conn = Connection::open(db_path(dir))?;
     schema::configure(&conn)?;
     Ok(conn)
@@ -100,16 +88,12 @@ impl Store {
             None
         };
         let (tx, rx) = channel();
-        let wdir = dir.to_path_buf();
-        let handle = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(wdir, conn, segw, rx))
-            .map_err(|e| Error::io("spawning writer thread", e))?;
+        let handles = pipeline::start(dir, conn, segw, rx)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 jobs: Mutex::new(Some(tx)),
-                writer: Mutex::new(Some(handle)),
+                writer: Mutex::new(handles),
                 readers: Mutex::new(Vec::new()),
                 segments: SegmentReader::new(&blob_dir(dir)),
             }),
@@ -125,7 +109,7 @@ impl Store {
     /// with [`Error::Closed`].
     pub fn close(&self) {
         drop(lock(&self.inner.jobs).take());
-        if let Some(h) = lock(&self.inner.writer).take() {
+        for h in std::mem::take(&mut *lock(&self.inner.writer)) {
             let _ = h.join();
         }
     }
@@ -199,13 +183,13 @@ impl Store {
 impl Drop for Inner {
     fn drop(&mut self) {
         drop(lock(&self.jobs).take());
-        if let Some(h) = lock(&self.writer).take() {
+        for h in std::mem::take(&mut *lock(&self.writer)) {
             let _ = h.join();
         }
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -223,7 +207,7 @@ pub(crate) fn blob_location(c: &Connection, hash: &Hash) -> Result<Option<Locati
     )
 }
 
-fn open_segment_writer(dir: &Path, conn: &Connection) -> Result<SegmentWriter> {
+pub(crate) fn open_segment_writer(dir: &Path, conn: &Connection) -> Result<SegmentWriter> {
     SegmentWriter::open(&blob_dir(dir), |seg| {
         let end: Option<u64> = conn.query_row(
             "SELECT MAX(offset + length) FROM blobs WHERE segment = ?1",
@@ -232,125 +216,4 @@ fn open_segment_writer(dir: &Path, conn: &Connection) -> Result<SegmentWriter> {
         )?;
         Ok(end.unwrap_or(0))
     })
-}
-
-fn writer_loop(
-    dir: PathBuf,
-    mut conn: Connection,
-    mut segw: Option<SegmentWriter>,
-    rx: Receiver<Job>,
-) {
-    let mut poisoned: Option<String> = None;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
-        if let Some(why) = &poisoned {
-            for job in batch {
-                (job.finish)(Err(Error::Poisoned(why.clone())));
-            }
-            continue;
-        }
-        match commit_batch(&dir, &mut conn, &mut segw, &mut batch) {
-            Ok(results) => {
-                for (job, r) in batch.into_iter().zip(results) {
-                    (job.finish)(r);
-                }
-            }
-            Err((err, poison)) => {
-                tracing::error!(error = %err, poison, "group commit failed");
-                let why = err.to_string();
-                if poison {
-                    poisoned = Some(why.clone());
-                }
-                for job in batch {
-                    (job.finish)(Err(if poison {
-                        Error::Poisoned(why.clone())
-                    } else {
-                        Error::Io {
-                            context: "storing message".into(),
-                            cause: std::io::Error::other(why.clone()),
-                        }
-                    }));
-                }
-            }
-        }
-    }
-}
-
-/// Commits one batch. `Err((e, true))` means durability is in doubt and the store must be
-/// poisoned; `Err((e, false))` failed before anything was promised.
-fn commit_batch(
-    dir: &Path,
-    conn: &mut Connection,
-    segw: &mut Option<SegmentWriter>,
-    batch: &mut [Job],
-) -> std::result::Result<Vec<Result<()>>, (Error, bool)> {
-    // 1. Payload first: append every new body, one fsync for all.
-    let mut appended: Vec<(Hash, Location)> = Vec::new();
-    let mut seen: HashSet<Hash> = HashSet::new();
-    for job in batch.iter() {
-        let Some((hash, data)) = &job.blob else {
-            continue;
-        };
-        if !seen.insert(*hash) {
-            continue;
-        }
-        if blob_location(conn, hash).map_err(|e| (e, false))?.is_some() {
-            continue;
-        }
-        if segw.is_none() {
-            *segw = Some(open_segment_writer(dir, conn).map_err(|e| (e, false))?);
-        }
-        let w = segw.as_mut().ok_or((Error::Closed, false))?;
-        let loc = w.append(hash, data).map_err(|e| (e, false))?;
-        appended.push((*hash, loc));
-    }
-    if !appended.is_empty() {
-        let w = segw.as_mut().ok_or((Error::Closed, false))?;
-        w.sync().map_err(|e| (e, true))?;
-    }
-    // 2. Then the commit record: one transaction, one savepoint per job.
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| (e.into(), false))?;
-    for (hash, loc) in &appended {
-        tx.prepare_cached(
-            "INSERT INTO blobs (hash, segment, offset, length) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut st| {
-            st.execute(rusqlite::params![
-                &hash[..],
-                loc.segment,
-                loc.offset,
-                loc.length
-            ])
-        })
-        .map_err(|e| (e.into(), false))?;
-    }
-    let mut results = Vec::with_capacity(batch.len());
-    // Savepoint statements go through the statement cache: parsing them per job would cost
-    // more than the job itself.
-    let sql = |tx: &rusqlite::Transaction<'_>, s: &str| {
-        tx.prepare_cached(s)
-            .and_then(|mut st| st.execute([]))
-            .map_err(|e| (Error::from(e), false))
-    };
-    for job in batch.iter_mut() {
-        let work = std::mem::replace(&mut job.work, Box::new(|_, _| Ok(())));
-        let hash = job.blob.as_ref().map(|(h, _)| *h);
-        sql(&tx, "SAVEPOINT job")?;
-        let r = work(&tx, hash.as_ref());
-        if r.is_err() {
-            sql(&tx, "ROLLBACK TO job")?; // undoes this job only
-        }
-        sql(&tx, "RELEASE job")?;
-        results.push(r);
-    }
-    tx.commit().map_err(|e| (e.into(), true))?;
-    Ok(results)
 }
