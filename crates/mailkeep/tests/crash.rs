@@ -34,7 +34,12 @@ fn client(addr: std::net::SocketAddr, round: usize, id: usize, acked: Acked) {
         };
         let fill: String = rand::rng()
             .sample_iter(rand::distr::Alphanumeric)
-            .take(200 + n * 37 % 3000)
+            // Every tenth body is over the inline threshold and goes to a segment file.
+            .take(if n % 10 == 9 {
+                70_000 + n * 101
+            } else {
+                200 + n * 37 % 3000
+            })
             .map(char::from)
             .collect();
         let body = format!(

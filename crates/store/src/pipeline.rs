@@ -1,29 +1,28 @@
-//! The group-commit pipeline: an appender thread and a committer thread.
+//! The group-commit writer: one thread that turns every waiting write into one batch.
 //!
 //! ```text
-//!  jobs ──▶ appender: take all waiting jobs, append new bodies, fdatasync ──▶ sealed batch
-//!  sealed batch ──▶ committer: one SQLite transaction (a savepoint per job), COMMIT, reply
+//!  jobs ──▶ take all waiting jobs ──▶ append large new bodies to a segment, fdatasync
+//!        ──▶ one SQLite transaction: small new bodies inline, a savepoint per job ──▶ COMMIT
+//!        ──▶ answer every job
 //! ```
 //!
-//! Ordering that the durability contract rests on: a batch reaches the committer only after
-//! its bodies are durable, and a job is answered only after its transaction committed. The
-//! stages overlap (the appender may seal batch N+1 while batch N commits), which halves the
-//! time a delivery waits for fsyncs.
+//! Ordering that the durability contract rests on: segment bytes are durable before the
+//! transaction that references them commits, and a job is answered only after the commit.
+//! Bodies up to [`INLINE_MAX`] travel inside the transaction, so a batch of ordinary mail
+//! costs a single fsync (the WAL's). Jobs that arrive while a batch commits form the next
+//! batch; a lone job is never delayed.
 //!
-//! Deduplication across the two stages: a body appended but not yet committed is "in flight";
-//! a later job with the same hash reuses it instead of appending it again. Should the earlier
-//! batch fail to commit, the later job fails too (its blob row is missing), never silently.
+//! A second thread checkpoints the WAL into the database so that a commit never waits for it.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::segments::{Hash, Location, SegmentWriter};
-use crate::writer::{blob_location, lock, open_connection, open_segment_writer};
+use crate::segments::{Hash, INLINE_MAX, Location, SegmentWriter};
+use crate::writer::{blob_location, open_connection, open_segment_writer};
 use crate::{Error, Result};
 
 /// Most writes committed together; bounds the latency a batch adds and its memory.
@@ -39,70 +38,73 @@ pub(crate) struct Job {
     pub finish: Finish,
 }
 
-/// A batch whose bodies are durable, on its way to the committer.
-struct Sealed {
-    jobs: Vec<Job>,
-    appended: Vec<(Hash, Location)>,
-}
-
-#[derive(Default)]
-struct Shared {
-    /// Set after an fsync or commit failure; every later write fails until restart.
-    poisoned: Mutex<Option<String>>,
-    /// Bodies appended and synced but not yet committed.
-    in_flight: Mutex<HashSet<Hash>>,
-}
-
-impl Shared {
-    fn poisoned(&self) -> Option<String> {
-        lock(&self.poisoned).clone()
-    }
-
-    fn poison(&self, why: &str) {
-        lock(&self.poisoned).get_or_insert_with(|| why.to_owned());
-    }
-}
-
 fn fail_all(jobs: Vec<Job>, err: impl Fn() -> Error) {
     for job in jobs {
         (job.finish)(Err(err()));
     }
 }
 
-/// A failure and whether durability is in doubt (which poisons the store).
+/// A failure and whether durability is in doubt (which poisons the store: retrying an fsync
+/// after it failed can report success for data the kernel already dropped).
 type StageError = (Error, bool);
 
-/// Starts both stages; `conn` becomes the committer's connection.
+/// Starts the writer and the checkpointer; `conn` becomes the writer's connection.
 pub(crate) fn start(
     dir: &Path,
     conn: Connection,
     segw: Option<SegmentWriter>,
     jobs: Receiver<Job>,
 ) -> Result<Vec<JoinHandle<()>>> {
-    let shared = Arc::new(Shared::default());
-    let (sealed_tx, sealed_rx) = sync_channel::<Sealed>(1);
-    let lookup = open_connection(dir)?;
-    let (s1, s2) = (shared.clone(), shared);
+    // Checkpoints run beside the writer so that copying WAL pages into the database never
+    // stalls a commit; the writer's own auto-checkpoint is only a backstop.
+    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    let (committed_tx, committed_rx) = sync_channel::<()>(1);
+    let ckpt_conn = open_connection(dir)?;
     let wdir = dir.to_path_buf();
-    let appender = std::thread::Builder::new()
-        .name("store-append".into())
-        .spawn(move || appender(wdir, lookup, segw, jobs, sealed_tx, s1))
+    let writer = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || writer(wdir, conn, segw, jobs, committed_tx))
         .map_err(|e| Error::io("spawning store thread", e))?;
-    let committer = std::thread::Builder::new()
-        .name("store-commit".into())
-        .spawn(move || committer(conn, sealed_rx, s2))
+    let checkpointer = std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || checkpointer(ckpt_conn, committed_rx))
         .map_err(|e| Error::io("spawning store thread", e))?;
-    Ok(vec![appender, committer])
+    Ok(vec![writer, checkpointer])
 }
 
-fn appender(
+/// Copies committed WAL frames into the database after commits, without blocking writers
+/// (PASSIVE). Ends when the committer does.
+fn checkpointer(conn: Connection, committed: Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::{Duration, Instant};
+    const EVERY: Duration = Duration::from_millis(200);
+    let mut dirty = false;
+    let mut last = Instant::now();
+    loop {
+        match committed.recv_timeout(EVERY) {
+            Ok(()) => dirty = true,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if dirty && last.elapsed() >= EVERY {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+            dirty = false;
+            last = Instant::now();
+        }
+    }
+}
+
+fn writer(
     dir: PathBuf,
-    lookup: Connection,
+    mut conn: Connection,
     mut segw: Option<SegmentWriter>,
     jobs: Receiver<Job>,
-    sealed: SyncSender<Sealed>,
-    shared: Arc<Shared>,
+    committed: SyncSender<()>,
 ) {
+    let mut poisoned: Option<String> = None;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -111,31 +113,30 @@ fn appender(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        if let Some(why) = shared.poisoned() {
+        if let Some(why) = &poisoned {
             fail_all(batch, || Error::Poisoned(why.clone()));
             continue;
         }
         let started = std::time::Instant::now();
-        match append_and_sync(&dir, &lookup, &mut segw, &batch, &shared) {
-            Ok(appended) => {
-                tracing::debug!(
-                    jobs = batch.len(),
-                    bodies = appended.len(),
-                    micros = started.elapsed().as_micros() as u64,
-                    "bodies durable"
-                );
-                if let Err(e) = sealed.send(Sealed {
-                    jobs: batch,
-                    appended,
-                }) {
-                    fail_all(e.0.jobs, || Error::Closed);
+        let outcome = append_and_sync(&dir, &conn, &mut segw, &batch)
+            .and_then(|(appended, inline)| commit(&mut conn, &mut batch, &appended, &inline));
+        tracing::debug!(
+            jobs = batch.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "batch committed"
+        );
+        match outcome {
+            Ok(results) => {
+                let _ = committed.try_send(());
+                for (job, r) in batch.into_iter().zip(results) {
+                    (job.finish)(r);
                 }
             }
             Err((err, poison)) => {
-                tracing::error!(error = %err, poison, "storing message bodies failed");
+                tracing::error!(error = %err, poison, "group commit failed");
                 let why = err.to_string();
                 if poison {
-                    shared.poison(&why);
+                    poisoned = Some(why.clone());
                 }
                 fail_all(batch, || stage_error(&why, poison));
             }
@@ -154,28 +155,34 @@ fn stage_error(why: &str, poison: bool) -> Error {
     }
 }
 
-/// Payload first: appends every body not yet stored or in flight, then one fsync for all.
+/// Payload first: appends every large body not yet stored or in flight, then one fsync for
+/// all. Small new bodies are only marked for inline storage.
+#[allow(clippy::type_complexity)]
 fn append_and_sync(
     dir: &Path,
     lookup: &Connection,
     segw: &mut Option<SegmentWriter>,
     batch: &[Job],
-    shared: &Shared,
-) -> std::result::Result<Vec<(Hash, Location)>, StageError> {
+) -> std::result::Result<(Vec<(Hash, Location)>, Vec<usize>), StageError> {
     let mut appended: Vec<(Hash, Location)> = Vec::new();
+    let mut inline: Vec<usize> = Vec::new();
     let mut seen: HashSet<Hash> = HashSet::new();
     let result = (|| {
-        for job in batch {
+        for (i, job) in batch.iter().enumerate() {
             let Some((hash, data)) = &job.blob else {
                 continue;
             };
-            if !seen.insert(*hash) || lock(&shared.in_flight).contains(hash) {
+            if !seen.insert(*hash) {
                 continue;
             }
             if blob_location(lookup, hash)
                 .map_err(|e| (e, false))?
                 .is_some()
             {
+                continue;
+            }
+            if data.len() <= INLINE_MAX {
+                inline.push(i);
                 continue;
             }
             if segw.is_none() {
@@ -190,57 +197,16 @@ fn append_and_sync(
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => {
-            lock(&shared.in_flight).extend(appended.iter().map(|(h, _)| *h));
-            Ok(appended)
-        }
-        Err(e) => Err(e),
-    }
+    result?;
+    Ok((appended, inline))
 }
 
-fn committer(mut conn: Connection, sealed: Receiver<Sealed>, shared: Arc<Shared>) {
-    while let Ok(Sealed { mut jobs, appended }) = sealed.recv() {
-        let started = std::time::Instant::now();
-        let outcome = match shared.poisoned() {
-            Some(why) => Err((Error::Poisoned(why), true)),
-            None => commit(&mut conn, &mut jobs, &appended),
-        };
-        tracing::debug!(
-            jobs = jobs.len(),
-            micros = started.elapsed().as_micros() as u64,
-            "batch committed"
-        );
-        // Only now may the appender find these bodies in the database instead.
-        {
-            let mut in_flight = lock(&shared.in_flight);
-            for (h, _) in &appended {
-                in_flight.remove(h);
-            }
-        }
-        match outcome {
-            Ok(results) => {
-                for (job, r) in jobs.into_iter().zip(results) {
-                    (job.finish)(r);
-                }
-            }
-            Err((err, poison)) => {
-                tracing::error!(error = %err, poison, "group commit failed");
-                let why = err.to_string();
-                if poison {
-                    shared.poison(&why);
-                }
-                fail_all(jobs, || stage_error(&why, poison));
-            }
-        }
-    }
-}
-
-/// Then the commit record: one transaction, one savepoint per job.
+/// Then the commit record: one transaction, small bodies inline, one savepoint per job.
 fn commit(
     conn: &mut Connection,
     batch: &mut [Job],
     appended: &[(Hash, Location)],
+    inline: &[usize],
 ) -> std::result::Result<Vec<Result<()>>, StageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -252,6 +218,16 @@ fn commit(
             .and_then(|mut st| st.execute([]))
             .map_err(|e| (Error::from(e), false))
     };
+    for &i in inline {
+        let Some((hash, data)) = batch.get(i).and_then(|j| j.blob.as_ref()) else {
+            continue;
+        };
+        tx.prepare_cached(
+            "INSERT INTO blobs (hash, segment, offset, length, data) VALUES (?1, 0, 0, ?2, ?3)",
+        )
+        .and_then(|mut st| st.execute(rusqlite::params![&hash[..], data.len() as u64, data]))
+        .map_err(|e| (e.into(), false))?;
+    }
     for (hash, loc) in appended {
         tx.prepare_cached(
             "INSERT INTO blobs (hash, segment, offset, length) VALUES (?1, ?2, ?3, ?4)",

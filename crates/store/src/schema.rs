@@ -46,10 +46,11 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE blobs (
         hash     BLOB PRIMARY KEY,               -- SHA-256 of the stored bytes
-        segment  INTEGER NOT NULL,
+        segment  INTEGER NOT NULL,               -- 0: the bytes are in `data`
         offset   INTEGER NOT NULL,               -- of the first data byte in the segment
-        length   INTEGER NOT NULL
-    ) WITHOUT ROWID;
+        length   INTEGER NOT NULL,
+        data     BLOB                            -- small bodies, inline
+    );
     CREATE INDEX blobs_by_segment ON blobs(segment, offset);
     CREATE TABLE messages (
         id             INTEGER PRIMARY KEY,

@@ -62,6 +62,13 @@ pub fn list(dir: &Path) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
+/// Bodies up to this size are stored inline in the database: they then cost no fsync of
+/// their own, since the transaction's WAL fsync covers them (DESIGN §2).
+pub const INLINE_MAX: usize = 64 * 1024;
+
+/// The `segment` value of an inline blob.
+pub const INLINE: u32 = 0;
+
 /// Where a blob lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {

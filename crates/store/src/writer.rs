@@ -173,10 +173,28 @@ impl Store {
 
     /// Reads a blob's bytes, verified against its address.
     pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>> {
-        let loc = self.read(|c| blob_location(c, hash))?.ok_or_else(|| {
-            Error::NotFound(format!("blob {} is not in the index", hex::encode(hash)))
+        let not_found =
+            || Error::NotFound(format!("blob {} is not in the index", hex::encode(hash)));
+        let loc = self
+            .read(|c| blob_location(c, hash))?
+            .ok_or_else(not_found)?;
+        if loc.segment != segments::INLINE {
+            return self.inner.segments.read(hash, loc);
+        }
+        let data: Vec<u8> = self.read(|c| {
+            c.prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
+                .query_row([&hash[..]], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()?
+                .flatten()
+                .ok_or_else(not_found)
         })?;
-        self.inner.segments.read(hash, loc)
+        if &segments::hash(&data) != hash {
+            return Err(Error::Corrupt {
+                hash: hex::encode(hash),
+                reason: "inline content does not match its SHA-256".into(),
+            });
+        }
+        Ok(data)
     }
 }
 

@@ -124,30 +124,46 @@ fn delivery_stores_once_and_assigns_ascending_uids() {
     let b = store
         .add_account("b@example.org", "example.org", "h", 0, 1)
         .unwrap();
-    let msg = b"Subject: hi\r\n\r\nbody\r\n".to_vec();
-    let placed = store
-        .deliver(
-            msg.clone(),
-            vec![(a, "INBOX".into()), (b, "INBOX".into())],
-            100,
-            "X1",
-        )
-        .unwrap();
-    assert_eq!(placed.iter().map(|p| p.uid).collect::<Vec<_>>(), [1, 1]);
-    let again = store
-        .deliver(msg.clone(), vec![(a, "INBOX".into())], 101, "X2")
-        .unwrap();
-    assert_eq!(again[0].uid, 2);
+    let seg = dir.path().join("blobs/00000001.seg");
+    for msg in [small(), large()] {
+        let placed = store
+            .deliver(
+                msg.clone(),
+                vec![(a, "INBOX".into()), (b, "INBOX".into())],
+                100,
+                "X1",
+            )
+            .unwrap();
+        assert_eq!(placed.len(), 2);
+        store
+            .deliver(msg.clone(), vec![(a, "INBOX".into())], 101, "X2")
+            .unwrap();
+    }
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
-    assert_eq!(inbox.uidnext, 3);
+    assert_eq!(inbox.uidnext, 5);
     let msgs = store.messages(inbox.id).unwrap();
-    assert_eq!(msgs.len(), 2);
-    assert_eq!(store.read_blob(&msgs[0].hash).unwrap(), msg);
-    // One record in the segments for three entries.
-    let seg = std::fs::metadata(dir.path().join("blobs/00000001.seg"))
-        .unwrap()
-        .len();
-    assert_eq!(seg, segments::HEADER_LEN + msg.len() as u64);
+    assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(store.read_blob(&msgs[0].hash).unwrap(), small());
+    assert_eq!(store.read_blob(&msgs[3].hash).unwrap(), large());
+    // The small body lives inline; the large one is one record in the segments, for three
+    // entries.
+    let len = std::fs::metadata(seg).unwrap().len();
+    assert_eq!(len, segments::HEADER_LEN + large().len() as u64);
+}
+
+fn small() -> Vec<u8> {
+    b"Subject: hi\r\n\r\nbody\r\n".to_vec()
+}
+
+/// Over the inline threshold, so it goes to a segment.
+fn large() -> Vec<u8> {
+    let mut m = b"Subject: big\r\n\r\n".to_vec();
+    while m.len() <= segments::INLINE_MAX {
+        m.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv\r\n",
+        );
+    }
+    m
 }
 
 #[test]
@@ -197,8 +213,11 @@ fn uncommitted_segment_tail_is_dropped_on_reopen() {
     let a = store
         .add_account("a@example.org", "example.org", "h", 0, 1)
         .unwrap();
+    let one = large();
+    let mut two = large();
+    two.extend_from_slice(b"two\r\n");
     store
-        .deliver(b"one\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "1")
+        .deliver(one.clone(), vec![(a, "INBOX".into())], 0, "1")
         .unwrap();
     store.close();
     drop(store);
@@ -211,7 +230,7 @@ fn uncommitted_segment_tail_is_dropped_on_reopen() {
     let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), committed);
     store
-        .deliver(b"two\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "2")
+        .deliver(two.clone(), vec![(a, "INBOX".into())], 0, "2")
         .unwrap();
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
     let bodies: Vec<Vec<u8>> = store
@@ -220,7 +239,7 @@ fn uncommitted_segment_tail_is_dropped_on_reopen() {
         .iter()
         .map(|m| store.read_blob(&m.hash).unwrap())
         .collect();
-    assert_eq!(bodies, [b"one\r\n".to_vec(), b"two\r\n".to_vec()]);
+    assert_eq!(bodies, [one, two]);
 }
 
 #[test]
@@ -230,19 +249,26 @@ fn corrupted_blob_is_detected() {
         .add_account("a@example.org", "example.org", "h", 0, 1)
         .unwrap();
     store
-        .deliver(b"precious\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "1")
+        .deliver(large(), vec![(a, "INBOX".into())], 0, "1")
+        .unwrap();
+    store
+        .deliver(small(), vec![(a, "INBOX".into())], 0, "2")
         .unwrap();
     let seg = dir.path().join("blobs/00000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
     let last = bytes.len() - 3;
     bytes[last] ^= 0xff;
     std::fs::write(&seg, bytes).unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("meta.sqlite")).unwrap();
+    db.execute("UPDATE blobs SET data = X'00' WHERE segment = 0", [])
+        .unwrap();
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
-    let m = &store.messages(inbox.id).unwrap()[0];
-    assert!(matches!(
-        store.read_blob(&m.hash),
-        Err(Error::Corrupt { .. })
-    ));
+    for m in store.messages(inbox.id).unwrap() {
+        assert!(matches!(
+            store.read_blob(&m.hash),
+            Err(Error::Corrupt { .. })
+        ));
+    }
 }
 
 #[test]
