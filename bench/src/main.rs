@@ -84,12 +84,28 @@ fn probe(dir: &std::path::Path, size: usize, count: usize) -> Result<()> {
         d.sync_all()?;
     }
     let secs = start.elapsed().as_secs_f64();
-    std::fs::remove_dir_all(&dir)?;
     println!(
         "probe: {count} files of {size} B, write+fsync(file)+fsync(dir): {:.1} files/s ({:.2} ms each)",
         count as f64 / secs,
         secs * 1000.0 / count as f64
     );
+    // The ceiling for any group commit on this disk: 16 messages appended to one file per
+    // fdatasync. Where this is not far above 5x the line above, the disk's bandwidth, not its
+    // fsync latency, bounds durable ingest.
+    let batch = vec![b'x'; size * 16];
+    let mut f = std::fs::File::create(dir.join("append.log"))?;
+    let start = Instant::now();
+    for _ in 0..count / 4 {
+        f.write_all(&batch)?;
+        f.sync_data()?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "probe: append 16 x {size} B + fdatasync: {:.1} batches/s = {:.1} messages/s ceiling for 16-message group commits",
+        (count / 4) as f64 / secs,
+        (count / 4 * 16) as f64 / secs
+    );
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
 
