@@ -43,27 +43,10 @@ pub fn received_header(trace: &Trace, id: &str, single_rcpt: Option<&str>, now: 
 
 /// Stores one message for several accounts in one durable transaction: the bytes once, an
 /// INBOX entry per distinct account. `accounts` may repeat (an alias and the account itself);
-/// each account gets one copy.
-pub fn deliver(
-    store: &Store,
-    trace: &Trace,
-    id: &str,
-    rcpts: &[String],
-    accounts: &[i64],
-    body: &[u8],
-    now: i64,
-) -> Result<Vec<Placed>, store::Error> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    deliver_then(store, trace, id, rcpts, accounts, body, now, move |r| {
-        let _ = tx.send(r);
-    });
-    rx.recv().map_err(|_| store::Error::Closed)?
-}
-
-/// [`deliver`] without blocking: `done` runs (on the store's writer thread) once the
-/// message is durable or has failed.
+/// each account gets one copy. `done` runs on the store's writer thread once the message is
+/// durable (or the write failed), so it must only hand the result on.
 #[allow(clippy::too_many_arguments)]
-pub fn deliver_then(
+pub fn deliver(
     store: &Store,
     trace: &Trace,
     id: &str,

@@ -156,7 +156,7 @@ async fn drive(shared: &Arc<Shared>, conn: &mut Conn, peer: SocketAddr) -> std::
                         };
                         let id = delivery::new_id(rand::random());
                         let (tx, rx) = tokio::sync::oneshot::channel();
-                        delivery::deliver_then(
+                        delivery::deliver(
                             &shared.store,
                             &trace,
                             &id,
