@@ -464,7 +464,7 @@ impl Store {
     ) -> Result<Vec<(u32, u64)>> {
         self.write(None, move |c, _| {
             let mut changed = Vec::new();
-            for uid in uids {
+            for &uid in &uids {
                 let cur: Option<String> = c
                     .query_row(
                         "SELECT flags FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND expunged_at IS NULL",

@@ -28,7 +28,8 @@ use crate::{Error, Result};
 /// Most writes committed together; bounds the latency a batch adds and its memory.
 const MAX_BATCH: usize = 512;
 
-pub(crate) type Work = Box<dyn FnOnce(&Connection, Option<&Hash>) -> Result<()> + Send>;
+/// The SQL part of a write. It may run twice: see [`commit`].
+pub(crate) type Work = Box<dyn FnMut(&Connection, Option<&Hash>) -> Result<()> + Send>;
 pub(crate) type Finish = Box<dyn FnOnce(Result<()>) + Send>;
 
 /// One write: optional body bytes, the SQL work, and who to tell.
@@ -201,23 +202,19 @@ fn append_and_sync(
     Ok((appended, inline))
 }
 
-/// Then the commit record: one transaction, small bodies inline, one savepoint per job.
-fn commit(
-    conn: &mut Connection,
-    batch: &mut [Job],
+/// Starts the batch's transaction and enters its new bodies: small ones inline, large ones
+/// by their (already durable) segment location.
+fn begin<'c>(
+    conn: &'c mut Connection,
+    batch: &[Job],
     appended: &[(Hash, Location)],
     inline: &[usize],
-) -> std::result::Result<Vec<Result<()>>, StageError> {
+) -> std::result::Result<rusqlite::Transaction<'c>, StageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| (e.into(), false))?;
     // Statements go through the statement cache: parsing them per job would cost more than
     // running them.
-    let sql = |tx: &rusqlite::Transaction<'_>, s: &str| {
-        tx.prepare_cached(s)
-            .and_then(|mut st| st.execute([]))
-            .map_err(|e| (Error::from(e), false))
-    };
     for &i in inline {
         let Some((hash, data)) = batch.get(i).and_then(|j| j.blob.as_ref()) else {
             continue;
@@ -242,12 +239,51 @@ fn commit(
         })
         .map_err(|e| (e.into(), false))?;
     }
+    Ok(tx)
+}
+
+/// Then the commit record: one transaction for the whole batch.
+fn commit(
+    conn: &mut Connection,
+    batch: &mut [Job],
+    appended: &[(Hash, Location)],
+    inline: &[usize],
+) -> std::result::Result<Vec<Result<()>>, StageError> {
+    let tx = begin(conn, batch, appended, inline)?;
+    // Optimistically run every job straight in the transaction; only if one fails is the
+    // batch run again with a savepoint around each job, so that the failure undoes just
+    // that job. Savepoints on every job would cost more than the jobs themselves.
+    let mut results: Vec<Result<()>> = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        let hash = job.blob.as_ref().map(|(h, _)| *h);
+        results.push((job.work)(&tx, hash.as_ref()));
+    }
+    if results.iter().any(Result::is_err) {
+        drop(tx); // rolls back
+        return commit_isolated(conn, batch, appended, inline);
+    }
+    tx.commit().map_err(|e| (e.into(), true))?;
+    Ok(results)
+}
+
+/// [`commit`] for a batch in which some job fails: each job in its own savepoint.
+fn commit_isolated(
+    conn: &mut Connection,
+    batch: &mut [Job],
+    appended: &[(Hash, Location)],
+    inline: &[usize],
+) -> std::result::Result<Vec<Result<()>>, StageError> {
+    let tx = begin(conn, batch, appended, inline)?;
+    let sql = |tx: &rusqlite::Transaction<'_>, s: &str| {
+        tx.prepare_cached(s)
+            .and_then(|mut st| st.execute([]))
+            .map_err(|e| (Error::from(e), false))
+    };
     let mut results = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
-        let work = std::mem::replace(&mut job.work, Box::new(|_, _| Ok(())));
         let hash = job.blob.as_ref().map(|(h, _)| *h);
         sql(&tx, "SAVEPOINT job")?;
-        let r = work(&tx, hash.as_ref());
+        let r = (job.work)(&tx, hash.as_ref());
         if r.is_err() {
             sql(&tx, "ROLLBACK TO job")?; // undoes this job only
         }

@@ -120,7 +120,7 @@ impl Store {
     pub(crate) fn write<T: Send + 'static>(
         &self,
         blob: Option<Vec<u8>>,
-        work: impl FnOnce(&Connection, Option<&Hash>) -> Result<T> + Send + 'static,
+        work: impl FnMut(&Connection, Option<&Hash>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (done_tx, done_rx): (SyncSender<Result<T>>, Receiver<Result<T>>) = sync_channel(1);
         self.submit(blob, work, move |r| {
@@ -134,11 +134,12 @@ impl Store {
     pub(crate) fn submit<T: Send + 'static>(
         &self,
         blob: Option<Vec<u8>>,
-        work: impl FnOnce(&Connection, Option<&Hash>) -> Result<T> + Send + 'static,
+        work: impl FnMut(&Connection, Option<&Hash>) -> Result<T> + Send + 'static,
         done: impl FnOnce(Result<T>) + Send + 'static,
     ) {
         let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
+        let mut work = work;
         let job = Job {
             blob: blob.map(|b| (segments::hash(&b), b)),
             work: Box::new(move |c, h| {
