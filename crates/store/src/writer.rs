@@ -1,13 +1,13 @@
 //! The [`Store`] handle: opening, reads, and handing writes to the commit pipeline.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::pipeline::{self, Job};
+use crate::pipeline::{self, Job, Queue};
 use crate::segments::{self, Hash, Location, SegmentReader, SegmentWriter};
 use crate::{Error, Result, format, schema};
 
@@ -21,7 +21,7 @@ pub struct OpenOptions {
 
 struct Inner {
     dir: PathBuf,
-    jobs: Mutex<Option<Sender<Job>>>,
+    queue: Arc<Queue>,
     writer: Mutex<Vec<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     segments: SegmentReader,
@@ -87,12 +87,12 @@ impl Store {
         } else {
             None
         };
-        let (tx, rx) = channel();
-        let handles = pipeline::start(dir, conn, segw, rx)?;
+        let queue = Arc::new(Queue::default());
+        let handles = pipeline::start(dir, conn, segw, queue.clone())?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                jobs: Mutex::new(Some(tx)),
+                queue,
                 writer: Mutex::new(handles),
                 readers: Mutex::new(Vec::new()),
                 segments: SegmentReader::new(&blob_dir(dir)),
@@ -108,7 +108,7 @@ impl Store {
     /// Stops the writer after the writes already queued have committed. Later writes fail
     /// with [`Error::Closed`].
     pub fn close(&self) {
-        drop(lock(&self.inner.jobs).take());
+        self.inner.queue.close();
         for h in std::mem::take(&mut *lock(&self.inner.writer)) {
             let _ = h.join();
         }
@@ -151,13 +151,7 @@ impl Store {
                 done(r.and_then(|()| lock(&slot).take().ok_or(Error::Closed)));
             }),
         };
-        let sent = match lock(&self.inner.jobs).as_ref() {
-            Some(tx) => tx.send(job).map_err(|e| e.0),
-            None => Err(job),
-        };
-        if let Err(job) = sent {
-            (job.finish)(Err(Error::Closed));
-        }
+        self.inner.queue.push(job);
     }
 
     /// Runs `f` on a pooled read connection (sees the last committed state).
@@ -201,7 +195,7 @@ impl Store {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        drop(lock(&self.jobs).take());
+        self.queue.close();
         for h in std::mem::take(&mut *lock(&self.writer)) {
             let _ = h.join();
         }

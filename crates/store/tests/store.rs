@@ -307,3 +307,56 @@ fn flags_change_modseq() {
     );
     assert_eq!(store.messages(inbox.id).unwrap()[0].flags, ["\\Seen"]);
 }
+
+/// Large and small bodies from many threads at once, some identical: every delivery
+/// succeeds, identical large bodies are stored once even when they are in flight together.
+#[test]
+fn concurrent_mixed_deliveries_dedupe_across_batches() {
+    let (dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    let store = Arc::new(store);
+    let shared_large = large();
+    let handles: Vec<_> = (0..48u32)
+        .map(|i| {
+            let s = store.clone();
+            let body = match i % 3 {
+                0 => shared_large.clone(),
+                1 => format!("Subject: small {i}\r\n\r\nx\r\n").into_bytes(),
+                _ => {
+                    let mut b = large();
+                    b.extend_from_slice(format!("unique {i}\r\n").as_bytes());
+                    b
+                }
+            };
+            std::thread::spawn(move || {
+                s.deliver(body.clone(), vec![(a, "INBOX".into())], 0, "id")
+                    .unwrap();
+                body
+            })
+        })
+        .collect();
+    let mut sent: Vec<Vec<u8>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    let mut stored: Vec<Vec<u8>> = store
+        .messages(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| store.read_blob(&m.hash).unwrap())
+        .collect();
+    sent.sort();
+    stored.sort();
+    assert_eq!(sent, stored);
+    // 16 distinct large bodies plus the shared one, each once in the segments.
+    let seg = std::fs::metadata(dir.path().join("blobs/00000001.seg"))
+        .unwrap()
+        .len();
+    let expected: u64 = 17 * segments::HEADER_LEN
+        + shared_large.len() as u64
+        + (0..48u32)
+            .filter(|i| i % 3 == 2)
+            .map(|i| (large().len() + format!("unique {i}\r\n").len()) as u64)
+            .sum::<u64>();
+    assert_eq!(seg, expected);
+}
