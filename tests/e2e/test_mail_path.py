@@ -115,3 +115,13 @@ def test_imaps_and_submissions_speak_tls(server):
     with smtplib.SMTP_SSL(host, port, context=tls_context(data)) as smtp:
         code, _ = smtp.ehlo()
         assert code == 250
+        # Submission needs AUTH, which arrives with the submission issue: until then no
+        # unauthenticated mail is taken here.
+        code, text = smtp.mail("alice@example.org")
+        assert code == 530 and text.startswith(b"5.7.0")
+    host, port = server.addrs["submission"]
+    with smtplib.SMTP(host, port) as smtp:
+        smtp.starttls(context=tls_context(data))
+        smtp.ehlo()
+        code, _ = smtp.mail("alice@example.org")
+        assert code == 530

@@ -17,7 +17,7 @@ use crate::conn::Conn;
 use crate::limits::Refused;
 use crate::{Kind, Shared, blocking};
 
-fn session_config(shared: &Shared) -> SessionConfig {
+fn session_config(shared: &Shared, kind: Kind) -> SessionConfig {
     let s = &shared.config.smtp;
     SessionConfig {
         hostname: shared.config.hostname.clone(),
@@ -32,7 +32,8 @@ fn session_config(shared: &Shared) -> SessionConfig {
             mailkeep_core::config::BareNewline::Normalize => BareNewline::Normalize,
             mailkeep_core::config::BareNewline::Reject => BareNewline::Reject,
         },
-        starttls_available: true,
+        starttls_available: !kind.implicit_tls(),
+        require_auth: matches!(kind, Kind::Submission | Kind::Submissions),
     }
 }
 
@@ -63,14 +64,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     if kind.implicit_tls() && conn.upgrade(&shared.tls).await.is_err() {
         return;
     }
-    if let Err(e) = drive(&shared, &mut conn, peer).await {
+    if let Err(e) = drive(&shared, &mut conn, peer, kind).await {
         tracing::debug!(%peer, error = %e, "smtp connection ended");
     }
     let _ = conn.shutdown().await;
 }
 
-async fn drive(shared: &Arc<Shared>, conn: &mut Conn, peer: SocketAddr) -> std::io::Result<()> {
-    let mut session = Session::new(session_config(shared), conn.is_tls(), Instant::now());
+async fn drive(
+    shared: &Arc<Shared>,
+    conn: &mut Conn,
+    peer: SocketAddr,
+    kind: Kind,
+) -> std::io::Result<()> {
+    let mut session = Session::new(session_config(shared, kind), conn.is_tls(), Instant::now());
     let mut shutdown = shared.shutdown.clone();
     let mut shutting_down = false;
     // Accepted recipients of the current transaction and the account each resolved to.

@@ -44,6 +44,9 @@ pub struct SessionConfig {
     pub bare_newline: BareNewline,
     /// Whether the listener can perform STARTTLS (RFC 3207).
     pub starttls_available: bool,
+    /// A submission listener (RFC 6409): MAIL needs an authenticated session, which this
+    /// session cannot yet establish, so every MAIL is answered 530 until AUTH exists.
+    pub require_auth: bool,
 }
 
 impl Default for SessionConfig {
@@ -59,6 +62,7 @@ impl Default for SessionConfig {
             data_timeout: Duration::from_secs(600),
             bare_newline: BareNewline::Normalize,
             starttls_available: false,
+            require_auth: false,
         }
     }
 }

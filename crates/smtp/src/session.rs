@@ -645,6 +645,10 @@ impl Session {
             self.send(r(503, (5, 5, 1), "Error: nested MAIL command"));
             return;
         }
+        if self.config.require_auth {
+            self.send(r(530, (5, 7, 0), "Authentication required"));
+            return;
+        }
         let mail = match command::parse_mail(args) {
             Ok(mail) => mail,
             Err(reply) => {

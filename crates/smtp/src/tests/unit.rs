@@ -1088,3 +1088,22 @@ fn pipelined_input_while_pending_is_bounded() {
             .ends_with("421 4.7.0 localhost Error: too much pipelined input\r\n")
     );
 }
+
+// ---- submission without AUTH ----------------------------------------------
+
+#[test]
+fn submission_refuses_mail_without_authentication() {
+    let mut d = Driver::ehlo_with(SessionConfig {
+        require_auth: true,
+        ..SessionConfig::default()
+    });
+    assert_eq!(
+        d.send("MAIL FROM:<a@example.org>\r\n"),
+        "530 5.7.0 Authentication required\r\n"
+    );
+    assert!(
+        d.send("RCPT TO:<b@example.org>\r\n")
+            .starts_with("503 5.5.1")
+    );
+    assert_eq!(d.send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+}
