@@ -269,3 +269,13 @@ fn sigterm_shuts_down_cleanly() {
     let log = server.log.lock().unwrap().clone();
     assert!(log.contains("stopped"), "{log}");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_is_refused() {
+    let tmp = data_dir(&[]);
+    let dir = data_path(&tmp);
+    let _server = Server::start(&dir);
+    fails_with(&dir, &["serve"], None, "already serving");
+    // Administration beside a running server still works.
+    ok(&dir, &["domain", "add", "example.net"], None);
+}
