@@ -6,19 +6,20 @@
 //! second backend (PostgreSQL plus an object store, DESIGN §5) can implement the same surface.
 //!
 //! # Durability contract
-//! A write method returns `Ok` only after everything it changed is durable:
-//! message bytes are appended to a segment file that is fsynced (and its directory, when the
-//! segment is new) *before* the SQLite transaction that references them commits, and SQLite runs
-//! in WAL mode with `synchronous=FULL`, so the commit itself is fsynced. Callers reply `250`/`OK`
-//! only after the method returns.
+//! A write method returns `Ok` only after everything it changed is durable. Message bodies of
+//! up to [`segments::INLINE_MAX`] bytes are stored inside the SQLite transaction that enters
+//! them in mailboxes; larger ones are appended to a segment file that is fsynced (and its
+//! directory, when the segment is new) *before* the transaction that references them commits.
+//! SQLite runs in WAL mode with `synchronous=FULL`, so every commit is fsynced. Callers reply
+//! `250`/`OK` only after the method returns.
 //!
 //! # Group commit
-//! All writes go through a two-stage pipeline (`pipeline`). The appender takes every write
-//! that is waiting, appends their bodies to the segment and fsyncs once; the committer runs
-//! the batch in one SQLite transaction (each write in its own savepoint, so one failing write
-//! does not fail its neighbours) and commits once. The stages overlap: while one batch's
-//! transaction commits, the next batch's bodies are being made durable. A lone write is not
-//! delayed: a batch is simply whatever queued up while the previous fsync ran.
+//! All writes go through a pipeline (`pipeline`): an appender takes every write that is
+//! waiting, appends the large bodies to a segment and fsyncs once; a committer runs everything
+//! synced so far in one SQLite transaction and commits once. The stages overlap, and the
+//! committer takes all that is ready the moment it is idle, so a lone write is never delayed
+//! and a busy server commits many writes per fsync. One failing write does not fail its
+//! neighbours (the batch is rerun with a savepoint per write).
 //!
 //! An fsync or commit failure poisons the store: every later write fails with
 //! [`Error::Poisoned`] until the process restarts and recovery runs (retrying an fsync after it
@@ -26,8 +27,10 @@
 //!
 //! # Layout of a data directory
 //! - `FORMAT`: the on-disk format version (see [`format`]).
-//! - `meta.sqlite`: metadata (schema in [`schema`]).
-//! - `blobs/NNNNNNNN.seg`: append-only segment files of message bodies ([`segments`]).
+//! - `meta.sqlite` (+ `-wal`, `-shm`): metadata and small bodies (schema in [`schema`]).
+//! - `blobs/NNNNNNNN.seg`: append-only segment files of large bodies ([`segments`]).
+//! - `directory.stamp`: rewritten on every change of domains, accounts or aliases, so that
+//!   caches in a running server notice changes made by the CLI.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
