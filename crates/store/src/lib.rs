@@ -26,7 +26,7 @@
 //! failed can report success for data the kernel already dropped).
 //!
 //! # Layout of a data directory
-//! - `FORMAT`: the on-disk format version (see [`format`]).
+//! - `FORMAT`: the on-disk format version (see [`mod@format`]).
 //! - `meta.sqlite` (+ `-wal`, `-shm`): metadata and small bodies (schema in [`schema`]).
 //! - `blobs/NNNNNNNN.seg`: append-only segment files of large bodies ([`segments`]).
 //! - `directory.stamp`: rewritten on every change of domains, accounts or aliases, so that
