@@ -47,7 +47,7 @@ enum Command {
         /// The first mail domain.
         #[arg(long)]
         domain: String,
-        /// This server's host name [default: mail.<domain>].
+        /// This server's host name [default: mail.DOMAIN].
         #[arg(long)]
         hostname: Option<String>,
     },
