@@ -172,6 +172,9 @@ fn starttls_login_select_fetch() {
         f.contains("Hello Alice") && f.contains("Received: from client.example.net"),
         "{f}"
     );
+    let many = vec!["RFC822"; 17].join(" ");
+    let r = run(&mut s, "b71", &format!("FETCH 1 ({many})"));
+    assert!(r.contains("b71 BAD [LIMIT]"), "{r}");
     assert!(run(&mut s, "b8", "SELECT Nonexistent").contains("b8 NO [NONEXISTENT]"));
     assert!(run(&mut s, "b9", "LOGOUT").contains("* BYE"));
 

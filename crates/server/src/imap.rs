@@ -46,6 +46,11 @@ struct Session {
     buf: Vec<u8>,
 }
 
+/// Body sections one FETCH may ask for (bounds the response built for one message).
+const MAX_BODY_ITEMS: usize = 16;
+/// Items of any kind one FETCH may ask for.
+const MAX_FETCH_ITEMS: usize = 64;
+
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
@@ -611,6 +616,31 @@ impl Session {
         };
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
+        }
+        // Each body item copies (part of) the message into the response, which is built per
+        // message in memory: `FETCH 1 (RFC822 RFC822 …)` must not multiply a 50 MB message.
+        let body_items = items
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i,
+                    FetchItem::Body { .. }
+                        | FetchItem::Rfc822
+                        | FetchItem::Rfc822Header
+                        | FetchItem::Rfc822Text
+                        | FetchItem::Binary { .. }
+                )
+            })
+            .count();
+        if body_items > MAX_BODY_ITEMS || items.len() > MAX_FETCH_ITEMS {
+            return self.tagged(
+                tag,
+                Status::Bad,
+                Some("LIMIT"),
+                &format!(
+                    "At most {MAX_BODY_ITEMS} body sections and {MAX_FETCH_ITEMS} items per FETCH"
+                ),
+            );
         }
         let count = sel.messages.len() as u32;
         let max_uid = sel.messages.last().map_or(0, |m| m.uid);

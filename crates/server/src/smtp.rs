@@ -86,6 +86,11 @@ async fn drive(
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Recipient { address, .. } => {
+                    // A new transaction (after RSET or a rejected one): forget the old one's
+                    // recipients, so a connection cannot grow this map without bound.
+                    if session.accepted_recipients() == 0 {
+                        accounts.clear();
+                    }
                     // Cache hits cost one small file read; misses go to the blocking pool.
                     let stamp = shared.store.directory_stamp();
                     let found = match shared.recipients.get(&stamp, &address) {

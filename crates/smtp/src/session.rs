@@ -429,6 +429,12 @@ impl Session {
         self.tls_active
     }
 
+    /// Recipients accepted so far in the current transaction (0 outside one). A caller that
+    /// keeps per-recipient state can drop it when a transaction starts afresh.
+    pub fn accepted_recipients(&self) -> usize {
+        self.txn.as_ref().map_or(0, |t| t.recipients.len())
+    }
+
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.inbuf.len()

@@ -446,7 +446,9 @@ fn commit(
     let mut results: Vec<Result<()>> = Vec::with_capacity(batch.jobs.len());
     for job in batch.jobs.iter_mut() {
         let hash = job.blob.as_ref().map(|(h, _)| *h);
-        results.push((job.work)(&tx, hash.as_ref()));
+        let r = (job.work)(&tx, hash.as_ref());
+        abandoned(&tx, &r)?;
+        results.push(r);
     }
     if results.iter().any(Result::is_err) {
         drop(tx); // rolls back
@@ -454,6 +456,22 @@ fn commit(
     }
     tx.commit().map_err(|e| (e.into(), true))?;
     Ok(results)
+}
+
+/// On some errors (disk full, I/O error, out of memory) SQLite rolls the whole transaction
+/// back by itself. Running further jobs would then commit each on its own, so stop and
+/// poison instead: what was durable is in doubt.
+fn abandoned(
+    tx: &rusqlite::Transaction<'_>,
+    r: &Result<()>,
+) -> std::result::Result<(), StageError> {
+    match r {
+        Err(e) if tx.is_autocommit() => Err((
+            Error::Poisoned(format!("SQLite abandoned the transaction: {e}")),
+            true,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// [`commit`] for a batch in which some job fails: each job in its own savepoint.
@@ -472,6 +490,7 @@ fn commit_isolated(
         let hash = job.blob.as_ref().map(|(h, _)| *h);
         sql(&tx, "SAVEPOINT job")?;
         let r = (job.work)(&tx, hash.as_ref());
+        abandoned(&tx, &r)?;
         if r.is_err() {
             sql(&tx, "ROLLBACK TO job")?; // undoes this job only
         }

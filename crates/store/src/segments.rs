@@ -106,10 +106,7 @@ impl SegmentWriter {
         if lock.try_lock().is_err() {
             return Err(Error::Locked(dir.to_path_buf()));
         }
-        let (id, created) = match list(dir)?.last() {
-            Some(&id) => (id, false),
-            None => (1, true),
-        };
+        let id = list(dir)?.last().copied().unwrap_or(1);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -145,11 +142,11 @@ impl SegmentWriter {
             file,
             len: end,
             unsynced: Vec::new(),
-            dirty_dir: created,
+            // Always: the newest segment may have been created by a rotation just before a
+            // crash, with its directory entry never synced.
+            dirty_dir: true,
         };
-        if created {
-            w.sync()?;
-        }
+        w.sync()?;
         Ok(w)
     }
 

@@ -1107,3 +1107,15 @@ fn submission_refuses_mail_without_authentication() {
     );
     assert_eq!(d.send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
 }
+
+#[test]
+fn accepted_recipients_count_resets_with_the_transaction() {
+    let mut d = Driver::ehlo();
+    assert_eq!(d.s.accepted_recipients(), 0);
+    d.send("MAIL FROM:<a@example.org>\r\n");
+    d.send("RCPT TO:<b@example.org>\r\n");
+    d.send("RCPT TO:<c@example.org>\r\n");
+    assert_eq!(d.s.accepted_recipients(), 2);
+    d.send("RSET\r\n");
+    assert_eq!(d.s.accepted_recipients(), 0);
+}
