@@ -16,9 +16,10 @@
 //! and a lone job is never delayed. Bodies of at most [`INLINE_MAX`] bytes skip the segment
 //! and ride in the transaction.
 //!
-//! Deduplication across the stages: a body appended but not yet committed is "in flight"; a
-//! later job with the same hash reuses it. Should the earlier batch fail to commit, the later
-//! job fails too (its blob row is missing), never silently.
+//! Deduplication: a small body is entered with INSERT OR IGNORE; a large body appended but
+//! not yet committed is "in flight", and a later job with the same hash reuses it. Should the
+//! earlier batch fail to commit, the later job fails too (its blob row is missing), never
+//! silently.
 //!
 //! A third thread checkpoints the WAL into the database so that a commit never waits for it.
 
@@ -52,7 +53,7 @@ pub(crate) struct Job {
 enum NewBody {
     /// No body, or one already stored (or in flight).
     Known,
-    /// A new small body, stored inline by the transaction.
+    /// A small body, stored inline by the transaction unless already there.
     Inline,
     /// A new body already durable in a segment.
     Segment(Location),
@@ -70,7 +71,7 @@ impl Batch {
         self.jobs
             .iter()
             .zip(&self.bodies)
-            .filter(|(_, b)| !matches!(b, NewBody::Known))
+            .filter(|(_, b)| matches!(b, NewBody::Segment(_)))
             .filter_map(|(j, _)| j.blob.as_ref().map(|(h, _)| *h))
     }
 }
@@ -314,6 +315,11 @@ fn make_durable(
             bodies.push(NewBody::Known);
             continue;
         };
+        // Small bodies need no lookup: the transaction enters them with INSERT OR IGNORE.
+        if data.len() <= INLINE_MAX {
+            bodies.push(NewBody::Inline);
+            continue;
+        }
         let known = !seen.insert(*hash)
             || lock(&shared.in_flight).contains(hash)
             || blob_location(lookup, hash)
@@ -321,8 +327,6 @@ fn make_durable(
                 .is_some();
         if known {
             bodies.push(NewBody::Known);
-        } else if data.len() <= INLINE_MAX {
-            bodies.push(NewBody::Inline);
         } else {
             if segw.is_none() {
                 *segw = Some(open_segment_writer(dir, lookup).map_err(|e| (e, false))?);
@@ -339,7 +343,7 @@ fn make_durable(
     }
     let mut in_flight = lock(&shared.in_flight);
     for (job, body) in jobs.iter().zip(&bodies) {
-        if let (Some((h, _)), NewBody::Inline | NewBody::Segment(_)) = (&job.blob, body) {
+        if let (Some((h, _)), NewBody::Segment(_)) = (&job.blob, body) {
             in_flight.insert(*h);
         }
     }
@@ -410,7 +414,7 @@ fn begin<'c>(
             NewBody::Known => continue,
             NewBody::Inline => tx
                 .prepare_cached(
-                    "INSERT INTO blobs (hash, segment, offset, length, data)
+                    "INSERT OR IGNORE INTO blobs (hash, segment, offset, length, data)
                      VALUES (?1, 0, 0, ?2, ?3)",
                 )
                 .and_then(|mut st| {
