@@ -37,6 +37,7 @@
 
 mod error;
 pub mod format;
+mod mailbox_ops;
 mod model;
 mod ops;
 mod pipeline;
@@ -45,5 +46,6 @@ pub mod segments;
 mod writer;
 
 pub use error::{Error, Result};
+pub use mailbox_ops::{Copied, FlagChange, FlagMode};
 pub use model::*;
 pub use writer::Store;

@@ -18,7 +18,7 @@ fn conflict_on_unique(e: rusqlite::Error, what: String) -> Error {
 
 /// `query_row` through the connection's statement cache: parsing SQL costs more than running
 /// these small statements.
-fn row<T, P: rusqlite::Params>(
+pub(crate) fn row<T, P: rusqlite::Params>(
     c: &Connection,
     sql: &str,
     p: P,
@@ -28,15 +28,19 @@ fn row<T, P: rusqlite::Params>(
 }
 
 /// `execute` through the statement cache.
-fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, p: P) -> rusqlite::Result<usize> {
+pub(crate) fn exec<P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    p: P,
+) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(p)
 }
 
-fn split_flags(s: &str) -> Vec<String> {
+pub(crate) fn split_flags(s: &str) -> Vec<String> {
     s.split_ascii_whitespace().map(str::to_owned).collect()
 }
 
-fn hash_from(v: Vec<u8>) -> rusqlite::Result<Hash> {
+pub(crate) fn hash_from(v: Vec<u8>) -> rusqlite::Result<Hash> {
     v.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             0,
@@ -66,7 +70,7 @@ fn live_account_id(c: &Connection, address: &str) -> Result<i64> {
     .ok_or_else(|| Error::NotFound(format!("no such user: {address}")))
 }
 
-fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Mailbox> {
+pub(crate) fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Mailbox> {
     Ok(Mailbox {
         id: r.get(0)?,
         account_id: r.get(1)?,
@@ -79,7 +83,7 @@ fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Mailbox> {
     })
 }
 
-const MAILBOX_COLS: &str =
+pub(crate) const MAILBOX_COLS: &str =
     "id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed";
 
 /// File whose content changes whenever domains, accounts or aliases change, in any process.
@@ -351,7 +355,7 @@ impl Store {
     pub fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 ORDER BY name"
+                "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND deleted_at IS NULL ORDER BY name"
             ))?;
             let rows = st.query_map([account_id], mailbox_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -364,7 +368,7 @@ impl Store {
             Ok(row(
                 c,
                 &format!(
-                    "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND name = ?2"
+                    "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL"
                 ),
                 params![account_id, name],
                 mailbox_row,
@@ -428,7 +432,7 @@ impl Store {
                 let (mailbox_id, uid, modseq): (i64, u32, u64) = row(
                     c,
                     "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-                     WHERE account_id = ?1 AND name = ?2
+                     WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL
                      RETURNING id, uidnext - 1, highestmodseq",
                     params![account_id, name],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

@@ -67,6 +67,29 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_blob ON messages(blob_hash);
     "#,
+    // 1 → 2: mailboxes can be deleted (IMAP DELETE) without losing the record of what they
+    // held: the row stays with `deleted_at`, its name becomes free for a new mailbox.
+    r#"
+    CREATE TABLE mailboxes_new (
+        id             INTEGER PRIMARY KEY,
+        account_id     INTEGER NOT NULL REFERENCES accounts(id),
+        name           TEXT NOT NULL,
+        special_use    TEXT,
+        uidvalidity    INTEGER NOT NULL,
+        uidnext        INTEGER NOT NULL DEFAULT 1,
+        highestmodseq  INTEGER NOT NULL DEFAULT 1,
+        subscribed     INTEGER NOT NULL DEFAULT 1,
+        deleted_at     INTEGER
+    );
+    INSERT INTO mailboxes_new (id, account_id, name, special_use, uidvalidity, uidnext,
+                               highestmodseq, subscribed)
+        SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed
+        FROM mailboxes;
+    DROP TABLE mailboxes;
+    ALTER TABLE mailboxes_new RENAME TO mailboxes;
+    CREATE UNIQUE INDEX mailboxes_live_name ON mailboxes(account_id, name) WHERE deleted_at IS NULL;
+    CREATE INDEX messages_live ON messages(mailbox_id, uid) WHERE expunged_at IS NULL;
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.
@@ -97,14 +120,31 @@ pub fn migrate(conn: &mut Connection) -> Result<u32> {
             supported: format::CURRENT,
         });
     }
-    for (from, script) in MIGRATIONS.iter().enumerate().skip(start as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(script)?;
-        tx.pragma_update(None, "user_version", (from + 1) as u32)?;
-        tx.commit()?;
-        tracing::info!(from, to = from + 1, "migrated store schema");
-    }
-    Ok(start)
+    // Rebuilding a table that others reference needs foreign keys off (SQLite's documented
+    // procedure); the check before each commit makes sure nothing was left dangling.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = (|| {
+        for (from, script) in MIGRATIONS.iter().enumerate().skip(start as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(script)?;
+            let dangling: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if dangling > 0 {
+                return Err(Error::Conflict(format!(
+                    "migration {from} → {} left {dangling} dangling references; not applied",
+                    from + 1
+                )));
+            }
+            tx.pragma_update(None, "user_version", (from + 1) as u32)?;
+            tx.commit()?;
+            tracing::info!(from, to = from + 1, "migrated store schema");
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result.map(|()| start)
 }
 
 #[cfg(test)]

@@ -360,3 +360,170 @@ fn concurrent_mixed_deliveries_dedupe_across_batches() {
             .sum::<u64>();
     assert_eq!(seg, expected);
 }
+
+mod mailbox_ops {
+    use super::*;
+    use mailkeep_store::FlagMode;
+
+    fn setup() -> (tempfile::TempDir, Store, i64, i64) {
+        let (dir, store) = fresh();
+        let a = store
+            .add_account("a@example.org", "example.org", "h", 0, 1)
+            .unwrap();
+        for i in 0..4 {
+            store
+                .deliver(
+                    format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
+                    vec![(a, "INBOX".into())],
+                    i,
+                    "d",
+                )
+                .unwrap();
+        }
+        let inbox = store.mailbox(a, "INBOX").unwrap().unwrap().id;
+        (dir, store, a, inbox)
+    }
+
+    fn uids(store: &Store, mailbox: i64) -> Vec<u32> {
+        store
+            .messages(mailbox)
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect()
+    }
+
+    #[test]
+    fn create_delete_rename_subscribe() {
+        let (_d, store, a, _) = setup();
+        store.create_mailbox(a, "Work/2026/Q4", 5).unwrap();
+        let names: Vec<String> = store
+            .mailboxes(a)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert!(names.contains(&"Work".into()) && names.contains(&"Work/2026".into()));
+        assert!(matches!(
+            store.create_mailbox(a, "Work", 5),
+            Err(Error::Conflict(_))
+        ));
+        store.rename_mailbox(a, "Work", "Job", 6, 0).unwrap();
+        let names: Vec<String> = store
+            .mailboxes(a)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert!(
+            names.contains(&"Job/2026/Q4".into()) && !names.iter().any(|n| n.starts_with("Work"))
+        );
+        assert!(matches!(
+            store.delete_mailbox(a, "INBOX", 0),
+            Err(Error::Conflict(_))
+        ));
+        assert!(matches!(
+            store.delete_mailbox(a, "Nope", 0),
+            Err(Error::NotFound(_))
+        ));
+        store.set_subscribed(a, "Job", false).unwrap();
+        assert!(!store.mailbox(a, "Job").unwrap().unwrap().subscribed);
+        store.delete_mailbox(a, "Job", 0).unwrap();
+        assert!(store.mailbox(a, "Job").unwrap().is_none());
+    }
+
+    #[test]
+    fn rename_inbox_moves_its_messages() {
+        let (_d, store, a, inbox) = setup();
+        store.rename_mailbox(a, "INBOX", "Old", 7, 0).unwrap();
+        assert!(uids(&store, inbox).is_empty());
+        let old = store.mailbox(a, "Old").unwrap().unwrap();
+        assert_eq!(uids(&store, old.id), [1, 2, 3, 4]);
+        assert_eq!(
+            store.mailbox(a, "INBOX").unwrap().unwrap().uidnext,
+            5,
+            "UIDs never reused"
+        );
+    }
+
+    #[test]
+    fn flags_expunge_and_conditional_store() {
+        let (_d, store, _a, inbox) = setup();
+        let (changed, _) = store
+            .store_flags(
+                inbox,
+                vec![1, 3],
+                FlagMode::Add,
+                vec!["\\Deleted".into(), "$Work".into()],
+                None,
+            )
+            .unwrap();
+        assert_eq!(changed.len(), 2);
+        let since = changed[0].modseq;
+        let (_, modified) = store
+            .store_flags(
+                inbox,
+                vec![1, 2],
+                FlagMode::Add,
+                vec!["\\Seen".into()],
+                Some(since - 1),
+            )
+            .unwrap();
+        assert_eq!(modified, [1], "message 1 changed after UNCHANGEDSINCE");
+        let (changed, _) = store
+            .store_flags(
+                inbox,
+                vec![2],
+                FlagMode::Remove,
+                vec!["\\seen".into()],
+                None,
+            )
+            .unwrap();
+        assert!(changed[0].flags.is_empty());
+        assert_eq!(store.expunge(inbox, Some(vec![3]), 9).unwrap(), [3]);
+        assert_eq!(store.expunge(inbox, None, 9).unwrap(), [1]);
+        assert_eq!(uids(&store, inbox), [2, 4]);
+        assert_eq!(store.expunged_since(inbox, 0).unwrap(), [1, 3]);
+        let m = store.messages(inbox).unwrap();
+        assert!(m.iter().all(|m| !m.flags.iter().any(|f| f == "\\Deleted")));
+    }
+
+    #[test]
+    fn append_copy_move() {
+        let (_d, store, a, inbox) = setup();
+        let ap = store
+            .append(
+                a,
+                "Drafts",
+                b"Subject: draft\r\n\r\n".to_vec(),
+                vec!["\\Draft".into()],
+                42,
+            )
+            .unwrap();
+        assert_eq!(ap.uids, [(0, 1)]);
+        let drafts = store.mailbox(a, "Drafts").unwrap().unwrap();
+        assert_eq!(store.messages(drafts.id).unwrap()[0].flags, ["\\Draft"]);
+        let c = store
+            .copy_messages(a, inbox, vec![2, 4], "Archive", false, 0)
+            .unwrap();
+        assert_eq!(c.uids, [(2, 1), (4, 2)]);
+        let m = store
+            .copy_messages(a, inbox, vec![1, 2, 99], "Trash", true, 0)
+            .unwrap();
+        assert_eq!(m.uids, [(1, 1), (2, 2)]);
+        assert_eq!(uids(&store, inbox), [3, 4]);
+        assert!(matches!(
+            store.append(a, "Nope", b"x".to_vec(), vec![], 0),
+            Err(Error::NotFound(_))
+        ));
+        // Another account's mailbox cannot be a COPY source.
+        let b = store
+            .add_account("b@example.org", "example.org", "h", 0, 1)
+            .unwrap();
+        assert!(
+            store
+                .copy_messages(b, inbox, vec![3], "INBOX", false, 0)
+                .is_err()
+        );
+    }
+}

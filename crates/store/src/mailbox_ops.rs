@@ -1,0 +1,445 @@
+//! Mailbox operations for IMAP: create, delete, rename, subscribe, flags, expunge, append,
+//! copy and move. Like every write, each returns only once it is durable.
+//!
+//! Nothing here destroys message bytes: DELETE and EXPUNGE take messages out of the mailbox
+//! view (`expunged_at`, with a new modseq so that CONDSTORE/QRESYNC clients learn of it), and
+//! the bodies stay until retention decides otherwise (DESIGN §3).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::ops::{exec, row, split_flags};
+use crate::{Error, Result, Store};
+
+/// How STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagMode {
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+    /// `FLAGS`
+    Replace,
+}
+
+/// A message whose flags a STORE changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    /// The message.
+    pub uid: u32,
+    /// Its new modseq.
+    pub modseq: u64,
+    /// Its flags now.
+    pub flags: Vec<String>,
+}
+
+/// Where APPEND, COPY or MOVE put messages (for UIDPLUS responses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// UIDVALIDITY of the destination.
+    pub uidvalidity: u32,
+    /// `(source uid, new uid)` pairs; for APPEND the source uid is 0.
+    pub uids: Vec<(u32, u32)>,
+    /// The destination mailbox.
+    pub mailbox_id: i64,
+}
+
+fn live_mailbox_id(c: &Connection, account_id: i64, name: &str) -> Result<i64> {
+    row(
+        c,
+        "SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL",
+        params![account_id, name],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("no mailbox {name}")))
+}
+
+fn exists(c: &Connection, account_id: i64, name: &str) -> Result<bool> {
+    Ok(row(
+        c,
+        "SELECT EXISTS(SELECT 1 FROM mailboxes
+                       WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL)",
+        params![account_id, name],
+        |r| r.get(0),
+    )?)
+}
+
+/// Takes the next UID and modseq of a mailbox.
+fn next_uid(c: &Connection, mailbox_id: i64) -> Result<(u32, u64)> {
+    Ok(row(
+        c,
+        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+         WHERE id = ?1 RETURNING uidnext - 1, highestmodseq",
+        [mailbox_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+fn next_modseq(c: &Connection, mailbox_id: i64) -> Result<u64> {
+    Ok(row(
+        c,
+        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1
+         RETURNING highestmodseq",
+        [mailbox_id],
+        |r| r.get(0),
+    )?)
+}
+
+fn uidvalidity(c: &Connection, mailbox_id: i64) -> Result<u32> {
+    Ok(row(
+        c,
+        "SELECT uidvalidity FROM mailboxes WHERE id = ?1",
+        [mailbox_id],
+        |r| r.get(0),
+    )?)
+}
+
+fn insert_mailbox(c: &Connection, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {
+    exec(
+        c,
+        "INSERT INTO mailboxes (account_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
+        params![account_id, name, uidvalidity],
+    )?;
+    Ok(())
+}
+
+/// Marks live messages expunged; returns their UIDs.
+fn expunge_where(c: &Connection, mailbox_id: i64, uids: &[u32], now: i64) -> Result<Vec<u32>> {
+    let mut done = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let modseq = next_modseq(c, mailbox_id)?;
+        let n = exec(
+            c,
+            "UPDATE messages SET expunged_at = ?1, modseq = ?2
+             WHERE mailbox_id = ?3 AND uid = ?4 AND expunged_at IS NULL",
+            params![now, modseq, mailbox_id, uid],
+        )?;
+        if n > 0 {
+            done.push(uid);
+        }
+    }
+    Ok(done)
+}
+
+fn live_uids(c: &Connection, mailbox_id: i64) -> Result<Vec<u32>> {
+    let mut st = c.prepare_cached(
+        "SELECT uid FROM messages WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
+    )?;
+    let uids = st
+        .query_map([mailbox_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(uids)
+}
+
+/// Copies live messages (by UID, ascending) into `to`; returns the UID pairs.
+fn copy_into(c: &Connection, from: i64, uids: &[u32], to: i64) -> Result<Vec<(u32, u32)>> {
+    let mut pairs = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let src: Option<(String, Vec<u8>, u64, i64)> = row(
+            c,
+            "SELECT flags, blob_hash, size, internal_date FROM messages
+             WHERE mailbox_id = ?1 AND uid = ?2 AND expunged_at IS NULL",
+            params![from, uid],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+        let Some((flags, hash, size, date)) = src else {
+            continue;
+        };
+        let (new_uid, modseq) = next_uid(c, to)?;
+        exec(
+            c,
+            "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![to, new_uid, modseq, flags, hash, size, date],
+        )?;
+        pairs.push((uid, new_uid));
+    }
+    Ok(pairs)
+}
+
+fn normalise(flags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in flags {
+        if !out.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Creates a mailbox and any missing parents (`a/b/c` creates `a` and `a/b`).
+    /// `Conflict` if it exists.
+    pub fn create_mailbox(&self, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {
+        let name = name.to_owned();
+        self.write(None, move |c, _| {
+            if exists(c, account_id, &name)? {
+                return Err(Error::Conflict(format!("mailbox {name} already exists")));
+            }
+            let mut prefix = String::new();
+            for part in name.split('/') {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                if !exists(c, account_id, &prefix)? {
+                    insert_mailbox(c, account_id, &prefix, uidvalidity)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes a mailbox: its messages leave the view (kept in the store), its name becomes
+    /// free. INBOX cannot be deleted.
+    pub fn delete_mailbox(&self, account_id: i64, name: &str, now: i64) -> Result<()> {
+        let name = name.to_owned();
+        self.write(None, move |c, _| {
+            if name == "INBOX" {
+                return Err(Error::Conflict("INBOX cannot be deleted".into()));
+            }
+            let id = live_mailbox_id(c, account_id, &name)?;
+            let uids = live_uids(c, id)?;
+            expunge_where(c, id, &uids, now)?;
+            exec(
+                c,
+                "UPDATE mailboxes SET deleted_at = ?1 WHERE id = ?2",
+                params![now, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Renames a mailbox and its children. Renaming INBOX moves its messages into a new
+    /// mailbox `to` and leaves INBOX empty (RFC 9051 §6.3.6).
+    pub fn rename_mailbox(
+        &self,
+        account_id: i64,
+        from: &str,
+        to: &str,
+        uidvalidity: u32,
+        now: i64,
+    ) -> Result<()> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.write(None, move |c, _| {
+            let id = live_mailbox_id(c, account_id, &from)?;
+            if exists(c, account_id, &to)? {
+                return Err(Error::Conflict(format!("mailbox {to} already exists")));
+            }
+            if from == "INBOX" {
+                insert_mailbox(c, account_id, &to, uidvalidity)?;
+                let target = live_mailbox_id(c, account_id, &to)?;
+                let uids = live_uids(c, id)?;
+                copy_into(c, id, &uids, target)?;
+                expunge_where(c, id, &uids, now)?;
+                return Ok(());
+            }
+            // Children first would collide with nothing: names under `to/` are free since
+            // `to` itself is.
+            let mut st = c.prepare_cached(
+                "SELECT id, name FROM mailboxes
+                 WHERE account_id = ?1 AND deleted_at IS NULL AND substr(name, 1, ?2) = ?3",
+            )?;
+            let child_prefix = format!("{from}/");
+            let children: Vec<(i64, String)> = st
+                .query_map(
+                    params![account_id, child_prefix.len() as i64, child_prefix],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            exec(
+                c,
+                "UPDATE mailboxes SET name = ?1 WHERE id = ?2",
+                params![to, id],
+            )?;
+            for (cid, cname) in children {
+                let renamed = format!("{to}/{}", &cname[child_prefix.len()..]);
+                exec(
+                    c,
+                    "UPDATE mailboxes SET name = ?1 WHERE id = ?2",
+                    params![renamed, cid],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// SUBSCRIBE / UNSUBSCRIBE.
+    pub fn set_subscribed(&self, account_id: i64, name: &str, subscribed: bool) -> Result<()> {
+        let name = name.to_owned();
+        self.write(None, move |c, _| {
+            let id = live_mailbox_id(c, account_id, &name)?;
+            exec(
+                c,
+                "UPDATE mailboxes SET subscribed = ?1 WHERE id = ?2",
+                params![subscribed, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// STORE: changes flags of live messages. With `unchanged_since`, messages modified
+    /// after it are left alone and returned as the second list (CONDSTORE `[MODIFIED]`).
+    pub fn store_flags(
+        &self,
+        mailbox_id: i64,
+        uids: Vec<u32>,
+        mode: FlagMode,
+        flags: Vec<String>,
+        unchanged_since: Option<u64>,
+    ) -> Result<(Vec<FlagChange>, Vec<u32>)> {
+        let flags = normalise(&flags);
+        self.write(None, move |c, _| {
+            let mut changed = Vec::new();
+            let mut modified = Vec::new();
+            for &uid in &uids {
+                let cur: Option<(String, u64)> = row(
+                    c,
+                    "SELECT flags, modseq FROM messages
+                     WHERE mailbox_id = ?1 AND uid = ?2 AND expunged_at IS NULL",
+                    params![mailbox_id, uid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+                let Some((cur, modseq)) = cur else { continue };
+                if unchanged_since.is_some_and(|since| modseq > since) {
+                    modified.push(uid);
+                    continue;
+                }
+                let old = split_flags(&cur);
+                let has = |set: &[String], f: &str| set.iter().any(|x| x.eq_ignore_ascii_case(f));
+                let new: Vec<String> = match mode {
+                    FlagMode::Replace => flags.clone(),
+                    FlagMode::Add => {
+                        let mut n = old.clone();
+                        n.extend(flags.iter().filter(|f| !has(&old, f)).cloned());
+                        n
+                    }
+                    FlagMode::Remove => old.iter().filter(|f| !has(&flags, f)).cloned().collect(),
+                };
+                let same = new.len() == old.len() && new.iter().all(|f| has(&old, f));
+                if same {
+                    continue;
+                }
+                let modseq = next_modseq(c, mailbox_id)?;
+                exec(
+                    c,
+                    "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
+                    params![new.join(" "), modseq, mailbox_id, uid],
+                )?;
+                changed.push(FlagChange {
+                    uid,
+                    modseq,
+                    flags: new,
+                });
+            }
+            Ok((changed, modified))
+        })
+    }
+
+    /// EXPUNGE: removes the live messages flagged `\Deleted` (only those in `only`, if
+    /// given) from the view. Returns their UIDs, ascending.
+    pub fn expunge(&self, mailbox_id: i64, only: Option<Vec<u32>>, now: i64) -> Result<Vec<u32>> {
+        self.write(None, move |c, _| {
+            let mut st = c.prepare_cached(
+                "SELECT uid, flags FROM messages
+                 WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
+            )?;
+            let deleted: Vec<u32> = st
+                .query_map([mailbox_id], |r| {
+                    Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|(_, f)| {
+                    f.split_ascii_whitespace()
+                        .any(|x| x.eq_ignore_ascii_case("\\Deleted"))
+                })
+                .map(|(u, _)| u)
+                .filter(|u| only.as_ref().is_none_or(|o| o.contains(u)))
+                .collect();
+            expunge_where(c, mailbox_id, &deleted, now)
+        })
+    }
+
+    /// APPEND: stores a message in a mailbox of the account.
+    pub fn append(
+        &self,
+        account_id: i64,
+        mailbox: &str,
+        bytes: Vec<u8>,
+        flags: Vec<String>,
+        internal_date: i64,
+    ) -> Result<Copied> {
+        let size = bytes.len() as u64;
+        let mailbox = mailbox.to_owned();
+        let flags = normalise(&flags).join(" ");
+        self.write(Some(bytes), move |c, hash| {
+            let hash = hash.ok_or(Error::Closed)?;
+            let id = live_mailbox_id(c, account_id, &mailbox)?;
+            let (uid, modseq) = next_uid(c, id)?;
+            exec(
+                c,
+                "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, uid, modseq, flags, &hash[..], size, internal_date],
+            )?;
+            Ok(Copied {
+                uidvalidity: uidvalidity(c, id)?,
+                uids: vec![(0, uid)],
+                mailbox_id: id,
+            })
+        })
+    }
+
+    /// COPY, or MOVE (`expunge_source`), of live messages into another mailbox of the same
+    /// account, in one transaction.
+    pub fn copy_messages(
+        &self,
+        account_id: i64,
+        from_mailbox_id: i64,
+        uids: Vec<u32>,
+        to: &str,
+        expunge_source: bool,
+        now: i64,
+    ) -> Result<Copied> {
+        let to = to.to_owned();
+        self.write(None, move |c, _| {
+            let target = live_mailbox_id(c, account_id, &to)?;
+            let owner: i64 = row(
+                c,
+                "SELECT account_id FROM mailboxes WHERE id = ?1",
+                [from_mailbox_id],
+                |r| r.get(0),
+            )?;
+            if owner != account_id {
+                return Err(Error::NotFound("no such source mailbox".into()));
+            }
+            let pairs = copy_into(c, from_mailbox_id, &uids, target)?;
+            if expunge_source {
+                let moved: Vec<u32> = pairs.iter().map(|(s, _)| *s).collect();
+                expunge_where(c, from_mailbox_id, &moved, now)?;
+            }
+            Ok(Copied {
+                uidvalidity: uidvalidity(c, target)?,
+                uids: pairs,
+                mailbox_id: target,
+            })
+        })
+    }
+
+    /// Messages of a mailbox expunged after `modseq`, by UID (QRESYNC VANISHED).
+    pub fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT uid FROM messages WHERE mailbox_id = ?1 AND expunged_at IS NOT NULL
+                 AND modseq > ?2 ORDER BY uid",
+            )?;
+            let uids = st
+                .query_map(params![mailbox_id, modseq], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(uids)
+        })
+    }
+}
