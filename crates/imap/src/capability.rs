@@ -1,7 +1,8 @@
 //! The CAPABILITY list this codec supports.
 
 /// Capabilities parsed by this crate in every state.
-const BASE: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE UNSELECT";
+const BASE: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE UNSELECT UIDPLUS MOVE IDLE \
+                    NAMESPACE CHILDREN SPECIAL-USE ESEARCH";
 
 /// Builds the capability list (without the leading `CAPABILITY`).
 ///
@@ -40,5 +41,22 @@ mod tests {
         let auth = capabilities(true, true, true);
         assert_eq!(auth, BASE);
         assert!(!capabilities(false, false, false).contains("STARTTLS"));
+        for caps in [&pre, &tls, &auth] {
+            let words: Vec<&str> = caps.split(' ').collect();
+            for c in [
+                "UIDPLUS",
+                "MOVE",
+                "IDLE",
+                "NAMESPACE",
+                "CHILDREN",
+                "SPECIAL-USE",
+                "LITERAL+",
+                "UNSELECT",
+                "ESEARCH",
+            ] {
+                assert_eq!(words.iter().filter(|w| **w == c).count(), 1, "{c}");
+            }
+            assert!(!caps.contains("  ") && !caps.ends_with(' '));
+        }
     }
 }

@@ -79,6 +79,10 @@ pub enum CommandBody {
         /// Requested items in request order, macros (ALL/FAST/FULL) expanded.
         /// For `UID FETCH` the caller adds [`FetchItem::Uid`] if missing.
         items: Vec<FetchItem>,
+        /// The `(CHANGEDSINCE n)` modifier (CONDSTORE, RFC 7162 §3.1.4):
+        /// only messages whose mod-sequence is above `n` are returned, and
+        /// the caller adds [`FetchItem::Modseq`] to the items. Never 0.
+        changed_since: Option<u64>,
     },
     /// `CLOSE`
     Close,
@@ -88,6 +92,245 @@ pub enum CommandBody {
     Check,
     /// `ID (field value ...)` or `ID NIL` (RFC 2971).
     Id(Option<IdParams>),
+    /// `CREATE mailbox`
+    Create {
+        /// The mailbox to create.
+        mailbox: MailboxName,
+    },
+    /// `DELETE mailbox`
+    Delete {
+        /// The mailbox to delete.
+        mailbox: MailboxName,
+    },
+    /// `RENAME from to`
+    Rename {
+        /// The existing mailbox.
+        from: MailboxName,
+        /// Its new name.
+        to: MailboxName,
+    },
+    /// `SUBSCRIBE mailbox`
+    Subscribe {
+        /// The mailbox.
+        mailbox: MailboxName,
+    },
+    /// `UNSUBSCRIBE mailbox`
+    Unsubscribe {
+        /// The mailbox.
+        mailbox: MailboxName,
+    },
+    /// `LSUB reference pattern` (rev1 only); arguments as for
+    /// [`CommandBody::List`].
+    Lsub {
+        /// Reference name.
+        reference: String,
+        /// Mailbox pattern with wildcards.
+        pattern: String,
+    },
+    /// `NAMESPACE` (RFC 2342)
+    Namespace,
+    /// `APPEND mailbox [(flags)] ["date-time"] literal`
+    Append {
+        /// The target mailbox.
+        mailbox: MailboxName,
+        /// Flags to set, system flags normalised (`\Seen`), keywords as
+        /// sent; see [`CommandBody::Store`] for what is accepted.
+        flags: Vec<String>,
+        /// The internal date as a unix timestamp, if given.
+        date: Option<i64>,
+        /// The message octets.
+        message: Vec<u8>,
+        /// Whether the message was sent as a `literal8` (`~{n}`, RFC 3516),
+        /// so it may hold NUL and unencoded binary content. In a plain
+        /// literal NUL is refused by the parser.
+        binary: bool,
+    },
+    /// `IDLE` (RFC 2177). After answering `+ idling`, the runtime reads lines
+    /// with [`crate::Framer::next_line`] until
+    /// [`crate::parse::is_done_line`] says one is `DONE`.
+    Idle,
+    /// `STORE set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] flags` or
+    /// `UID STORE ...`.
+    ///
+    /// Flags are the system flags `\Seen \Answered \Flagged \Deleted
+    /// \Draft` (any case on the wire, normalised to this capitalisation) and
+    /// keywords (atoms, as sent). `\Recent` and other `\`-flags are refused.
+    Store {
+        /// Whether this was `UID STORE` (the set holds UIDs).
+        uid: bool,
+        /// The messages.
+        set: SequenceSet,
+        /// Replace, add or remove.
+        action: StoreAction,
+        /// `.SILENT`: no untagged FETCH responses for the new flags.
+        silent: bool,
+        /// The flags (may be empty: `FLAGS ()` clears all flags).
+        flags: Vec<String>,
+        /// The `(UNCHANGEDSINCE n)` modifier (CONDSTORE, RFC 7162 §3.1.3);
+        /// `0` is allowed.
+        unchanged_since: Option<u64>,
+    },
+    /// `COPY set mailbox` or `UID COPY set mailbox`.
+    Copy {
+        /// Whether this was `UID COPY`.
+        uid: bool,
+        /// The messages.
+        set: SequenceSet,
+        /// The target mailbox.
+        mailbox: MailboxName,
+    },
+    /// `MOVE set mailbox` or `UID MOVE set mailbox` (RFC 6851).
+    Move {
+        /// Whether this was `UID MOVE`.
+        uid: bool,
+        /// The messages.
+        set: SequenceSet,
+        /// The target mailbox.
+        mailbox: MailboxName,
+    },
+    /// `EXPUNGE`
+    Expunge,
+    /// `UID EXPUNGE set` (UIDPLUS, RFC 4315): expunge only the `\Deleted`
+    /// messages among these UIDs.
+    UidExpunge {
+        /// The UIDs.
+        set: SequenceSet,
+    },
+    /// `SEARCH [RETURN (...)] [CHARSET c] keys` or `UID SEARCH ...`.
+    ///
+    /// Only the charsets `UTF-8` and `US-ASCII` are accepted (others give a
+    /// [`crate::ParseError`] with a `BADCHARSET` code), so every string in
+    /// the keys is UTF-8.
+    Search {
+        /// Whether this was `UID SEARCH` (results are UIDs).
+        uid: bool,
+        /// The `RETURN` options (ESEARCH, RFC 4731 / RFC 9051). `None` when
+        /// no `RETURN` was given (answer with `* SEARCH` in rev1, `* ESEARCH
+        /// ... ALL` in rev2). An empty `RETURN ()` is returned as
+        /// `[SearchReturn::All]`; duplicates are removed.
+        ret: Option<Vec<SearchReturn>>,
+        /// The criteria; several top-level keys are combined in a
+        /// [`SearchKey::And`].
+        key: SearchKey,
+    },
+}
+
+/// How STORE changes the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreAction {
+    /// `FLAGS`: replace the flags.
+    Replace,
+    /// `+FLAGS`: add the flags.
+    Add,
+    /// `-FLAGS`: remove the flags.
+    Remove,
+}
+
+/// A SEARCH result option (`RETURN (...)`, RFC 4731 and RFC 5182).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchReturn {
+    /// `MIN`: the lowest matching number.
+    Min,
+    /// `MAX`: the highest matching number.
+    Max,
+    /// `COUNT`: the number of matches.
+    Count,
+    /// `ALL`: all matches, as a sequence set.
+    All,
+    /// `SAVE`: remember the result for `$` (SEARCHRES).
+    Save,
+}
+
+/// A SEARCH criterion (RFC 9051 `search-key`, plus the rev1 keys and
+/// CONDSTORE's `MODSEQ`).
+///
+/// Dates are days since 1970-01-01 (compare with `timestamp.div_euclid(86400)`
+/// after applying the relevant time zone; RFC 9051 says to disregard time and
+/// zone). Strings are UTF-8 and match as case-insensitive substrings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// All of these (a parenthesised list, or several keys in a row).
+    And(Vec<SearchKey>),
+    /// `ALL`
+    All,
+    /// `ANSWERED`
+    Answered,
+    /// `BCC string`
+    Bcc(String),
+    /// `BEFORE date`: internal date earlier than the day.
+    Before(i64),
+    /// `BODY string`
+    Body(String),
+    /// `CC string`
+    Cc(String),
+    /// `DELETED`
+    Deleted,
+    /// `DRAFT`
+    Draft,
+    /// `FLAGGED`
+    Flagged,
+    /// `FROM string`
+    From(String),
+    /// `HEADER field-name string` (an empty string matches any message with
+    /// the field).
+    Header(String, String),
+    /// `KEYWORD flag-keyword`
+    Keyword(String),
+    /// `LARGER n`: RFC822.SIZE above n.
+    Larger(u64),
+    /// `NEW` (rev1): RECENT and UNSEEN.
+    New,
+    /// `NOT key`
+    Not(Box<SearchKey>),
+    /// `OLD` (rev1): not RECENT.
+    Old,
+    /// `ON date`: internal date within the day.
+    On(i64),
+    /// `OR key1 key2`
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// `RECENT` (rev1)
+    Recent,
+    /// `SEEN`
+    Seen,
+    /// `SENTBEFORE date`: Date: header earlier than the day.
+    SentBefore(i64),
+    /// `SENTON date`
+    SentOn(i64),
+    /// `SENTSINCE date`: Date: header within or after the day.
+    SentSince(i64),
+    /// `SINCE date`: internal date within or after the day.
+    Since(i64),
+    /// `SMALLER n`: RFC822.SIZE below n.
+    Smaller(u64),
+    /// `SUBJECT string`
+    Subject(String),
+    /// `TEXT string` (header or body)
+    Text(String),
+    /// `TO string`
+    To(String),
+    /// `UID set`
+    Uid(SequenceSet),
+    /// `UNANSWERED`
+    Unanswered,
+    /// `UNDELETED`
+    Undeleted,
+    /// `UNDRAFT`
+    Undraft,
+    /// `UNFLAGGED`
+    Unflagged,
+    /// `UNKEYWORD flag-keyword`
+    Unkeyword(String),
+    /// `UNSEEN`
+    Unseen,
+    /// A bare sequence set (message sequence numbers).
+    SequenceSet(SequenceSet),
+    /// `$` (or `UID $`): the messages of the saved search result (SEARCHRES,
+    /// RFC 5182); empty when nothing was saved.
+    Saved,
+    /// `MODSEQ [entry type] n` (CONDSTORE): mod-sequence at least n. The
+    /// optional per-flag entry name and type are accepted and ignored, as
+    /// RFC 7162 allows for servers without per-flag mod-sequences.
+    Modseq(u64),
 }
 
 /// ID command parameters: field names with optional values (RFC 2971).
@@ -115,6 +358,25 @@ impl CommandBody {
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Check => "CHECK",
             CommandBody::Id(_) => "ID",
+            CommandBody::Create { .. } => "CREATE",
+            CommandBody::Delete { .. } => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Subscribe { .. } => "SUBSCRIBE",
+            CommandBody::Unsubscribe { .. } => "UNSUBSCRIBE",
+            CommandBody::Lsub { .. } => "LSUB",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Append { .. } => "APPEND",
+            CommandBody::Idle => "IDLE",
+            CommandBody::Store { uid: false, .. } => "STORE",
+            CommandBody::Store { uid: true, .. } => "UID STORE",
+            CommandBody::Copy { uid: false, .. } => "COPY",
+            CommandBody::Copy { uid: true, .. } => "UID COPY",
+            CommandBody::Move { uid: false, .. } => "MOVE",
+            CommandBody::Move { uid: true, .. } => "UID MOVE",
+            CommandBody::Expunge => "EXPUNGE",
+            CommandBody::UidExpunge { .. } => "UID EXPUNGE",
+            CommandBody::Search { uid: false, .. } => "SEARCH",
+            CommandBody::Search { uid: true, .. } => "UID SEARCH",
         }
     }
 }

@@ -11,7 +11,7 @@ const MIN_TS: i64 = -62_135_596_800;
 const MAX_TS: i64 = 253_402_300_799;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400; // 0..=399

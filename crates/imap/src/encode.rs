@@ -1,6 +1,8 @@
 //! Response building helpers: atoms, quoted strings, literals, status lines.
 
-use crate::command::MailboxName;
+use std::fmt::Write as _;
+
+use crate::command::{MailboxName, SearchReturn};
 
 /// Longest string written as a quoted string; longer ones become literals.
 const MAX_QUOTED: usize = 1000;
@@ -125,6 +127,108 @@ pub fn write_flag_list<S: AsRef<str>>(out: &mut Vec<u8>, flags: &[S]) {
     out.push(b')');
 }
 
+/// Sorted numbers without duplicates or zeros (a copy only when needed).
+fn sorted_unique(nums: &[u32]) -> Vec<u32> {
+    let mut v: Vec<u32> = nums.iter().copied().filter(|&n| n != 0).collect();
+    if !v.is_sorted() {
+        v.sort_unstable();
+    }
+    v.dedup();
+    v
+}
+
+fn compress_sorted(nums: &[u32]) -> String {
+    let mut out = String::new();
+    let push = |out: &mut String, lo: u32, hi: u32| {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = if lo == hi {
+            write!(out, "{lo}")
+        } else {
+            write!(out, "{lo}:{hi}")
+        };
+    };
+    let mut it = nums.iter().copied();
+    let Some(first) = it.next() else {
+        return out;
+    };
+    let (mut lo, mut hi) = (first, first);
+    for n in it {
+        if hi.checked_add(1) == Some(n) {
+            hi = n;
+        } else {
+            push(&mut out, lo, hi);
+            lo = n;
+            hi = n;
+        }
+    }
+    push(&mut out, lo, hi);
+    out
+}
+
+/// Renders numbers as a compact sequence set: `[1, 2, 3, 5, 7, 8, 9]` gives
+/// `1:3,5,7:9`. The input need not be sorted; duplicates and zeros are
+/// dropped. An empty input gives an empty string (which is not a valid
+/// set: leave the item out instead).
+pub fn compress_set(nums: &[u32]) -> String {
+    compress_sorted(&sorted_unique(nums))
+}
+
+/// Builds an ESEARCH response (RFC 9051 §7.3.4, RFC 4731):
+/// `* ESEARCH (TAG "a1") UID MIN 2 MAX 9 COUNT 5 ALL 2:4,7,9\r\n`.
+///
+/// `results` are the matching sequence numbers, or UIDs when `uid` (any
+/// order; duplicates are ignored). The data items requested in `returns` are
+/// written in the order MIN, MAX, COUNT, ALL; MIN, MAX and ALL are left out
+/// when nothing matched (`COUNT 0` is still sent). An empty `returns` (a
+/// rev2 SEARCH without RETURN) means ALL. `SAVE` adds no data, and when it
+/// is the only option no ESEARCH response may be sent (RFC 5182): this then
+/// returns an empty vector.
+pub fn esearch_response(
+    tag: Option<&str>,
+    uid: bool,
+    returns: &[SearchReturn],
+    results: &[u32],
+) -> Vec<u8> {
+    let all_only = [SearchReturn::All];
+    let returns = if returns.is_empty() {
+        &all_only[..]
+    } else {
+        returns
+    };
+    if returns.iter().all(|r| *r == SearchReturn::Save) {
+        return Vec::new();
+    }
+    let nums = sorted_unique(results);
+    let mut out = b"* ESEARCH".to_vec();
+    if let Some(tag) = tag {
+        out.extend_from_slice(b" (TAG ");
+        write_string(&mut out, tag.as_bytes());
+        out.push(b')');
+    }
+    if uid {
+        out.extend_from_slice(b" UID");
+    }
+    let want = |r| returns.contains(&r);
+    if let (true, Some(min)) = (want(SearchReturn::Min), nums.first()) {
+        out.extend_from_slice(format!(" MIN {min}").as_bytes());
+    }
+    if let (true, Some(max)) = (want(SearchReturn::Max), nums.last()) {
+        out.extend_from_slice(format!(" MAX {max}").as_bytes());
+    }
+    if want(SearchReturn::Count) {
+        out.extend_from_slice(format!(" COUNT {}", nums.len()).as_bytes());
+    }
+    if want(SearchReturn::All) && !nums.is_empty() {
+        out.extend_from_slice(b" ALL ");
+        out.extend_from_slice(compress_sorted(&nums).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 fn push_sanitised(out: &mut Vec<u8>, s: &str, forbid: &[u8]) {
     for &b in s.as_bytes() {
         if b == b'\r' || b == b'\n' || b == 0 || forbid.contains(&b) {
@@ -227,5 +331,50 @@ mod tests {
             b"t NO NO\r\n"
         );
         assert_eq!(continuation("Ready"), b"+ Ready\r\n");
+    }
+
+    #[test]
+    fn compress() {
+        assert_eq!(compress_set(&[]), "");
+        assert_eq!(compress_set(&[0]), "");
+        assert_eq!(compress_set(&[4]), "4");
+        assert_eq!(compress_set(&[1, 2, 3, 5, 7, 8, 9]), "1:3,5,7:9");
+        assert_eq!(compress_set(&[9, 1, 3, 2, 2, 0, 8, 7, 5]), "1:3,5,7:9");
+        assert_eq!(compress_set(&[1, 3, 5]), "1,3,5");
+        assert_eq!(
+            compress_set(&[u32::MAX - 1, u32::MAX, 1]),
+            "1,4294967294:4294967295"
+        );
+        // the output parses back to the same numbers
+        let nums = [2, 3, 4, 10, 11, 40, 41, 42, 43, 100];
+        let set = crate::SequenceSet::parse(compress_set(&nums).as_bytes()).unwrap();
+        assert_eq!(set.iter_resolved(1000).collect::<Vec<_>>(), nums);
+    }
+
+    #[test]
+    fn esearch() {
+        use SearchReturn as R;
+        let all = [R::Min, R::Max, R::Count, R::All];
+        assert_eq!(
+            esearch_response(Some("a1"), true, &all, &[9, 2, 3, 4, 7]),
+            b"* ESEARCH (TAG \"a1\") UID MIN 2 MAX 9 COUNT 5 ALL 2:4,7,9\r\n"
+        );
+        assert_eq!(
+            esearch_response(Some("t"), false, &[R::Count, R::Min], &[]),
+            b"* ESEARCH (TAG \"t\") COUNT 0\r\n"
+        );
+        assert_eq!(
+            esearch_response(Some("t"), false, &all, &[]),
+            b"* ESEARCH (TAG \"t\") COUNT 0\r\n"
+        );
+        assert_eq!(
+            esearch_response(Some("t"), false, &[], &[1, 2]),
+            b"* ESEARCH (TAG \"t\") ALL 1:2\r\n"
+        );
+        assert_eq!(
+            esearch_response(None, false, &[R::Max, R::Save], &[5, 1]),
+            b"* ESEARCH MAX 5\r\n"
+        );
+        assert!(esearch_response(Some("t"), true, &[R::Save], &[1]).is_empty());
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! The framer never interprets a command beyond what framing needs: lines end
 //! at LF, and a line that ends (outside a quoted string) with `{n}` or
-//! `{n+}` announces `n` literal octets that belong to the same command.
+//! `{n+}` announces `n` literal octets that belong to the same command. A
+//! `literal8` (`~{n}` / `~{n+}`, RFC 3516) is framed the same way, under the
+//! same limits.
 //! Limits are checked before any literal byte is accepted, and nothing is
 //! ever allocated from an announced size.
 
@@ -542,6 +544,26 @@ mod tests {
             got,
             vec![Frame::Continue, cmd("a LOGIN \"x\\\"\" {1}\r\nz\r\n")]
         );
+    }
+
+    #[test]
+    fn literal8_is_framed_like_a_literal() {
+        // `~{n}` (RFC 3516) is synchronising, `~{n+}` is not; octets
+        // (including NUL, CR, LF) are copied inline.
+        let got = all(
+            Limits::default(),
+            b"a APPEND x ~{3}\r\n\0\r\n\r\nb APPEND x ~{2+}\r\n\n\0\r\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                Frame::Continue,
+                Frame::Command(b"a APPEND x ~{3}\r\n\0\r\n\r\n".to_vec()),
+                Frame::Command(b"b APPEND x ~{2+}\r\n\n\0\r\n".to_vec()),
+            ]
+        );
+        assert_eq!(literal_suffix(b"a APPEND x ~{12}"), Some((12, true)));
+        assert_eq!(literal_suffix(b"a APPEND x ~{12+}"), Some((12, false)));
     }
 
     #[test]

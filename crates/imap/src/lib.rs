@@ -8,11 +8,15 @@
 //!    framer handles line splitting, synchronising (`{n}`) and
 //!    non-synchronising (`{n+}`, LITERAL+) literals, and all size limits.
 //! 2. Parse each complete command with [`parse_command`] (or
-//!    [`parse_command_with`] once UTF-8 mailbox names are enabled).
+//!    [`parse_command_with`] once UTF-8 mailbox names are enabled). Answer a
+//!    [`ParseError`] with [`ParseError::response`] (usually `BAD`; a tagged
+//!    `NO [BADCHARSET ...]` for an unsupported SEARCH charset). After `IDLE`,
+//!    read lines with [`Framer::next_line`] until [`is_done_line`].
 //! 3. Check the command against the connection [`State`] with [`allowed`].
 //! 4. Execute it against the store and answer with the helpers of
-//!    [`encode`] ([`status_response`], [`write_astring`], ...) and
-//!    [`render_fetch`] for FETCH results.
+//!    [`encode`] ([`status_response`], [`write_astring`],
+//!    [`esearch_response`], [`compress_set`], ...) and [`render_fetch`] for
+//!    FETCH results.
 //!
 //! Everything that reads peer-supplied bytes (commands, messages) is written
 //! to never panic: all indexing is checked, literal sizes are checked against
@@ -38,13 +42,16 @@ mod bodystructure;
 
 pub use capability::capabilities;
 pub use command::{
-    Command, CommandBody, FetchItem, InvalidMailboxName, MailboxName, Secret, Section, SectionSpec,
-    StatusItem,
+    Command, CommandBody, FetchItem, InvalidMailboxName, MailboxName, SearchKey, SearchReturn,
+    Secret, Section, SectionSpec, StatusItem, StoreAction,
 };
-pub use encode::{Status, status_response, write_astring, write_nstring, write_string};
+pub use encode::{
+    Status, compress_set, esearch_response, status_response, write_astring, write_flag_list,
+    write_nstring, write_string,
+};
 pub use fetch::{FetchError, MessageMeta, needs_body, render_fetch, sets_seen};
 
 pub use framer::{Frame, Framer, Limits};
-pub use parse::{ParseError, ParseOptions, parse_command, parse_command_with};
+pub use parse::{ParseError, ParseOptions, is_done_line, parse_command, parse_command_with};
 pub use sequence::{SeqNum, SeqRange, SequenceSet};
 pub use state::{State, allowed};

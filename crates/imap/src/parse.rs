@@ -9,10 +9,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::command::{
-    Command, CommandBody, FetchItem, IdParams, MailboxName, Secret, Section, SectionSpec,
-    StatusItem,
+    Command, CommandBody, FetchItem, IdParams, MailboxName, SearchKey, SearchReturn, Secret,
+    Section, SectionSpec, StatusItem, StoreAction,
 };
-use crate::encode::{is_astring_char, is_atom_char};
+use crate::datetime;
+use crate::encode::{Status, is_astring_char, is_atom_char, status_response};
 use crate::mutf7;
 use crate::sequence::SequenceSet;
 
@@ -32,24 +33,66 @@ pub struct ParseOptions {
     pub utf8: bool,
 }
 
-/// A command that could not be parsed. Answer with
-/// `<tag or *> BAD <message>`.
+/// The response code of a SEARCH with a charset other than UTF-8 or
+/// US-ASCII (see [`ParseError::code`]).
+pub const BADCHARSET_CODE: &str = "BADCHARSET (UTF-8)";
+
+/// Internal message of the unsupported-charset error; mapped to
+/// [`BADCHARSET_CODE`] by [`parse_command_with`].
+const BAD_CHARSET: &str = "Unsupported charset";
+
+/// A command that could not be parsed (or, with a [`code`](Self::code),
+/// that was well-formed but asks for something unsupported). Answer with
+/// [`ParseError::response`]: `<tag or *> BAD <message>`, or
+/// `<tag> NO [<code>] <message>` when `code` is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     /// The tag, when it could be read.
     pub tag: Option<String>,
     /// Human-readable reason (no CR/LF).
     pub message: String,
+    /// A response code, without brackets. When set, the answer is a tagged
+    /// `NO [code]` instead of `BAD`. Currently only [`BADCHARSET_CODE`] for
+    /// `SEARCH CHARSET` with an unsupported charset (RFC 9051 §6.4.4).
+    pub code: Option<String>,
+}
+
+impl ParseError {
+    /// The status to answer with: `NO` when a response code is set, `BAD`
+    /// otherwise.
+    pub fn status(&self) -> Status {
+        if self.code.is_some() {
+            Status::No
+        } else {
+            Status::Bad
+        }
+    }
+
+    /// The complete response line, e.g. `a1 BAD Missing space\r\n` or
+    /// `a1 NO [BADCHARSET (UTF-8)] Unsupported charset\r\n` (`*` when the
+    /// tag could not be read).
+    pub fn response(&self) -> Vec<u8> {
+        status_response(
+            self.tag.as_deref(),
+            self.status(),
+            self.code.as_deref(),
+            &self.message,
+        )
+    }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} BAD {}",
+            "{} {} ",
             self.tag.as_deref().unwrap_or("*"),
-            self.message
-        )
+            self.status().as_str()
+        )?;
+        if let Some(code) = &self.code {
+            write!(f, "[{code}] ")?;
+        }
+        f.write_str(&self.message)
     }
 }
 
@@ -166,6 +209,48 @@ impl<'a> Parser<'a> {
         u32::try_from(v).map_err(|_| "Number too large")
     }
 
+    /// `number64` (RFC 9051): up to 2^63-1. Also used for mod-sequences.
+    fn number64(&mut self) -> PResult<u64> {
+        let d = self.take_while(|b| b.is_ascii_digit());
+        if d.is_empty() || d.len() > 19 {
+            return Err("Invalid number");
+        }
+        let v = d
+            .iter()
+            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+        if v > i64::MAX as u64 {
+            return Err("Number too large");
+        }
+        Ok(v)
+    }
+
+    /// A non-zero `mod-sequence-value`.
+    fn mod_sequence(&mut self) -> PResult<u64> {
+        match self.number64()? {
+            0 => Err("Mod-sequence must be non-zero"),
+            n => Ok(n),
+        }
+    }
+
+    fn sequence_set(&mut self) -> PResult<SequenceSet> {
+        let raw = self.take_while(|b| b.is_ascii_digit() || matches!(b, b':' | b',' | b'*'));
+        SequenceSet::parse(raw).map_err(|_| "Invalid sequence set")
+    }
+
+    /// Consumes `word` (any case) followed by a space, if that is what comes
+    /// next.
+    fn eat_word_sp(&mut self, word: &[u8]) -> bool {
+        let r = self.rest();
+        let hit = r
+            .get(..word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+            && r.get(word.len()) == Some(&b' ');
+        if hit {
+            self.i += word.len() + 1;
+        }
+        hit
+    }
+
     fn nz_number(&mut self) -> PResult<u32> {
         if self.peek() == Some(b'0') {
             return Err("Number must be non-zero");
@@ -200,6 +285,14 @@ impl<'a> Parser<'a> {
     }
 
     fn literal(&mut self) -> PResult<&'a [u8]> {
+        self.literal_data(false).map(|(data, _)| data)
+    }
+
+    /// A literal; with `allow_literal8` also a `literal8` (`~{n}`, RFC 3516,
+    /// with LITERAL+'s `~{n+}`), which may hold NUL. Returns the data and
+    /// whether it was a literal8.
+    fn literal_data(&mut self, allow_literal8: bool) -> PResult<(&'a [u8], bool)> {
+        let literal8 = allow_literal8 && self.eat(b'~');
         self.expect(b'{', "Expected literal")?;
         let d = self.take_while(|b| b.is_ascii_digit());
         if d.is_empty() || d.len() > 20 {
@@ -219,10 +312,10 @@ impl<'a> Parser<'a> {
         let n = usize::try_from(n).map_err(|_| "Literal too large")?;
         let data = self.rest().get(..n).ok_or("Truncated literal")?;
         self.i += n;
-        if data.contains(&0) {
+        if !literal8 && data.contains(&0) {
             return Err("NUL in literal");
         }
-        Ok(data)
+        Ok((data, literal8))
     }
 
     fn string(&mut self) -> PResult<Cow<'a, [u8]>> {
@@ -278,6 +371,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `reference SP pattern` of LIST and LSUB, as UTF-8 text.
+    fn list_args(&mut self) -> PResult<(String, String)> {
+        let reference = self.astring()?;
+        let reference = self.list_text(&reference)?;
+        self.sp()?;
+        if self.peek() == Some(b'(') {
+            return Err("Multiple mailbox patterns are not supported");
+        }
+        let pattern = self.list_mailbox()?;
+        let pattern = self.list_text(&pattern)?;
+        Ok((reference, pattern))
+    }
+
     fn list_mailbox(&mut self) -> PResult<Cow<'a, [u8]>> {
         match self.peek() {
             Some(b'"') | Some(b'{') => self.string(),
@@ -297,6 +403,14 @@ impl<'a> Parser<'a> {
 /// a connection that has not enabled UTF-8).
 pub fn parse_command(frame: &[u8]) -> Result<Command, ParseError> {
     parse_command_with(frame, ParseOptions::default())
+}
+
+/// Whether a line read with [`crate::Framer::next_line`] during IDLE is the
+/// `DONE` that ends it (any case; a trailing CRLF or LF is ignored).
+pub fn is_done_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.eq_ignore_ascii_case(b"DONE")
 }
 
 /// Parses one command with connection-dependent options.
@@ -321,6 +435,7 @@ pub fn parse_command_with(frame: &[u8], opts: ParseOptions) -> Result<Command, P
             return Err(ParseError {
                 tag: None,
                 message: message.to_owned(),
+                code: None,
             });
         }
     };
@@ -329,6 +444,7 @@ pub fn parse_command_with(frame: &[u8], opts: ParseOptions) -> Result<Command, P
         Err(message) => Err(ParseError {
             tag: Some(tag),
             message: message.to_owned(),
+            code: (message == BAD_CHARSET).then(|| BADCHARSET_CODE.to_owned()),
         }),
     }
 }
@@ -344,6 +460,9 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
         b"CLOSE" => Some(CommandBody::Close),
         b"UNSELECT" => Some(CommandBody::Unselect),
         b"CHECK" => Some(CommandBody::Check),
+        b"NAMESPACE" => Some(CommandBody::Namespace),
+        b"IDLE" => Some(CommandBody::Idle),
+        b"EXPUNGE" => Some(CommandBody::Expunge),
         _ => None,
     };
     if let Some(body) = simple {
@@ -388,19 +507,38 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
             if p.peek() == Some(b'(') {
                 return Err("LIST selection options are not supported");
             }
-            let reference = p.astring()?;
-            let reference = p.list_text(&reference)?;
-            p.sp()?;
-            if p.peek() == Some(b'(') {
-                return Err("Multiple LIST patterns are not supported");
-            }
-            let pattern = p.list_mailbox()?;
-            let pattern = p.list_text(&pattern)?;
+            let (reference, pattern) = p.list_args()?;
             if p.peek() == Some(b' ') {
                 return Err("LIST return options are not supported");
             }
             CommandBody::List { reference, pattern }
         }
+        b"LSUB" => {
+            p.sp()?;
+            let (reference, pattern) = p.list_args()?;
+            CommandBody::Lsub { reference, pattern }
+        }
+        b"CREATE" | b"DELETE" | b"SUBSCRIBE" | b"UNSUBSCRIBE" => {
+            p.sp()?;
+            let mailbox = p.mailbox()?;
+            match name.as_slice() {
+                b"CREATE" => CommandBody::Create { mailbox },
+                b"DELETE" => CommandBody::Delete { mailbox },
+                b"SUBSCRIBE" => CommandBody::Subscribe { mailbox },
+                _ => CommandBody::Unsubscribe { mailbox },
+            }
+        }
+        b"RENAME" => {
+            p.sp()?;
+            let from = p.mailbox()?;
+            p.sp()?;
+            let to = p.mailbox()?;
+            CommandBody::Rename { from, to }
+        }
+        b"APPEND" => append(p)?,
+        b"STORE" => store(p, false)?,
+        b"COPY" | b"MOVE" => copy_move(p, false, name.as_slice() == b"MOVE")?,
+        b"SEARCH" => search(p, false)?,
         b"STATUS" => {
             p.sp()?;
             let mailbox = p.mailbox()?;
@@ -414,6 +552,16 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
             let sub = p.keyword()?.to_ascii_uppercase();
             match sub.as_slice() {
                 b"FETCH" => fetch(p, true)?,
+                b"STORE" => store(p, true)?,
+                b"COPY" => copy_move(p, true, false)?,
+                b"MOVE" => copy_move(p, true, true)?,
+                b"SEARCH" => search(p, true)?,
+                b"EXPUNGE" => {
+                    p.sp()?;
+                    CommandBody::UidExpunge {
+                        set: p.sequence_set()?,
+                    }
+                }
                 _ => return Err("Unknown or unsupported UID command"),
             }
         }
@@ -533,8 +681,7 @@ fn id_params(p: &mut Parser<'_>) -> PResult<Option<IdParams>> {
 
 fn fetch(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
     p.sp()?;
-    let raw = p.take_while(|b| b.is_ascii_digit() || matches!(b, b':' | b',' | b'*'));
-    let set = SequenceSet::parse(raw).map_err(|_| "Invalid sequence set")?;
+    let set = p.sequence_set()?;
     p.sp()?;
     let items = if p.eat(b'(') {
         p.enter()?;
@@ -568,10 +715,373 @@ fn fetch(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
             }
         }
     };
-    if p.peek() == Some(b' ') {
-        return Err("FETCH modifiers are not supported");
+    let mut changed_since = None;
+    if p.eat(b' ') {
+        p.expect(b'(', "Expected FETCH modifier list")?;
+        p.enter()?;
+        loop {
+            let m = p.atom()?.to_ascii_uppercase();
+            match m.as_slice() {
+                b"CHANGEDSINCE" if changed_since.is_none() => {
+                    p.sp()?;
+                    changed_since = Some(p.mod_sequence()?);
+                }
+                b"CHANGEDSINCE" => return Err("Duplicate CHANGEDSINCE"),
+                _ => return Err("Unsupported FETCH modifier"),
+            }
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+        p.leave();
     }
-    Ok(CommandBody::Fetch { uid, set, items })
+    Ok(CommandBody::Fetch {
+        uid,
+        set,
+        items,
+        changed_since,
+    })
+}
+
+/// `APPEND mailbox [SP flag-list] [SP date-time] SP (literal / literal8)`
+fn append(p: &mut Parser<'_>) -> PResult<CommandBody> {
+    p.sp()?;
+    let mailbox = p.mailbox()?;
+    p.sp()?;
+    let mut flags = Vec::new();
+    if p.peek() == Some(b'(') {
+        flags = flag_list(p)?;
+        p.sp()?;
+    }
+    let mut date = None;
+    if p.peek() == Some(b'"') {
+        let raw = p.quoted()?;
+        date = Some(datetime::parse_date_time(&raw).ok_or("Invalid date-time")?);
+        p.sp()?;
+    }
+    if !matches!(p.peek(), Some(b'{') | Some(b'~')) {
+        return Err("Expected message literal");
+    }
+    let (message, binary) = p.literal_data(true)?;
+    Ok(CommandBody::Append {
+        mailbox,
+        flags,
+        date,
+        message: message.to_vec(),
+        binary,
+    })
+}
+
+/// A flag for STORE/APPEND: one of the five settable system flags
+/// (normalised) or a keyword atom.
+fn store_flag(p: &mut Parser<'_>) -> PResult<String> {
+    if p.eat(b'\\') {
+        let name = p.atom()?.to_ascii_uppercase();
+        let flag = match name.as_slice() {
+            b"SEEN" => "\\Seen",
+            b"ANSWERED" => "\\Answered",
+            b"FLAGGED" => "\\Flagged",
+            b"DELETED" => "\\Deleted",
+            b"DRAFT" => "\\Draft",
+            b"RECENT" => return Err("\\Recent cannot be set by the client"),
+            _ => return Err("Unknown system flag"),
+        };
+        Ok(flag.to_owned())
+    } else {
+        // Atom characters are printable ASCII.
+        Ok(String::from_utf8_lossy(p.atom()?).into_owned())
+    }
+}
+
+/// `"(" [flag *(SP flag)] ")"`
+fn flag_list(p: &mut Parser<'_>) -> PResult<Vec<String>> {
+    p.expect(b'(', "Expected flag list")?;
+    p.enter()?;
+    let mut flags = Vec::new();
+    if !p.eat(b')') {
+        loop {
+            flags.push(store_flag(p)?);
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+    }
+    p.leave();
+    Ok(flags)
+}
+
+/// `STORE sequence-set [store-modifiers] SP store-att-flags`
+fn store(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
+    p.sp()?;
+    let set = p.sequence_set()?;
+    p.sp()?;
+    let mut unchanged_since = None;
+    if p.eat(b'(') {
+        p.enter()?;
+        loop {
+            let m = p.atom()?.to_ascii_uppercase();
+            match m.as_slice() {
+                b"UNCHANGEDSINCE" if unchanged_since.is_none() => {
+                    p.sp()?;
+                    unchanged_since = Some(p.number64()?);
+                }
+                b"UNCHANGEDSINCE" => return Err("Duplicate UNCHANGEDSINCE"),
+                _ => return Err("Unsupported STORE modifier"),
+            }
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+        p.leave();
+        p.sp()?;
+    }
+    let action = if p.eat(b'+') {
+        StoreAction::Add
+    } else if p.eat(b'-') {
+        StoreAction::Remove
+    } else {
+        StoreAction::Replace
+    };
+    let silent = match p.keyword()?.to_ascii_uppercase().as_slice() {
+        b"FLAGS" => false,
+        b"FLAGS.SILENT" => true,
+        _ => return Err("Expected FLAGS, +FLAGS or -FLAGS"),
+    };
+    p.sp()?;
+    let flags = if p.peek() == Some(b'(') {
+        flag_list(p)?
+    } else {
+        let mut flags = vec![store_flag(p)?];
+        while p.eat(b' ') {
+            flags.push(store_flag(p)?);
+        }
+        flags
+    };
+    Ok(CommandBody::Store {
+        uid,
+        set,
+        action,
+        silent,
+        flags,
+        unchanged_since,
+    })
+}
+
+/// `COPY sequence-set SP mailbox` / `MOVE sequence-set SP mailbox`
+fn copy_move(p: &mut Parser<'_>, uid: bool, is_move: bool) -> PResult<CommandBody> {
+    p.sp()?;
+    let set = p.sequence_set()?;
+    p.sp()?;
+    let mailbox = p.mailbox()?;
+    Ok(if is_move {
+        CommandBody::Move { uid, set, mailbox }
+    } else {
+        CommandBody::Copy { uid, set, mailbox }
+    })
+}
+
+/// `SEARCH [search-return-opts] SP search-program`
+fn search(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
+    p.sp()?;
+    let mut ret = None;
+    if p.eat_word_sp(b"RETURN") {
+        p.expect(b'(', "Expected RETURN option list")?;
+        p.enter()?;
+        let mut opts = Vec::new();
+        if !p.eat(b')') {
+            loop {
+                let o = p.atom()?.to_ascii_uppercase();
+                let opt = match o.as_slice() {
+                    b"MIN" => SearchReturn::Min,
+                    b"MAX" => SearchReturn::Max,
+                    b"COUNT" => SearchReturn::Count,
+                    b"ALL" => SearchReturn::All,
+                    b"SAVE" => SearchReturn::Save,
+                    _ => return Err("Unknown RETURN option"),
+                };
+                if !opts.contains(&opt) {
+                    opts.push(opt);
+                }
+                if p.eat(b')') {
+                    break;
+                }
+                p.sp()?;
+            }
+        }
+        p.leave();
+        if opts.is_empty() {
+            opts.push(SearchReturn::All);
+        }
+        ret = Some(opts);
+        p.sp()?;
+    }
+    if p.eat_word_sp(b"CHARSET") {
+        let cs = p.astring()?;
+        if !cs.eq_ignore_ascii_case(b"UTF-8") && !cs.eq_ignore_ascii_case(b"US-ASCII") {
+            return Err(BAD_CHARSET);
+        }
+        p.sp()?;
+    }
+    let mut keys = vec![search_key(p)?];
+    while p.eat(b' ') {
+        keys.push(search_key(p)?);
+    }
+    Ok(CommandBody::Search {
+        uid,
+        ret,
+        key: and(keys),
+    })
+}
+
+/// One key as itself, several as [`SearchKey::And`].
+fn and(mut keys: Vec<SearchKey>) -> SearchKey {
+    if keys.len() == 1
+        && let Some(k) = keys.pop()
+    {
+        return k;
+    }
+    SearchKey::And(keys)
+}
+
+fn search_string(p: &mut Parser<'_>) -> PResult<String> {
+    p.sp()?;
+    let s = p.astring()?;
+    to_string(s, "Invalid UTF-8 in search string")
+}
+
+/// `SP date`, as days since 1970-01-01.
+fn search_date(p: &mut Parser<'_>) -> PResult<i64> {
+    p.sp()?;
+    let raw: Cow<'_, [u8]> = if p.peek() == Some(b'"') {
+        Cow::Owned(p.quoted()?)
+    } else {
+        Cow::Borrowed(p.take_while(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let (y, m, d) = datetime::parse_date(&raw).ok_or("Invalid date")?;
+    Ok(datetime::days_from_civil(y, m, d))
+}
+
+fn search_keyword(p: &mut Parser<'_>) -> PResult<String> {
+    p.sp()?;
+    // Atom characters are printable ASCII.
+    Ok(String::from_utf8_lossy(p.atom()?).into_owned())
+}
+
+/// One `search-key`; nesting (parentheses, NOT, OR) is depth-bounded.
+fn search_key(p: &mut Parser<'_>) -> PResult<SearchKey> {
+    use SearchKey as K;
+    match p.peek() {
+        Some(b'(') => {
+            p.i += 1;
+            p.enter()?;
+            let mut keys = vec![search_key(p)?];
+            while !p.eat(b')') {
+                p.sp()?;
+                keys.push(search_key(p)?);
+            }
+            p.leave();
+            return Ok(and(keys));
+        }
+        Some(b'$') => {
+            p.i += 1;
+            return Ok(K::Saved);
+        }
+        Some(b) if b.is_ascii_digit() || b == b'*' => return Ok(K::SequenceSet(p.sequence_set()?)),
+        _ => {}
+    }
+    let k = p.atom()?.to_ascii_uppercase();
+    Ok(match k.as_slice() {
+        b"ALL" => K::All,
+        b"ANSWERED" => K::Answered,
+        b"BCC" => K::Bcc(search_string(p)?),
+        b"BEFORE" => K::Before(search_date(p)?),
+        b"BODY" => K::Body(search_string(p)?),
+        b"CC" => K::Cc(search_string(p)?),
+        b"DELETED" => K::Deleted,
+        b"DRAFT" => K::Draft,
+        b"FLAGGED" => K::Flagged,
+        b"FROM" => K::From(search_string(p)?),
+        b"HEADER" => {
+            let name = search_string(p)?;
+            K::Header(name, search_string(p)?)
+        }
+        b"KEYWORD" => K::Keyword(search_keyword(p)?),
+        b"LARGER" => {
+            p.sp()?;
+            K::Larger(p.number64()?)
+        }
+        b"NEW" => K::New,
+        b"NOT" => {
+            p.sp()?;
+            p.enter()?;
+            let k = search_key(p)?;
+            p.leave();
+            K::Not(Box::new(k))
+        }
+        b"OLD" => K::Old,
+        b"ON" => K::On(search_date(p)?),
+        b"OR" => {
+            p.sp()?;
+            p.enter()?;
+            let a = search_key(p)?;
+            p.sp()?;
+            let b = search_key(p)?;
+            p.leave();
+            K::Or(Box::new(a), Box::new(b))
+        }
+        b"RECENT" => K::Recent,
+        b"SEEN" => K::Seen,
+        b"SENTBEFORE" => K::SentBefore(search_date(p)?),
+        b"SENTON" => K::SentOn(search_date(p)?),
+        b"SENTSINCE" => K::SentSince(search_date(p)?),
+        b"SINCE" => K::Since(search_date(p)?),
+        b"SMALLER" => {
+            p.sp()?;
+            K::Smaller(p.number64()?)
+        }
+        b"SUBJECT" => K::Subject(search_string(p)?),
+        b"TEXT" => K::Text(search_string(p)?),
+        b"TO" => K::To(search_string(p)?),
+        b"UID" => {
+            p.sp()?;
+            if p.eat(b'$') {
+                K::Saved
+            } else {
+                K::Uid(p.sequence_set()?)
+            }
+        }
+        b"UNANSWERED" => K::Unanswered,
+        b"UNDELETED" => K::Undeleted,
+        b"UNDRAFT" => K::Undraft,
+        b"UNFLAGGED" => K::Unflagged,
+        b"UNKEYWORD" => K::Unkeyword(search_keyword(p)?),
+        b"UNSEEN" => K::Unseen,
+        b"MODSEQ" => {
+            p.sp()?;
+            if p.peek() == Some(b'"') {
+                // entry-name SP entry-type-req (RFC 7162 §3.1.5), ignored.
+                let entry = p.quoted()?;
+                let valid = entry
+                    .get(..7)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"/flags/"))
+                    && entry.len() > 7;
+                if !valid {
+                    return Err("Invalid MODSEQ entry name");
+                }
+                p.sp()?;
+                let kind = p.atom()?.to_ascii_uppercase();
+                if !matches!(kind.as_slice(), b"PRIV" | b"SHARED" | b"ALL") {
+                    return Err("Invalid MODSEQ entry type");
+                }
+                p.sp()?;
+            }
+            K::Modseq(p.number64()?)
+        }
+        _ => return Err("Unknown search key"),
+    })
 }
 
 fn fetch_att(p: &mut Parser<'_>) -> PResult<FetchItem> {
@@ -695,3 +1205,6 @@ fn partial(p: &mut Parser<'_>) -> PResult<Option<(u32, u32)>> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod command_tests;

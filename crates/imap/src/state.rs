@@ -20,9 +20,12 @@ pub enum State {
 /// CAPABILITY, NOOP, LOGOUT and ID are valid in every state but `Logout`.
 /// STARTTLS, LOGIN and AUTHENTICATE only before authentication. ENABLE only
 /// in the authenticated state (RFC 5161: not once a mailbox is selected).
-/// Mailbox commands in authenticated and selected states; message commands
-/// (FETCH, CLOSE, UNSELECT, CHECK) only in the selected state. The caller
-/// still checks conditions outside the state machine (e.g. TLS for LOGIN).
+/// Mailbox commands (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
+/// UNSUBSCRIBE, LIST, LSUB, NAMESPACE, STATUS, APPEND, IDLE) in authenticated
+/// and selected states; message commands (FETCH, STORE, COPY, MOVE, SEARCH,
+/// EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT, CHECK) only in the selected state.
+/// The caller still checks conditions outside the state machine (e.g. TLS
+/// for LOGIN).
 pub fn allowed(state: State, cmd: &CommandBody) -> bool {
     use CommandBody as C;
     if state == State::Logout {
@@ -32,10 +35,29 @@ pub fn allowed(state: State, cmd: &CommandBody) -> bool {
         C::Capability | C::Noop | C::Logout | C::Id(_) => true,
         C::StartTls | C::Login { .. } | C::Authenticate { .. } => state == State::NotAuthenticated,
         C::Enable(_) => state == State::Authenticated,
-        C::Select { .. } | C::Examine { .. } | C::List { .. } | C::Status { .. } => {
-            matches!(state, State::Authenticated | State::Selected)
-        }
-        C::Fetch { .. } | C::Close | C::Unselect | C::Check => state == State::Selected,
+        C::Select { .. }
+        | C::Examine { .. }
+        | C::Create { .. }
+        | C::Delete { .. }
+        | C::Rename { .. }
+        | C::Subscribe { .. }
+        | C::Unsubscribe { .. }
+        | C::List { .. }
+        | C::Lsub { .. }
+        | C::Namespace
+        | C::Status { .. }
+        | C::Append { .. }
+        | C::Idle => matches!(state, State::Authenticated | State::Selected),
+        C::Fetch { .. }
+        | C::Store { .. }
+        | C::Copy { .. }
+        | C::Move { .. }
+        | C::Search { .. }
+        | C::Expunge
+        | C::UidExpunge { .. }
+        | C::Close
+        | C::Unselect
+        | C::Check => state == State::Selected,
     }
 }
 
@@ -59,6 +81,7 @@ mod tests {
             uid: false,
             set: SequenceSet::single(1).unwrap(),
             items: vec![],
+            changed_since: None,
         };
         use State::*;
         assert!(allowed(NotAuthenticated, &login));
@@ -76,5 +99,32 @@ mod tests {
         assert!(!allowed(Logout, &CommandBody::Noop));
         assert!(allowed(Selected, &CommandBody::Unselect));
         assert!(!allowed(Authenticated, &CommandBody::Close));
+        let create = CommandBody::Create {
+            mailbox: MailboxName::new("x").unwrap(),
+        };
+        for cmd in [&create, &CommandBody::Namespace, &CommandBody::Idle] {
+            assert!(!allowed(NotAuthenticated, cmd));
+            assert!(allowed(Authenticated, cmd));
+            assert!(allowed(Selected, cmd));
+            assert!(!allowed(Logout, cmd));
+        }
+        let store = CommandBody::Store {
+            uid: true,
+            set: SequenceSet::single(1).unwrap(),
+            action: crate::command::StoreAction::Add,
+            silent: false,
+            flags: vec![],
+            unchanged_since: None,
+        };
+        let search = CommandBody::Search {
+            uid: false,
+            ret: None,
+            key: crate::command::SearchKey::All,
+        };
+        for cmd in [&store, &search, &CommandBody::Expunge] {
+            assert!(!allowed(NotAuthenticated, cmd));
+            assert!(!allowed(Authenticated, cmd));
+            assert!(allowed(Selected, cmd));
+        }
     }
 }

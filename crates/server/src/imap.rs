@@ -16,6 +16,9 @@ use mailkeep_imap::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod mutate;
+mod search;
+
 use crate::conn::Conn;
 use crate::limits::Refused;
 use crate::{Kind, Shared, blocking};
@@ -178,11 +181,7 @@ impl Session {
                                 return Ok(());
                             }
                         }
-                        Err(e) => {
-                            let tag = e.tag.as_deref().unwrap_or("*");
-                            let line = status_response(Some(tag), Status::Bad, None, &e.message);
-                            self.out.extend_from_slice(&line);
-                        }
+                        Err(e) => self.out.extend_from_slice(&e.response()),
                     },
                     Frame::Continue => self.out.extend_from_slice(b"+ Ready for literal data\r\n"),
                     Frame::LiteralTooBig { tag, size } => {
@@ -230,6 +229,7 @@ impl Session {
             return Ok(Next::Continue);
         }
         let name = body.name();
+        let body_is_close = matches!(body, CommandBody::Close);
         match body {
             CommandBody::Capability => {
                 let line = format!("* CAPABILITY {}\r\n", self.caps());
@@ -237,7 +237,7 @@ impl Session {
                 self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
             }
             CommandBody::Noop | CommandBody::Check => {
-                self.refresh().await;
+                self.sync_view(true).await;
                 self.tagged(&tag, Status::Ok, None, &format!("{name} completed"));
             }
             CommandBody::Logout => {
@@ -313,10 +313,71 @@ impl Session {
             }
             CommandBody::Select { mailbox, .. } => self.select(&tag, mailbox, false).await,
             CommandBody::Examine { mailbox, .. } => self.select(&tag, mailbox, true).await,
-            CommandBody::List { reference, pattern } => self.list(&tag, &reference, &pattern).await,
+            CommandBody::List { reference, pattern } => {
+                self.list_as(&tag, &reference, &pattern, "LIST", false)
+                    .await
+            }
             CommandBody::Status { mailbox, items } => self.status(&tag, mailbox, &items).await,
-            CommandBody::Fetch { uid, set, items } => self.fetch(&tag, uid, set, items).await,
+            CommandBody::Fetch {
+                uid,
+                set,
+                items,
+                changed_since,
+            } => self.fetch(&tag, uid, set, items, changed_since).await,
+            CommandBody::Create { mailbox } => self.create(&tag, mailbox).await,
+            CommandBody::Delete { mailbox } => self.delete(&tag, mailbox).await,
+            CommandBody::Rename { from, to } => self.rename(&tag, from, to).await,
+            CommandBody::Subscribe { mailbox } => self.subscribe(&tag, mailbox, true).await,
+            CommandBody::Unsubscribe { mailbox } => self.subscribe(&tag, mailbox, false).await,
+            CommandBody::Lsub { reference, pattern } => {
+                self.list_as(&tag, &reference, &pattern, "LSUB", true).await
+            }
+            CommandBody::Namespace => {
+                self.out
+                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                self.tagged(&tag, Status::Ok, None, "NAMESPACE completed");
+            }
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+                ..
+            } => self.append(&tag, mailbox, flags, date, message).await,
+            CommandBody::Idle => return self.idle(&tag).await,
+            CommandBody::Store {
+                uid,
+                set,
+                action,
+                silent,
+                flags,
+                unchanged_since,
+            } => {
+                self.store(&tag, uid, set, action, silent, flags, unchanged_since)
+                    .await
+            }
+            CommandBody::Copy { uid, set, mailbox } => {
+                self.copy(&tag, uid, set, mailbox, false).await
+            }
+            CommandBody::Move { uid, set, mailbox } => {
+                self.copy(&tag, uid, set, mailbox, true).await
+            }
+            CommandBody::Expunge => self.expunge(&tag, None).await,
+            CommandBody::UidExpunge { set } => self.expunge(&tag, Some(set)).await,
+            CommandBody::Search { uid, ret, key } => self.search(&tag, uid, ret, key).await,
             CommandBody::Close | CommandBody::Unselect => {
+                if body_is_close
+                    && let Some(sel) = self.selected.as_ref().filter(|s| !s.read_only)
+                {
+                    // CLOSE expunges silently (RFC 9051 §6.4.1).
+                    let (store, id) = (self.shared.store.clone(), sel.mailbox.id);
+                    let now = mailkeep_core::time::now();
+                    if let Some(Ok(gone)) = blocking(move || store.expunge(id, None, now)).await
+                        && !gone.is_empty()
+                    {
+                        self.shared.notify(id);
+                    }
+                }
                 self.selected = None;
                 self.state = State::Authenticated;
                 self.tagged(&tag, Status::Ok, None, &format!("{name} completed"));
@@ -503,8 +564,11 @@ impl Session {
         self.tagged(tag, Status::Ok, Some(code), &format!("{verb} completed"));
     }
 
-    /// Reports mail that arrived since the view was last updated.
-    async fn refresh(&mut self) {
+    /// Brings the session's view up to date with the mailbox and reports the difference:
+    /// `EXPUNGE` for messages gone (only when `allow_expunge`: RFC 9051 §7.5.1 forbids them
+    /// during FETCH, STORE and SEARCH), `FETCH (FLAGS …)` for flags changed elsewhere, and
+    /// `EXISTS` for new mail.
+    async fn sync_view(&mut self, allow_expunge: bool) {
         let Some(id) = self.selected.as_ref().map(|s| s.mailbox.id) else {
             return;
         };
@@ -514,21 +578,55 @@ impl Session {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
+        let mut out = String::new();
+        if allow_expunge {
+            // Highest sequence number first, so that earlier numbers stay valid.
+            for seq in (1..=sel.messages.len()).rev() {
+                let uid = sel.messages[seq - 1].uid;
+                if fresh.binary_search_by_key(&uid, |m| m.uid).is_err() {
+                    sel.messages.remove(seq - 1);
+                    out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                }
+            }
+        }
+        for (i, m) in sel.messages.iter_mut().enumerate() {
+            if let Ok(j) = fresh.binary_search_by_key(&m.uid, |f| f.uid)
+                && fresh[j].modseq != m.modseq
+            {
+                if fresh[j].flags != m.flags {
+                    out.push_str(&format!(
+                        "* {} FETCH (UID {} FLAGS ({}))\r\n",
+                        i + 1,
+                        m.uid,
+                        fresh[j].flags.join(" ")
+                    ));
+                }
+                *m = fresh[j].clone();
+            }
+        }
         let last = sel.messages.last().map_or(0, |m| m.uid);
         let before = sel.messages.len();
         sel.messages
             .extend(fresh.into_iter().filter(|m| m.uid > last));
         if sel.messages.len() != before {
-            let line = format!("* {} EXISTS\r\n", sel.messages.len());
-            self.out.extend_from_slice(line.as_bytes());
+            out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
         }
+        self.out.extend_from_slice(out.as_bytes());
     }
 
-    async fn list(&mut self, tag: &str, reference: &str, pattern: &str) {
+    async fn list_as(
+        &mut self,
+        tag: &str,
+        reference: &str,
+        pattern: &str,
+        verb: &str,
+        subscribed_only: bool,
+    ) {
+        let done = format!("{verb} completed");
         if pattern.is_empty() {
             self.out
-                .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
-            return self.tagged(tag, Status::Ok, None, "LIST completed");
+                .extend_from_slice(format!("* {verb} (\\Noselect) \"/\" \"\"\r\n").as_bytes());
+            return self.tagged(tag, Status::Ok, None, &done);
         }
         let store = self.shared.store.clone();
         let id = self.account_id();
@@ -537,7 +635,9 @@ impl Session {
         };
         let full = format!("{reference}{pattern}");
         for m in &boxes {
-            if !wildcard_match(full.as_bytes(), m.name.as_bytes()) {
+            if !wildcard_match(full.as_bytes(), m.name.as_bytes())
+                || (subscribed_only && !m.subscribed)
+            {
                 continue;
             }
             let has_children = boxes.iter().any(|c| {
@@ -557,11 +657,11 @@ impl Session {
                 continue;
             };
             self.out
-                .extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+                .extend_from_slice(format!("* {verb} ({}) \"/\" ", attrs.join(" ")).as_bytes());
             mailkeep_imap::encode::write_mailbox(&mut self.out, &name, self.utf8);
             self.out.extend_from_slice(b"\r\n");
         }
-        self.tagged(tag, Status::Ok, None, "LIST completed");
+        self.tagged(tag, Status::Ok, None, &done);
     }
 
     async fn status(&mut self, tag: &str, name: MailboxName, items: &[StatusItem]) {
@@ -610,7 +710,11 @@ impl Session {
         uid: bool,
         set: mailkeep_imap::SequenceSet,
         mut items: Vec<FetchItem>,
+        changed_since: Option<u64>,
     ) {
+        if changed_since.is_some() && !items.contains(&FetchItem::Modseq) {
+            items.push(FetchItem::Modseq);
+        }
         let Some(sel) = self.selected.as_ref() else {
             return self.tagged(tag, Status::Bad, None, "No mailbox selected");
         };
@@ -654,6 +758,17 @@ impl Session {
                 return self.tagged(tag, Status::Bad, None, "Invalid message sequence number");
             }
             set.iter_resolved(count).collect()
+        };
+        let seqs: Vec<u32> = match changed_since {
+            Some(since) => seqs
+                .into_iter()
+                .filter(|&n| {
+                    sel.messages
+                        .get((n - 1) as usize)
+                        .is_some_and(|m| m.modseq > since)
+                })
+                .collect(),
+            None => seqs,
         };
         let mark_seen = sets_seen(&items) && !sel.read_only;
         let want_body = needs_body(&items);

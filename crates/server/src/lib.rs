@@ -94,7 +94,17 @@ pub(crate) struct Shared {
     pub smtp_limits: ConnLimits,
     pub imap_limits: ConnLimits,
     pub recipients: mailkeep_core::accounts::RecipientCache,
+    /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
+    /// IMAP sessions on them (DESIGN §2 step 5).
+    pub changes: tokio::sync::broadcast::Sender<i64>,
     pub shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// Tells sessions that a mailbox changed. Nobody listening is fine.
+    pub fn notify(&self, mailbox_id: i64) {
+        let _ = self.changes.send(mailbox_id);
+    }
 }
 
 /// A server with its listeners bound, ready to [`Server::run`].
@@ -149,6 +159,7 @@ impl Server {
             store,
             tls,
             recipients: Default::default(),
+            changes: tokio::sync::broadcast::channel(4096).0,
             shutdown,
         });
         Ok(Server {

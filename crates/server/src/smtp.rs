@@ -181,7 +181,10 @@ async fn drive(
                         );
                         let stored = rx.await.ok();
                         match stored {
-                            Some(Ok(_)) => {
+                            Some(Ok(placed)) => {
+                                for p in &placed {
+                                    shared.notify(p.mailbox_id);
+                                }
                                 tracing::info!(%id, from = %envelope.mail_from, rcpts = envelope.recipients.len(), "delivered");
                                 MessageVerdict::Accepted { id }
                             }

@@ -1,0 +1,239 @@
+//! SEARCH: evaluates a parsed search key against the selected mailbox.
+//!
+//! Header keys match a case-insensitive substring of the (unfolded) raw field values; BODY and
+//! TEXT match the raw bytes. Content in base64 or quoted-printable is not decoded yet (the
+//! full-text index of the discovery issue will); RECENT is never set (IMAP4rev2 drops it).
+
+use mailkeep_core::store::MessageEntry;
+use mailkeep_imap::{SearchKey, SearchReturn, Status, esearch_response};
+
+use super::Session;
+use crate::blocking;
+
+fn needs_body(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().any(needs_body),
+        Not(k) => needs_body(k),
+        Or(a, b) => needs_body(a) || needs_body(b),
+        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | Subject(_) | Text(_) | To(_)
+        | SentBefore(_) | SentOn(_) | SentSince(_) => true,
+        _ => false,
+    }
+}
+
+fn has_flag(m: &MessageEntry, flag: &str) -> bool {
+    m.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+}
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let needle = needle.to_lowercase();
+    if needle.is_empty() {
+        return true;
+    }
+    String::from_utf8_lossy(hay)
+        .to_lowercase()
+        .contains(&needle)
+}
+
+/// The header block (up to the first empty line) and the body.
+fn split(raw: &[u8]) -> (&[u8], &[u8]) {
+    match raw.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => (&raw[..i + 2], &raw[i + 4..]),
+        None => (raw, &[]),
+    }
+}
+
+/// Unfolded values of every field called `name`.
+fn field_values(header: &[u8], name: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(header);
+    let mut values: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = current.as_mut() {
+                v.push_str(line);
+            }
+            continue;
+        }
+        values.extend(current.take());
+        if let Some((n, v)) = line.split_once(':')
+            && n.trim().eq_ignore_ascii_case(name)
+        {
+            current = Some(v.trim().to_owned());
+        }
+    }
+    values.extend(current);
+    values
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// Day number (days since 1970-01-01) of a `Date:` value, time and zone disregarded
+/// (RFC 9051 SENT* keys).
+fn sent_day(header: &[u8]) -> Option<i64> {
+    let value = field_values(header, "Date").into_iter().next()?;
+    let tokens: Vec<&str> = value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    tokens.windows(3).find_map(|w| {
+        let day: u32 = w[0].parse().ok()?;
+        let month = MONTHS
+            .iter()
+            .position(|m| w[1].to_lowercase().starts_with(m))?;
+        let year: i64 = w[2].parse().ok()?;
+        (1..=31)
+            .contains(&day)
+            .then(|| mailkeep_imap::datetime::days_from_civil(year, month as u32 + 1, day))
+    })
+}
+
+struct Candidate<'a> {
+    seq: u32,
+    max_seq: u32,
+    max_uid: u32,
+    entry: &'a MessageEntry,
+    raw: Option<&'a [u8]>,
+}
+
+fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
+    use SearchKey::*;
+    let m = c.entry;
+    let day = m.internal_date.div_euclid(86_400);
+    let header = || c.raw.map(|r| split(r).0).unwrap_or_default();
+    let field = |name: &str, s: &str| {
+        field_values(header(), name)
+            .iter()
+            .any(|v| contains_ci(v.as_bytes(), s))
+    };
+    match key {
+        And(keys) => keys.iter().all(|k| matches(k, c)),
+        All => true,
+        Answered => has_flag(m, "\\Answered"),
+        Deleted => has_flag(m, "\\Deleted"),
+        Draft => has_flag(m, "\\Draft"),
+        Flagged => has_flag(m, "\\Flagged"),
+        Seen => has_flag(m, "\\Seen"),
+        Unanswered => !has_flag(m, "\\Answered"),
+        Undeleted => !has_flag(m, "\\Deleted"),
+        Undraft => !has_flag(m, "\\Draft"),
+        Unflagged => !has_flag(m, "\\Flagged"),
+        Unseen => !has_flag(m, "\\Seen"),
+        Keyword(k) => has_flag(m, k),
+        Unkeyword(k) => !has_flag(m, k),
+        New | Recent => false,
+        Old => true,
+        Before(d) => day < *d,
+        On(d) => day == *d,
+        Since(d) => day >= *d,
+        SentBefore(d) => sent_day(header()).is_some_and(|s| s < *d),
+        SentOn(d) => sent_day(header()).is_some_and(|s| s == *d),
+        SentSince(d) => sent_day(header()).is_some_and(|s| s >= *d),
+        Larger(n) => m.size > *n,
+        Smaller(n) => m.size < *n,
+        Bcc(s) => field("Bcc", s),
+        Cc(s) => field("Cc", s),
+        From(s) => field("From", s),
+        To(s) => field("To", s),
+        Subject(s) => field("Subject", s),
+        Header(name, s) => {
+            let values = field_values(header(), name);
+            !values.is_empty() && values.iter().any(|v| contains_ci(v.as_bytes(), s))
+        }
+        Body(s) => c.raw.is_some_and(|r| contains_ci(split(r).1, s)),
+        Text(s) => c.raw.is_some_and(|r| contains_ci(r, s)),
+        Uid(set) => set.contains(m.uid, c.max_uid),
+        SequenceSet(set) => set.contains(c.seq, c.max_seq),
+        Modseq(n) => m.modseq >= *n,
+        Not(k) => !matches(k, c),
+        Or(a, b) => matches(a, c) || matches(b, c),
+        // SEARCHRES ($) is not kept yet: the saved result is empty.
+        Saved => false,
+    }
+}
+
+impl Session {
+    pub(super) async fn search(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        ret: Option<Vec<SearchReturn>>,
+        key: SearchKey,
+    ) {
+        let Some(sel) = self.selected.as_ref() else {
+            return;
+        };
+        let entries = sel.messages.clone();
+        let max_seq = entries.len() as u32;
+        let max_uid = entries.last().map_or(0, |m| m.uid);
+        let with_body = needs_body(&key);
+        let mut hits = Vec::new();
+        for (entry, seq) in entries.iter().zip(1u32..) {
+            let raw = if with_body {
+                let (store, hash) = (self.shared.store.clone(), entry.hash);
+                match blocking(move || store.read_blob(&hash)).await {
+                    Some(Ok(b)) => Some(b),
+                    _ => {
+                        return self.tagged(
+                            tag,
+                            Status::No,
+                            Some("SERVERBUG"),
+                            "Cannot read a message; the error is logged",
+                        );
+                    }
+                }
+            } else {
+                None
+            };
+            let c = Candidate {
+                seq,
+                max_seq,
+                max_uid,
+                entry,
+                raw: raw.as_deref(),
+            };
+            if matches(&key, &c) {
+                hits.push(if uid { entry.uid } else { seq });
+            }
+        }
+        match ret {
+            Some(returns) => {
+                let line = esearch_response(Some(tag), uid, &returns, &hits);
+                self.out.extend_from_slice(&line);
+            }
+            None => {
+                let mut line = String::from("* SEARCH");
+                for h in &hits {
+                    line.push_str(&format!(" {h}"));
+                }
+                line.push_str("\r\n");
+                self.out.extend_from_slice(line.as_bytes());
+            }
+        }
+        let verb = if uid { "UID SEARCH" } else { "SEARCH" };
+        self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_unfold_and_match() {
+        let h = b"From: Alice\r\n <alice@example.org>\r\nSubject: Hello World\r\nDate: Fri, 27 Nov 2026 01:46:59 +0000\r\n\r\n";
+        assert_eq!(field_values(h, "from"), ["Alice <alice@example.org>"]);
+        assert!(contains_ci(
+            field_values(h, "Subject")[0].as_bytes(),
+            "hello"
+        ));
+        assert_eq!(
+            sent_day(h),
+            Some(mailkeep_imap::datetime::days_from_civil(2026, 11, 27))
+        );
+        assert_eq!(sent_day(b"Date: garbage\r\n\r\n"), None);
+    }
+}
