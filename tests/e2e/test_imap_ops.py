@@ -1,0 +1,199 @@
+"""IMAP beyond reading: mailbox management, APPEND/STORE/COPY/MOVE/EXPUNGE/SEARCH, two
+sessions seeing each other's changes, IDLE, and mbsync syncing both ways."""
+
+import imaplib
+import re
+import smtplib
+import subprocess
+import time
+
+from conftest import PASSWORD
+from test_mail_path import tls_context
+
+
+def login(server, user="alice@example.org"):
+    host, port = server.addrs["imaps"]
+    imap = imaplib.IMAP4_SSL(host, port, ssl_context=tls_context(server.data))
+    imap.login(user, PASSWORD)
+    return imap
+
+
+def deliver(server, rcpt, subject, body="Hello\r\n"):
+    host, port = server.addrs["smtp"]
+    with smtplib.SMTP(host, port) as s:
+        s.sendmail("x@example.net", [rcpt],
+                   f"From: Xavier <x@example.net>\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+                   f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\n{body}".encode())
+
+
+def ok(result):
+    typ, data = result
+    assert typ == "OK", data
+    return data
+
+
+def test_mailbox_management(server):
+    imap = login(server)
+    ok(imap.create("Projects/2026"))
+    listing = b"\n".join(ok(imap.list()))
+    assert b'(\\HasChildren) "/" Projects' in listing
+    assert b'"/" Projects/2026' in listing
+    typ, data = imap.create("Projects")
+    assert typ == "NO" and b"ALREADYEXISTS" in data[0]
+    ok(imap.rename("Projects", "Work"))
+    listing = b"\n".join(ok(imap.list()))
+    assert b"Work/2026" in listing and b"Projects" not in listing
+    ok(imap.unsubscribe("Work/2026"))
+    lsub = b"\n".join(d for d in ok(imap.lsub()) if d)
+    assert b"Work/2026" not in lsub and b"INBOX" in lsub
+    ok(imap.delete("Work/2026"))
+    typ, data = imap.delete("INBOX")
+    assert typ == "NO"
+    typ, data = imap.select("Work/2026")
+    assert typ == "NO" and b"NONEXISTENT" in data[0]
+    imap.logout()
+
+
+def test_append_store_copy_move_expunge_search(server):
+    deliver(server, "alice@example.org", "first", "apples\r\n")
+    deliver(server, "alice@example.org", "second", "bananas\r\n")
+    imap = login(server)
+    typ, data = imap.append("INBOX", r"(\Flagged $Work)", None,
+                            b"From: me@example.org\r\nSubject: third\r\n\r\ncherries\r\n")
+    assert typ == "OK" and re.search(rb"\[APPENDUID \d+ 3\]", data[0]), data
+    ok(imap.select("INBOX"))
+    assert ok(imap.search(None, "ALL")) == [b"1 2 3"]
+    assert ok(imap.search(None, "FLAGGED")) == [b"3"]
+    assert ok(imap.search(None, "KEYWORD", "$Work")) == [b"3"]
+    assert ok(imap.search(None, "SUBJECT", "second")) == [b"2"]
+    assert ok(imap.search(None, "BODY", "APPLES")) == [b"1"]
+    assert ok(imap.search(None, "OR", "SUBJECT", "first", "SUBJECT", "third")) == [b"1 3"]
+    assert ok(imap.search(None, "NOT", "FROM", "xavier")) == [b"3"]
+    assert ok(imap.search(None, "SENTON", "27-Nov-2026")) == [b"1 2"]
+    assert ok(imap.uid("SEARCH", "UID", "2:*")) == [b"2 3"]
+    typ, _ = imap.uid("SEARCH", "RETURN", "(MIN MAX COUNT)", "ALL")
+    esearch = imap.untagged_responses.pop("ESEARCH", [b""])[0]
+    assert typ == "OK" and b"UID MIN 1 MAX 3 COUNT 3" in esearch, esearch
+    data = ok(imap.store("1", "+FLAGS", r"(\Seen \Answered)"))
+    assert b"FLAGS (\\Seen \\Answered)" in data[0]
+    data = ok(imap.uid("STORE", "1", "-FLAGS.SILENT", r"(\Answered)"))
+    assert data == [None]
+    assert b"(\\Seen)" in ok(imap.fetch("1", "(FLAGS)"))[0]
+    typ, data = imap.copy("1:2", "Archive")
+    assert typ == "OK" and re.search(rb"COPYUID \d+ 1:2 1:2", data[0]), data
+    typ, data = imap.uid("MOVE", "2", "Trash")
+    assert typ == "OK"
+    assert imap.untagged_responses.pop("EXPUNGE", None) == [b"2"], imap.untagged_responses
+    ok(imap.store("1", "+FLAGS", r"(\Deleted)"))
+    data = ok(imap.expunge())
+    assert data == [b"1"]
+    assert ok(imap.search(None, "ALL")) == [b"1"]
+    ok(imap.select("Archive", readonly=True))
+    assert ok(imap.search(None, "ALL")) == [b"1 2"]
+    typ, _ = imap.store("1", "+FLAGS", r"(\Deleted)")
+    assert typ == "NO", "EXAMINE is read-only"
+    ok(imap.select("Trash"))
+    body = ok(imap.fetch("1", "(BODY.PEEK[TEXT])"))[0][1]
+    assert body == b"bananas\r\n"
+    typ, data = imap.copy("1", "Nowhere")
+    assert typ == "NO" and b"TRYCREATE" in data[0]
+    imap.logout()
+
+
+def read_until(imap, pattern, timeout):
+    imap.sock.settimeout(timeout)
+    lines = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = imap.readline()
+        lines.append(line)
+        if re.search(pattern, line):
+            return lines
+    raise AssertionError(f"no {pattern!r} in {lines}")
+
+
+def test_two_sessions_see_each_other_and_idle_wakes(server):
+    deliver(server, "bob@example.org", "one")
+    a = login(server, "bob@example.org")
+    b = login(server, "bob@example.org")
+    ok(a.select("INBOX"))
+    ok(b.select("INBOX"))
+    # b changes flags; a learns of it at its next NOOP.
+    ok(b.store("1", "+FLAGS", r"(\Flagged)"))
+    ok(a.noop())
+    assert any(b"\\Flagged" in r for r in a.untagged_responses.get("FETCH", [])), a.untagged_responses
+    # a is in IDLE; a delivery reaches it within a second.
+    a.send(b"i1 IDLE\r\n")
+    assert a.readline().startswith(b"+")
+    start = time.time()
+    deliver(server, "bob@example.org", "two")
+    read_until(a, rb"^\* 2 EXISTS", 5)
+    assert time.time() - start < 1.0 + 0.5, "IDLE wake-up took too long"
+    # b expunges while a idles: a sees EXPUNGE.
+    ok(b.store("1", "+FLAGS", r"(\Deleted)"))
+    ok(b.expunge())
+    read_until(a, rb"^\* 1 EXPUNGE", 5)
+    a.send(b"DONE\r\n")
+    read_until(a, rb"^i1 OK", 5)
+    a.logout()
+    b.logout()
+
+
+def test_mbsync_syncs_down_and_up_and_is_idempotent(server, tmp_path):
+    for i in range(40):
+        deliver(server, "bob@example.org", f"message {i}", f"body {i}\r\n")
+    host, port = server.addrs["imaps"]
+    maildir = tmp_path / "Mail"
+    maildir.mkdir()
+    rc = tmp_path / "mbsyncrc"
+    rc.write_text(f"""
+IMAPAccount test
+Host {host}
+Port {port}
+User bob@example.org
+Pass "{PASSWORD}"
+SSLType IMAPS
+CertificateFile {server.data / "keys" / "tls-cert.pem"}
+SystemCertificates no
+
+IMAPStore remote
+Account test
+
+MaildirStore local
+Path {maildir}/
+Inbox {maildir}/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+""")
+
+    def run():
+        r = subprocess.run(["mbsync", "-c", str(rc), "-a"], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout + r.stderr
+
+    run()
+    new = list((maildir / "INBOX" / "new").iterdir()) + list((maildir / "INBOX" / "cur").iterdir())
+    assert len(new) == 40
+    assert (maildir / "Sent").is_dir() and (maildir / "Archive").is_dir()
+    # Up: a message written locally reaches the server.
+    (maildir / "Archive" / "new" / "1.local:2,S").write_bytes(
+        b"From: bob@example.org\r\nSubject: written offline\r\n\r\nhi\r\n")
+    run()
+    imap = login(server, "bob@example.org")
+    ok(imap.select("Archive"))
+    assert ok(imap.search(None, "SUBJECT", "offline")) == [b"1"]
+    assert b"\\Seen" in ok(imap.fetch("1", "(FLAGS)"))[0]
+    imap.logout()
+    # Again: nothing left to do.
+    before = sorted(p.name for p in (maildir / "INBOX").rglob("*") if p.is_file())
+    out = run()
+    after = sorted(p.name for p in (maildir / "INBOX").rglob("*") if p.is_file())
+    assert before == after, out
