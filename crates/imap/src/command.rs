@@ -431,10 +431,15 @@ impl MailboxName {
         if name.bytes().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
             return Err(InvalidMailboxName("contains NUL, CR or LF"));
         }
-        if name.eq_ignore_ascii_case("INBOX") {
-            return Ok(MailboxName("INBOX".to_owned()));
+        // INBOX is case-insensitive, also as the first level of a hierarchy ("inbox/x"),
+        // so that no account can end up with an "inbox" beside its INBOX.
+        match name.split_once('/') {
+            None if name.eq_ignore_ascii_case("INBOX") => Ok(MailboxName("INBOX".to_owned())),
+            Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => {
+                Ok(MailboxName(format!("INBOX/{rest}")))
+            }
+            _ => Ok(MailboxName(name.to_owned())),
         }
-        Ok(MailboxName(name.to_owned()))
     }
 
     /// Builds a name from the bytes the client sent. Without UTF-8
@@ -598,8 +603,9 @@ mod tests {
         assert!(MailboxName::from_wire(b"InBoX", true).unwrap().is_inbox());
         assert_eq!(
             MailboxName::from_wire(b"inbox/x", false).unwrap().as_str(),
-            "inbox/x"
+            "INBOX/x"
         );
+        assert_eq!(MailboxName::new("Inboxes/x").unwrap().as_str(), "Inboxes/x");
         let n = MailboxName::from_wire(b"&ZeVnLIqe-", false).unwrap();
         assert_eq!(n.as_str(), "日本語");
         assert_eq!(n.to_wire(false), b"&ZeVnLIqe-");

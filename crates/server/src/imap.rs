@@ -366,8 +366,7 @@ impl Session {
             CommandBody::UidExpunge { set } => self.expunge(&tag, Some(set)).await,
             CommandBody::Search { uid, ret, key } => self.search(&tag, uid, ret, key).await,
             CommandBody::Close | CommandBody::Unselect => {
-                if body_is_close
-                    && let Some(sel) = self.selected.as_ref().filter(|s| !s.read_only)
+                if body_is_close && let Some(sel) = self.selected.as_ref().filter(|s| !s.read_only)
                 {
                     // CLOSE expunges silently (RFC 9051 §6.4.1).
                     let (store, id) = (self.shared.store.clone(), sel.mailbox.id);
