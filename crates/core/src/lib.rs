@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod address;
 pub mod config;
 pub mod delivery;
+pub mod import;
 pub mod time;
 
 pub use mailkeep_store as store;

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod files;
+mod import;
 mod init;
 mod quickstart;
 
@@ -53,6 +54,18 @@ enum Command {
     },
     /// Run the server until SIGTERM or SIGINT.
     Serve,
+    /// Import an mbox file, a Maildir or a tree of Maildirs (Dovecot/Courier layout) into an
+    /// account; safe to re-run (nothing is imported twice). The server must be stopped.
+    Import {
+        /// The account's address.
+        #[arg(long)]
+        account: String,
+        /// Mailbox to import into [default: INBOX; Maildir folders keep their names].
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// The mbox file or Maildir directory.
+        path: PathBuf,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
@@ -168,6 +181,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve => serve(dir),
+        Command::Import {
+            account,
+            mailbox,
+            path,
+        } => import::run(dir, &account, mailbox.as_deref(), &path),
         Command::User(cmd) => user(dir, cmd),
         Command::Domain(cmd) => domain(dir, cmd),
         Command::Alias(cmd) => alias(dir, cmd),
@@ -268,23 +286,20 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
+        // Handlers first: a SIGTERM that arrives while listeners start must still mean a
+        // clean shutdown, not the default of dying on the spot.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let server = mailkeep_server::Server::bind(config, dir.to_path_buf(), store).await?;
-        server.run(shutdown_signal()).await;
+        server
+            .run(async move {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                }
+            })
+            .await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
 }

@@ -393,6 +393,47 @@ impl Store {
         })
     }
 
+    /// APPEND for importers: does nothing (gives `None`) when the mailbox already holds a
+    /// live message with exactly these bytes, so that re-running an import adds nothing.
+    /// Does not block: `done` gets the outcome once durable. Writes submitted one after the
+    /// other from one thread commit in that order, so UIDs follow the source's order.
+    pub fn append_if_absent_then(
+        &self,
+        account_id: i64,
+        mailbox: &str,
+        bytes: Vec<u8>,
+        flags: Vec<String>,
+        internal_date: i64,
+        done: impl FnOnce(Result<Option<u32>>) + Send + 'static,
+    ) {
+        let size = bytes.len() as u64;
+        let mailbox = mailbox.to_owned();
+        let flags = normalise(&flags).join(" ");
+        let work = move |c: &Connection, hash: Option<&crate::Hash>| {
+            let hash = hash.ok_or(Error::Closed)?;
+            let id = live_mailbox_id(c, account_id, &mailbox)?;
+            let present: bool = row(
+                c,
+                "SELECT EXISTS(SELECT 1 FROM messages
+                 WHERE mailbox_id = ?1 AND blob_hash = ?2 AND expunged_at IS NULL)",
+                params![id, &hash[..]],
+                |r| r.get(0),
+            )?;
+            if present {
+                return Ok(None);
+            }
+            let (uid, modseq) = next_uid(c, id)?;
+            exec(
+                c,
+                "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, uid, modseq, flags, &hash[..], size, internal_date],
+            )?;
+            Ok(Some(uid))
+        };
+        self.submit(Some(bytes), work, done);
+    }
+
     /// COPY, or MOVE (`expunge_source`), of live messages into another mailbox of the same
     /// account, in one transaction.
     pub fn copy_messages(

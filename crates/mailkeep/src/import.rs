@@ -1,0 +1,162 @@
+//! `mailkeep import`: an mbox, a Maildir or a tree of Maildirs into an account.
+//!
+//! Messages are read one at a time and handed to the store without waiting for each commit
+//! (at most a fixed number in flight), so the store's group commit batches them, memory stays
+//! bounded whatever the size of the source, and UIDs follow the source's order. Re-running is safe: a message already in its target mailbox (same bytes) is
+//! skipped, which also makes an interrupted import resumable.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use mailkeep_core::address::Address;
+use mailkeep_core::import::{self, ImportError, Message, Source};
+use mailkeep_core::store::{self as store, OpenOptions, Store};
+use mailkeep_core::time::now;
+
+/// Writes in flight at once: enough for the store to batch them, few enough to bound memory.
+const IN_FLIGHT: usize = 64;
+
+fn closed(path: &Path) -> ImportError {
+    ImportError::Io {
+        path: path.to_path_buf(),
+        cause: std::io::Error::other("the store stopped accepting writes"),
+    }
+}
+
+pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Result<()> {
+    let address = Address::parse(account)?.to_string();
+    let source = import::detect(path)?;
+    let store = match Store::open(dir, OpenOptions { exclusive: true }) {
+        Err(store::Error::Locked(_)) => {
+            bail!(
+                "the server is running on {}; stop it before importing",
+                dir.display()
+            )
+        }
+        other => other?,
+    };
+    let acc = store
+        .account(&address)?
+        .with_context(|| format!("no such user: {address}"))?;
+    let base = mailbox.unwrap_or("INBOX").trim_matches('/').to_owned();
+    let target = |folder: &str| -> String {
+        if folder.is_empty() {
+            base.clone()
+        } else if base == "INBOX" {
+            // A tree imported into INBOX keeps its folders at the top level.
+            folder.to_owned()
+        } else {
+            format!("{base}/{folder}")
+        }
+    };
+
+    let (total, is_bytes) = match &source {
+        Source::Mbox(p) => (std::fs::metadata(p)?.len(), true),
+        Source::Maildirs(dirs) => {
+            let mut n = 0;
+            for (_, d) in dirs {
+                n += import::maildir_files(d)?.len() as u64;
+            }
+            (n, false)
+        }
+    };
+    let bar = ProgressBar::new(total);
+    let template = if is_bytes {
+        "{bar:40} {bytes}/{total_bytes} {msg}"
+    } else {
+        "{bar:40} {pos}/{len} messages {msg}"
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    // Mailboxes first, in the order met, so that a folder exists before its messages.
+    let mut folders = vec![String::new()];
+    if let Source::Maildirs(dirs) = &source {
+        folders.extend(dirs.iter().map(|(f, _)| f.clone()));
+    }
+    let existing: Vec<String> = store
+        .mailboxes(acc.id)?
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for f in &folders {
+        let name = target(f);
+        if !existing.contains(&name) {
+            match store.create_mailbox(acc.id, &name, rand::random::<u32>().max(1)) {
+                Ok(()) | Err(store::Error::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    // One submitter keeps the source's order (UIDs follow it); many writes in flight let the
+    // store commit them in batches.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<store::Result<Option<u32>>>();
+    let (mut in_flight, mut imported, mut skipped) = (0usize, 0u64, 0u64);
+    let mut settle = |r: store::Result<Option<u32>>| -> Result<()> {
+        match r? {
+            Some(_) => imported += 1,
+            None => skipped += 1,
+        }
+        if !is_bytes {
+            bar.inc(1);
+        }
+        Ok(())
+    };
+    let mut failure: Option<anyhow::Error> = None;
+    let mut submit = |m: Message| -> Result<(), ImportError> {
+        while in_flight >= IN_FLIGHT {
+            let r = done_rx.recv().map_err(|_| closed(path))?;
+            in_flight -= 1;
+            if let Err(e) = settle(r) {
+                failure.get_or_insert(e);
+                return Err(closed(path));
+            }
+        }
+        let tx = done_tx.clone();
+        let date = m.date.unwrap_or_else(now);
+        store.append_if_absent_then(
+            acc.id,
+            &target(&m.folder),
+            m.bytes,
+            m.flags,
+            date,
+            move |r| {
+                let _ = tx.send(r);
+            },
+        );
+        in_flight += 1;
+        Ok(())
+    };
+    let read_result = match &source {
+        Source::Mbox(p) => import::read_mbox(p, |m, pos| {
+            bar.set_position(pos);
+            submit(m)
+        }),
+        Source::Maildirs(dirs) => (|| {
+            for (folder, d) in dirs {
+                for file in import::maildir_files(d)? {
+                    submit(import::read_maildir_message(&file, folder)?)?;
+                }
+            }
+            Ok(())
+        })(),
+    };
+    while in_flight > 0 {
+        let r = done_rx.recv().map_err(|_| closed(path))?;
+        in_flight -= 1;
+        if let Err(e) = settle(r) {
+            failure.get_or_insert(e);
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e.context("import stopped; re-run it to continue where it stopped"));
+    }
+    bar.finish_and_clear();
+    store.close();
+    read_result?;
+    println!("imported {imported} messages into {address} ({skipped} already there, skipped)");
+    Ok(())
+}

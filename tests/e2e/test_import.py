@@ -1,0 +1,104 @@
+"""`mailkeep import`: the 6,046 real messages of ../shared/corpus as a tree of Maildirs, read
+back over IMAP with BODYSTRUCTURE, ENVELOPE and BODY[] for every one; an mbox; re-runs."""
+
+import imaplib
+import re
+import tarfile
+import time
+
+from conftest import BIN, ROOT, Server, mk
+from test_mail_path import tls_context
+from test_imap_ops import login, ok
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "spamassassin-public-corpus.tar.gz"
+
+
+def to_crlf(raw: bytes) -> bytes:
+    return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+def test_corpus_maildir_tree_imports_and_reads_back(server, tmp_path):
+    tree = tmp_path / "Maildir"
+    originals = {}
+    with tarfile.open(CORPUS) as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            folder, name = member.name.split("/", 1)
+            data = tar.extractfile(member).read()
+            target = tree / folder / "cur" / (name + ":2,S")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            originals.setdefault(folder, []).append((name + ":2,S", data))
+    assert sum(len(v) for v in originals.values()) == 6046
+
+    server.stop()
+    start = time.time()
+    r = mk(server.data, "import", "--account", "bob@example.org", str(tree))
+    took = time.time() - start
+    assert "imported 6046 messages" in r.stdout, r.stdout + r.stderr
+    print(f"imported 6046 messages in {took:.1f} s")
+    again = mk(server.data, "import", "--account", "bob@example.org", str(tree))
+    assert "imported 0 messages" in again.stdout and "6046 already there" in again.stdout
+
+    s = Server(server.data)
+    try:
+        imap = login(s, "bob@example.org")
+        for folder, files in sorted(originals.items()):
+            typ, data = imap.select(folder, readonly=True)
+            assert typ == "OK", (folder, data)
+            count = int(data[0])
+            assert count == len(files)
+            files.sort()  # maildir order = name order = UID order
+            for lo in range(1, count + 1, 500):
+                hi = min(count, lo + 499)
+                typ, data = imap.fetch(f"{lo}:{hi}", "(BODY.PEEK[])")
+                assert typ == "OK", data
+                bodies = [part[1] for part in data if isinstance(part, tuple)]
+                assert len(bodies) == hi - lo + 1, (folder, lo, len(bodies))
+                for i, body in enumerate(bodies):
+                    name, original = files[lo - 1 + i]
+                    assert body == to_crlf(original), (folder, name)
+                # Structure and envelope of every message, however broken its MIME.
+                typ, data = imap.fetch(f"{lo}:{hi}", "(FLAGS BODYSTRUCTURE ENVELOPE)")
+                assert typ == "OK", data
+                seen = set()
+                for item in data:
+                    head = item[0] if isinstance(item, tuple) else item
+                    m = re.match(rb"(\d+) \(", head or b"")
+                    if m:
+                        assert b"FLAGS (\\Seen)" in head, head[:200]
+                        seen.add(int(m.group(1)))
+                assert seen == set(range(lo, hi + 1)), (folder, lo)
+        imap.logout()
+    finally:
+        s.stop()
+
+
+def test_mbox_import(server, tmp_path):
+    mbox = tmp_path / "old.mbox"
+    mbox.write_bytes(
+        b"From someone@example.net Tue Nov 24 10:00:00 2026\n"
+        b"From: someone@example.net\nSubject: first\n\nHello\n>From here\n\n"
+        b"From other@example.net Wed Nov 25 11:30:00 2026\n"
+        b"From: other@example.net\nSubject: second\n\nBye\n")
+    server.stop()
+    r = mk(server.data, "import", "--account", "alice@example.org", "--mailbox", "Old/Mail",
+           str(mbox))
+    assert "imported 2 messages" in r.stdout, r.stdout + r.stderr
+    bad = mk(server.data, "import", "--account", "nobody@example.org", str(mbox), check=False)
+    assert bad.returncode != 0 and "no such user" in bad.stderr
+    s = Server(server.data)
+    try:
+        imap = login(s)
+        ok(imap.select("Old/Mail"))
+        data = ok(imap.fetch("1:2", "(INTERNALDATE BODY.PEEK[])"))
+        assert b'"24-Nov-2026 10:00:00 +0000"' in data[0][0]
+        assert data[0][1] == b"From: someone@example.net\r\nSubject: first\r\n\r\nHello\r\nFrom here\r\n"
+        assert data[2][1].endswith(b"Bye\r\n")
+        imap.logout()
+        # While serving, import refuses clearly instead of racing the server.
+        busy = mk(s.data, "import", "--account", "alice@example.org", str(mbox), check=False)
+        assert busy.returncode != 0 and "stop it before importing" in busy.stderr
+    finally:
+        s.stop()
