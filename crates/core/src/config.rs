@@ -153,6 +153,8 @@ pub struct Imap {
     pub max_connections_per_ip: usize,
     /// Concurrent IMAP connections in all.
     pub max_connections: usize,
+    /// Concurrent logged-in sessions of one account.
+    pub max_sessions_per_account: usize,
 }
 
 impl Default for Imap {
@@ -164,6 +166,7 @@ impl Default for Imap {
             login_timeout_secs: 60,
             max_connections_per_ip: 20,
             max_connections: 1000,
+            max_sessions_per_account: 50,
         }
     }
 }
@@ -311,6 +314,7 @@ idle_timeout_secs = {iit}           # autologout; RFC 9051 requires at least 30 
 login_timeout_secs = {ilt}            # an unauthenticated connection must log in within this
 max_connections_per_ip = {imcpi}
 max_connections = {imc}
+max_sessions_per_account = {imspa}   # logged-in sessions of one user at once
 
 [accounts]
 min_password_length = {mpl}
@@ -330,6 +334,7 @@ min_password_length = {mpl}
             ilt = i.login_timeout_secs,
             imcpi = i.max_connections_per_ip,
             imc = i.max_connections,
+            imspa = i.max_sessions_per_account,
             mpl = a.min_password_length,
         )
     }

@@ -200,3 +200,57 @@ fn starttls_login_select_fetch() {
         "{st}"
     );
 }
+
+fn imaps_login(dir: &std::path::Path, server: &Server, user: &str) -> (BufReader<Tls>, String) {
+    let tcp = TcpStream::connect(server.addr("imaps")).unwrap();
+    let mut s = wrap(dir, tcp);
+    let mut greeting = String::new();
+    s.read_line(&mut greeting).unwrap();
+    let r = run(
+        &mut s,
+        "l",
+        &format!("LOGIN {user} \"correct horse battery\""),
+    );
+    (s, r)
+}
+
+#[test]
+fn sessions_per_account_are_limited_and_new_keywords_are_announced() {
+    let tmp = data_dir(&[("max_sessions_per_account", "2")]);
+    let dir = data_path(&tmp);
+    let server = Server::start(&dir);
+    assert!(
+        send_mail(
+            server.addr("smtp"),
+            "x@example.net",
+            &["alice@example.org"],
+            "Subject: k\r\n\r\nx\r\n"
+        )
+        .starts_with("250")
+    );
+    let (mut a, r) = imaps_login(&dir, &server, "alice@example.org");
+    assert!(r.contains("l OK"), "{r}");
+    let (_b, r) = imaps_login(&dir, &server, "alice@example.org");
+    assert!(r.contains("l OK"), "{r}");
+    let (_c, r) = imaps_login(&dir, &server, "alice@example.org");
+    assert!(r.contains("l NO [LIMIT]"), "third session refused: {r}");
+    let (_d, r) = imaps_login(&dir, &server, "bob@example.org");
+    assert!(r.contains("l OK"), "other accounts unaffected: {r}");
+
+    let sel = run(&mut a, "s", "SELECT INBOX");
+    assert!(
+        sel.contains("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)"),
+        "{sel}"
+    );
+    let st = run(&mut a, "t", "STORE 1 +FLAGS ($Important)");
+    let flags_at = st.find("* FLAGS (").expect("FLAGS announced");
+    let fetch_at = st.find("* 1 FETCH").expect("FETCH");
+    assert!(
+        flags_at < fetch_at && st.contains("\\Draft $Important)"),
+        "{st}"
+    );
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_e, r) = imaps_login(&dir, &server, "alice@example.org");
+    assert!(r.contains("l OK"), "a closed session frees its slot: {r}");
+}

@@ -34,6 +34,36 @@ struct Selected {
     read_only: bool,
     /// The session's view: sequence number n is `messages[n - 1]`.
     messages: Vec<MessageEntry>,
+    /// Keywords announced in the last untagged FLAGS.
+    keywords: Vec<String>,
+}
+
+fn is_system_flag(f: &str) -> bool {
+    ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(f))
+}
+
+/// The keywords in use in a set of messages, sorted.
+fn keywords_of<'a>(messages: impl Iterator<Item = &'a MessageEntry>) -> Vec<String> {
+    let mut k: Vec<String> = messages
+        .flat_map(|m| m.flags.iter())
+        .filter(|f| !is_system_flag(f))
+        .cloned()
+        .collect();
+    k.sort();
+    k.dedup();
+    k
+}
+
+/// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (… \*)]` for these keywords.
+fn flags_lines(keywords: &[String]) -> String {
+    let mut all = SYSTEM_FLAGS.to_owned();
+    for k in keywords {
+        all.push(' ');
+        all.push_str(k);
+    }
+    format!("* FLAGS ({all})\r\n* OK [PERMANENTFLAGS ({all} \\*)] Flags permitted\r\n")
 }
 
 struct Session {
@@ -43,6 +73,8 @@ struct Session {
     out: Vec<u8>,
     state: State,
     account: Option<Account>,
+    /// Held while logged in: counts towards the account's session limit.
+    _account_slot: Option<crate::limits::AccountSlot>,
     selected: Option<Selected>,
     utf8: bool,
     rev2: bool,
@@ -89,6 +121,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         out: Vec::new(),
         state: State::NotAuthenticated,
         account: None,
+        _account_slot: None,
         selected: None,
         utf8: false,
         rev2: false,
@@ -389,6 +422,15 @@ impl Session {
         let store = self.shared.store.clone();
         match blocking(move || accounts::authenticate(&store, &username, &password)).await {
             Some(Ok(Some(acc))) => {
+                let Some(slot) = self.shared.imap_sessions.acquire(acc.id) else {
+                    return self.tagged(
+                        tag,
+                        Status::No,
+                        Some("LIMIT"),
+                        "Too many sessions for this account; log out elsewhere first",
+                    );
+                };
+                self._account_slot = Some(slot);
                 tracing::info!(user = %acc.address, "imap login");
                 self.account = Some(acc);
                 self.state = State::Authenticated;
@@ -534,10 +576,8 @@ impl Session {
                 o.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", pos + 1));
             }
         }
-        o.push_str(&format!("* FLAGS ({SYSTEM_FLAGS})\r\n"));
-        o.push_str(&format!(
-            "* OK [PERMANENTFLAGS ({SYSTEM_FLAGS} \\*)] Flags permitted\r\n"
-        ));
+        let keywords = keywords_of(messages.iter());
+        o.push_str(&flags_lines(&keywords));
         o.push_str(&format!(
             "* OK [UIDVALIDITY {}] UIDs valid\r\n",
             mailbox.uidvalidity
@@ -558,6 +598,7 @@ impl Session {
             mailbox,
             read_only,
             messages,
+            keywords,
         });
         self.state = State::Selected;
         self.tagged(tag, Status::Ok, Some(code), &format!("{verb} completed"));
@@ -607,6 +648,13 @@ impl Session {
         let before = sel.messages.len();
         sel.messages
             .extend(fresh.into_iter().filter(|m| m.uid > last));
+        // A keyword seen for the first time is announced before anything that shows it
+        // (rev1 clients rely on FLAGS listing every flag a FETCH may return).
+        let keywords = keywords_of(sel.messages.iter());
+        if keywords.iter().any(|k| !sel.keywords.contains(k)) {
+            out.insert_str(0, &flags_lines(&keywords));
+            sel.keywords = keywords;
+        }
         if sel.messages.len() != before {
             out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
         }

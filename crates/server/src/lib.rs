@@ -93,6 +93,7 @@ pub(crate) struct Shared {
     pub tls: tokio_rustls::TlsAcceptor,
     pub smtp_limits: ConnLimits,
     pub imap_limits: ConnLimits,
+    pub imap_sessions: limits::AccountLimits,
     pub recipients: mailkeep_core::accounts::RecipientCache,
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
     /// IMAP sessions on them (DESIGN §2 step 5).
@@ -155,6 +156,7 @@ impl Server {
                 config.imap.max_connections,
                 config.imap.max_connections_per_ip,
             ),
+            imap_sessions: limits::AccountLimits::new(config.imap.max_sessions_per_account),
             config,
             store,
             tls,

@@ -68,3 +68,49 @@ impl Drop for Slot {
         }
     }
 }
+
+/// Counts logged-in IMAP sessions per account.
+#[derive(Clone)]
+pub(crate) struct AccountLimits {
+    inner: Arc<Mutex<HashMap<i64, usize>>>,
+    max: usize,
+}
+
+pub(crate) struct AccountSlot {
+    limits: AccountLimits,
+    account: i64,
+}
+
+impl AccountLimits {
+    pub fn new(max: usize) -> Self {
+        AccountLimits {
+            inner: Arc::default(),
+            max,
+        }
+    }
+
+    pub fn acquire(&self, account: i64) -> Option<AccountSlot> {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(account).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(AccountSlot {
+            limits: self.clone(),
+            account,
+        })
+    }
+}
+
+impl Drop for AccountSlot {
+    fn drop(&mut self) {
+        let mut m = self.limits.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.account);
+            }
+        }
+    }
+}

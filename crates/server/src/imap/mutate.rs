@@ -209,6 +209,19 @@ impl Session {
         }
         let mut out = String::new();
         if let Some(sel) = self.selected.as_mut() {
+            let mut keywords = sel.keywords.clone();
+            for c in &changed {
+                for f in &c.flags {
+                    if !super::is_system_flag(f) && !keywords.contains(f) {
+                        keywords.push(f.clone());
+                    }
+                }
+            }
+            if keywords.len() != sel.keywords.len() {
+                keywords.sort();
+                out.push_str(&super::flags_lines(&keywords));
+                sel.keywords = keywords;
+            }
             for c in &changed {
                 let Some(&(seq, _)) = targets.iter().find(|(_, u)| *u == c.uid) else {
                     continue;
