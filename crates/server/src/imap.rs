@@ -78,6 +78,8 @@ struct Session {
     selected: Option<Selected>,
     utf8: bool,
     rev2: bool,
+    /// CONDSTORE enabled (RFC 7162 §3.1): MODSEQ in untagged FETCH, HIGHESTMODSEQ on SELECT.
+    condstore: bool,
     buf: Vec<u8>,
 }
 
@@ -125,6 +127,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         selected: None,
         utf8: false,
         rev2: false,
+        condstore: false,
         buf: vec![0u8; 64 * 1024],
     };
     if let Err(e) = s.run().await {
@@ -330,6 +333,9 @@ impl Session {
                         self.rev2 = true;
                         self.utf8 = true;
                         enabled.push("IMAP4rev2");
+                    } else if c.eq_ignore_ascii_case("CONDSTORE") && !self.condstore {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE");
                     }
                 }
                 let line = format!(
@@ -344,8 +350,18 @@ impl Session {
                     .extend_from_slice(b"* ID (\"name\" \"mailkeep\")\r\n");
                 self.tagged(&tag, Status::Ok, None, "ID completed");
             }
-            CommandBody::Select { mailbox, .. } => self.select(&tag, mailbox, false).await,
-            CommandBody::Examine { mailbox, .. } => self.select(&tag, mailbox, true).await,
+            CommandBody::Select {
+                mailbox, condstore, ..
+            } => {
+                self.condstore |= condstore;
+                self.select(&tag, mailbox, false).await
+            }
+            CommandBody::Examine {
+                mailbox, condstore, ..
+            } => {
+                self.condstore |= condstore;
+                self.select(&tag, mailbox, true).await
+            }
             CommandBody::List { reference, pattern } => {
                 self.list_as(&tag, &reference, &pattern, "LIST", false)
                     .await
@@ -586,6 +602,12 @@ impl Session {
             "* OK [UIDNEXT {}] Predicted next UID\r\n",
             mailbox.uidnext
         ));
+        if self.condstore {
+            o.push_str(&format!(
+                "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                mailbox.highestmodseq
+            ));
+        }
         self.out.extend_from_slice(o.as_bytes());
         if self.rev2 {
             self.out.extend_from_slice(b"* LIST () \"/\" ");

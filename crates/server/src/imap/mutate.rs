@@ -231,7 +231,7 @@ impl Session {
                     m.modseq = c.modseq;
                 }
                 if !silent || unchanged_since.is_some() {
-                    let modseq = if unchanged_since.is_some() {
+                    let modseq = if unchanged_since.is_some() || self.condstore {
                         format!(" MODSEQ ({})", c.modseq)
                     } else {
                         String::new()
