@@ -197,3 +197,53 @@ SyncState *
     out = run()
     after = sorted(p.name for p in (maildir / "INBOX").rglob("*") if p.is_file())
     assert before == after, out
+
+
+def test_condstore_qresync_and_list_extended(server):
+    deliver(server, "bob@example.org", "q1")
+    deliver(server, "bob@example.org", "q2")
+    deliver(server, "bob@example.org", "q3")
+    imap = login(server, "bob@example.org")
+    caps = imap.capability()[1][0]
+    for cap in (b"CONDSTORE", b"QRESYNC", b"LIST-EXTENDED", b"LIST-STATUS", b"UIDPLUS", b"MOVE",
+                b"IDLE", b"SPECIAL-USE"):
+        assert cap in caps, caps
+    typ, data = imap._simple_command("ENABLE", "QRESYNC")
+    assert typ == "OK" and imap.untagged_responses.pop("ENABLED") == [b"QRESYNC"]
+    ok(imap.select("INBOX"))
+    modseq = int(imap.untagged_responses["HIGHESTMODSEQ"][0])
+    validity = int(imap.untagged_responses["UIDVALIDITY"][0])
+    imap.logout()
+
+    # Offline, another client flags 1 and expunges 2.
+    other = login(server, "bob@example.org")
+    ok(other.select("INBOX"))
+    ok(other.store("1", "+FLAGS", r"(\Flagged)"))
+    ok(other.store("2", "+FLAGS", r"(\Deleted)"))
+    ok(other.expunge())
+    other.logout()
+
+    imap = login(server, "bob@example.org")
+    imap._simple_command("ENABLE", "QRESYNC")
+    typ, data = imap._simple_command("SELECT", f"INBOX (QRESYNC ({validity} {modseq} 1:3))")
+    assert typ == "OK", data
+    imap.state = "SELECTED"  # imaplib does not know SELECT with parameters
+    assert imap.untagged_responses.get("VANISHED") == [b"(EARLIER) 2"], imap.untagged_responses
+    fetches = imap.untagged_responses.get("FETCH", [])
+    assert any(b"UID 1 FLAGS (\\Flagged) MODSEQ" in f for f in fetches), fetches
+    assert not any(b"UID 3 " in f for f in fetches), "unchanged messages are not resent"
+    # UID FETCH with CHANGEDSINCE and VANISHED.
+    imap.untagged_responses.clear()
+    typ, data = imap.uid("FETCH", "1:*", f"(FLAGS) (CHANGEDSINCE {modseq} VANISHED)")
+    assert typ == "OK", data
+    assert imap.untagged_responses.get("VANISHED") == [b"(EARLIER) 2"], imap.untagged_responses
+    # LIST-EXTENDED with SPECIAL-USE selection and STATUS return.
+    imap.untagged_responses.clear()
+    typ, data = imap._simple_command("LIST", '(SPECIAL-USE) "" "*" RETURN (STATUS (MESSAGES))')
+    assert typ == "OK", data
+    lists = imap.untagged_responses.get("LIST", [])
+    assert len(lists) == 5 and not any(b"INBOX" in l for l in lists), lists
+    assert any(b"\\Sent" in l for l in lists)
+    statuses = imap.untagged_responses.get("STATUS", [])
+    assert len(statuses) == 5 and all(b"MESSAGES 0" in s for s in statuses), statuses
+    imap.logout()

@@ -41,27 +41,54 @@ pub enum CommandBody {
     },
     /// `ENABLE cap...` (capability names as sent).
     Enable(Vec<String>),
-    /// `SELECT mailbox [(CONDSTORE)]`
+    /// `SELECT mailbox [(CONDSTORE)]` or `SELECT mailbox [(QRESYNC (...))]`
+    /// (RFC 7162).
     Select {
         /// The mailbox.
         mailbox: MailboxName,
         /// Whether the CONDSTORE select parameter was given.
         condstore: bool,
+        /// The QRESYNC select parameter (RFC 7162 §3.2.5). It implies
+        /// CONDSTORE; the caller must refuse it (tagged `BAD`) unless the
+        /// client has done `ENABLE QRESYNC`.
+        qresync: Option<QresyncParams>,
     },
-    /// `EXAMINE mailbox [(CONDSTORE)]`
+    /// `EXAMINE mailbox [(CONDSTORE)]` or `EXAMINE mailbox [(QRESYNC
+    /// (...))]`; parameters as for [`CommandBody::Select`].
     Examine {
         /// The mailbox.
         mailbox: MailboxName,
         /// Whether the CONDSTORE select parameter was given.
         condstore: bool,
+        /// The QRESYNC select parameter (RFC 7162 §3.2.5); see
+        /// [`CommandBody::Select`].
+        qresync: Option<QresyncParams>,
     },
-    /// Basic `LIST reference pattern`; both are UTF-8 (modified UTF-7
-    /// decoded unless UTF-8 was enabled). The pattern keeps `*` and `%`.
+    /// `LIST [(selection)] reference pattern [RETURN (options)]` (RFC 9051,
+    /// with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819 and SPECIAL-USE RFC
+    /// 6154). The reference and patterns are UTF-8 (modified UTF-7 decoded
+    /// unless UTF-8 was enabled); patterns keep `*` and `%`.
+    ///
+    /// The basic form `LIST reference pattern` gives empty `selection` and
+    /// `returns` and a one-element `patterns`.
     List {
         /// Reference name.
         reference: String,
-        /// Mailbox pattern with wildcards.
+        /// The first mailbox pattern (the only one in the basic form).
         pattern: String,
+        /// The selection options (`LIST (SUBSCRIBED ...) ...`), without
+        /// duplicates, in request order; empty when none were given.
+        /// `RECURSIVEMATCH` only occurs together with `SUBSCRIBED` or
+        /// `SPECIAL-USE` (the parser refuses it otherwise, RFC 5258 §3.1).
+        selection: Vec<ListSelection>,
+        /// All mailbox patterns, at least one: `pattern` alone, or every
+        /// pattern of the `(p1 p2 ...)` form (at most
+        /// [`crate::parse::MAX_LIST_PATTERNS`]).
+        patterns: Vec<String>,
+        /// The return options (`RETURN (CHILDREN ...)`), without duplicates,
+        /// in request order; empty when none were given. At most one
+        /// [`ListReturn::Status`].
+        returns: Vec<ListReturn>,
     },
     /// `STATUS mailbox (items)`
     Status {
@@ -83,6 +110,12 @@ pub enum CommandBody {
         /// only messages whose mod-sequence is above `n` are returned, and
         /// the caller adds [`FetchItem::Modseq`] to the items. Never 0.
         changed_since: Option<u64>,
+        /// The `VANISHED` modifier (QRESYNC, RFC 7162 §3.2.6): also report
+        /// the UIDs in the set expunged since `changed_since` with a
+        /// `VANISHED (EARLIER)` response. Only set for `UID FETCH` together
+        /// with `changed_since` (the parser refuses anything else); the
+        /// caller must refuse it unless QRESYNC was enabled.
+        vanished: bool,
     },
     /// `CLOSE`
     Close,
@@ -213,6 +246,203 @@ pub enum CommandBody {
         /// [`SearchKey::And`].
         key: SearchKey,
     },
+    /// `SORT (criteria) charset keys` or `UID SORT ...` (RFC 5256).
+    ///
+    /// The charset is checked as for [`CommandBody::Search`] (only UTF-8 and
+    /// US-ASCII), so every string in the keys is UTF-8.
+    Sort {
+        /// Whether this was `UID SORT` (results are UIDs).
+        uid: bool,
+        /// The sort criteria in priority order (at least one).
+        criteria: Vec<SortCriterion>,
+        /// The search criteria, as for [`CommandBody::Search`].
+        key: SearchKey,
+    },
+    /// `THREAD algorithm charset keys` or `UID THREAD ...` (RFC 5256);
+    /// charset and keys as for [`CommandBody::Sort`].
+    Thread {
+        /// Whether this was `UID THREAD` (results are UIDs).
+        uid: bool,
+        /// The threading algorithm.
+        algorithm: ThreadAlgorithm,
+        /// The search criteria, as for [`CommandBody::Search`].
+        key: SearchKey,
+    },
+    /// `GETQUOTA quota-root` (RFC 9208 §4.2).
+    GetQuota {
+        /// The quota root name as sent (UTF-8; not a mailbox name, so not
+        /// modified-UTF-7 decoded). Often empty.
+        root: String,
+    },
+    /// `GETQUOTAROOT mailbox` (RFC 9208 §4.3).
+    GetQuotaRoot {
+        /// The mailbox whose quota roots are asked for.
+        mailbox: MailboxName,
+    },
+    /// `SETQUOTA quota-root (resource limit ...)` (RFC 9208 §4.1). Parsed so
+    /// it can be refused properly; an empty list asks to remove all limits.
+    SetQuota {
+        /// The quota root name, as for [`CommandBody::GetQuota`].
+        root: String,
+        /// The resources and their new limits, in request order; each
+        /// resource at most once.
+        limits: Vec<(QuotaResource, u64)>,
+    },
+    /// `COMPRESS mechanism` (RFC 4978). Only `DEFLATE` is defined; others are
+    /// parsed and left to the caller to refuse.
+    Compress {
+        /// The mechanism name, upper-cased.
+        mechanism: String,
+    },
+}
+
+/// The QRESYNC select parameter: `(QRESYNC (uidvalidity modseq [known-uids]
+/// [(known-sequence-set known-uid-set)]))` (RFC 7162 §3.2.5).
+///
+/// The parser guarantees that no set holds `*` and that the two sets of
+/// `seq_match` name the same number of messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QresyncParams {
+    /// The UIDVALIDITY the client's cache belongs to (non-zero).
+    pub uidvalidity: u32,
+    /// The last mod-sequence the client knows of (non-zero).
+    pub modseq: u64,
+    /// The UIDs the client knows (`known-uids`); `None` means all UIDs.
+    pub known_uids: Option<SequenceSet>,
+    /// Message sequence numbers and the UIDs the client believes they have
+    /// (`seq-match-data`), matched by position in the order written.
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// A LIST selection option (RFC 5258 §3.1, RFC 6154 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSelection {
+    /// `SUBSCRIBED`: only subscribed mailboxes (existing or not).
+    Subscribed,
+    /// `REMOTE`: also remote mailboxes.
+    Remote,
+    /// `RECURSIVEMATCH`: also list parents of matching mailboxes, with
+    /// `CHILDINFO` extended data.
+    RecursiveMatch,
+    /// `SPECIAL-USE`: only mailboxes with a special-use attribute.
+    SpecialUse,
+}
+
+impl ListSelection {
+    /// The option name as sent on the wire (also the `CHILDINFO` value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListSelection::Subscribed => "SUBSCRIBED",
+            ListSelection::Remote => "REMOTE",
+            ListSelection::RecursiveMatch => "RECURSIVEMATCH",
+            ListSelection::SpecialUse => "SPECIAL-USE",
+        }
+    }
+}
+
+/// A LIST return option (RFC 5258 §3.2, RFC 5819, RFC 6154 §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListReturn {
+    /// `SUBSCRIBED`: add `\Subscribed` to subscribed mailboxes.
+    Subscribed,
+    /// `CHILDREN`: add `\HasChildren` / `\HasNoChildren`.
+    Children,
+    /// `SPECIAL-USE`: add the special-use attributes.
+    SpecialUse,
+    /// `STATUS (items)` (LIST-STATUS): send a STATUS response with these
+    /// items (non-empty, in request order) after each selectable mailbox's
+    /// LIST response.
+    Status(Vec<StatusItem>),
+}
+
+/// A SORT key (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `ARRIVAL`: internal date.
+    Arrival,
+    /// `CC`: first Cc address's mailbox (local part).
+    Cc,
+    /// `DATE`: the Date: header (internal date when missing or invalid).
+    Date,
+    /// `FROM`: first From address's mailbox (local part).
+    From,
+    /// `SIZE`: RFC822.SIZE.
+    Size,
+    /// `SUBJECT`: base subject.
+    Subject,
+    /// `TO`: first To address's mailbox (local part).
+    To,
+}
+
+impl SortKey {
+    /// The key name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Arrival => "ARRIVAL",
+            SortKey::Cc => "CC",
+            SortKey::Date => "DATE",
+            SortKey::From => "FROM",
+            SortKey::Size => "SIZE",
+            SortKey::Subject => "SUBJECT",
+            SortKey::To => "TO",
+        }
+    }
+}
+
+/// One SORT criterion: a key, optionally reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// `REVERSE` was given: sort this key in descending order.
+    pub reverse: bool,
+    /// The key.
+    pub key: SortKey,
+}
+
+/// A THREAD algorithm (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    /// `ORDEREDSUBJECT`
+    OrderedSubject,
+    /// `REFERENCES`
+    References,
+}
+
+impl ThreadAlgorithm {
+    /// The algorithm name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
+            ThreadAlgorithm::References => "REFERENCES",
+        }
+    }
+}
+
+/// A quota resource (RFC 9208 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaResource {
+    /// `STORAGE`: total message size, in units of 1024 octets.
+    Storage,
+    /// `MESSAGE`: number of messages.
+    Message,
+    /// `MAILBOX`: number of mailboxes.
+    Mailbox,
+    /// `ANNOTATION-STORAGE`: size of annotations, in units of 1024 octets.
+    AnnotationStorage,
+    /// Any other resource name (an atom), upper-cased.
+    Other(String),
+}
+
+impl QuotaResource {
+    /// The resource name as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            QuotaResource::Storage => "STORAGE",
+            QuotaResource::Message => "MESSAGE",
+            QuotaResource::Mailbox => "MAILBOX",
+            QuotaResource::AnnotationStorage => "ANNOTATION-STORAGE",
+            QuotaResource::Other(name) => name,
+        }
+    }
 }
 
 /// How STORE changes the flags.
@@ -377,6 +607,14 @@ impl CommandBody {
             CommandBody::UidExpunge { .. } => "UID EXPUNGE",
             CommandBody::Search { uid: false, .. } => "SEARCH",
             CommandBody::Search { uid: true, .. } => "UID SEARCH",
+            CommandBody::Sort { uid: false, .. } => "SORT",
+            CommandBody::Sort { uid: true, .. } => "UID SORT",
+            CommandBody::Thread { uid: false, .. } => "THREAD",
+            CommandBody::Thread { uid: true, .. } => "UID THREAD",
+            CommandBody::GetQuota { .. } => "GETQUOTA",
+            CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
+            CommandBody::SetQuota { .. } => "SETQUOTA",
+            CommandBody::Compress { .. } => "COMPRESS",
         }
     }
 }

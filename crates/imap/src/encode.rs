@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::command::{MailboxName, SearchReturn};
+use crate::command::{ListSelection, MailboxName, SearchReturn};
 
 /// Longest string written as a quoted string; longer ones become literals.
 const MAX_QUOTED: usize = 1000;
@@ -109,6 +109,7 @@ pub fn write_mailbox(out: &mut Vec<u8>, name: &MailboxName, utf8: bool) {
 
 /// Writes a parenthesised flag list: `(\Seen $Label)`. Flags are written as
 /// given; the caller keeps them valid (`\`-prefixed system flags, atoms).
+/// Also used for mailbox attribute lists (`(\HasNoChildren \Sent)`).
 pub fn write_flag_list<S: AsRef<str>>(out: &mut Vec<u8>, flags: &[S]) {
     out.push(b'(');
     for (i, f) in flags.iter().enumerate() {
@@ -224,6 +225,69 @@ pub fn esearch_response(
     if want(SearchReturn::All) && !nums.is_empty() {
         out.extend_from_slice(b" ALL ");
         out.extend_from_slice(compress_sorted(&nums).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Builds a VANISHED response (QRESYNC, RFC 7162 §3.2.10):
+/// `* VANISHED (EARLIER) 1:3,7\r\n`, or `* VANISHED 1:3,7\r\n` when not
+/// `earlier`.
+///
+/// `uids` need not be sorted; duplicates and zeros are dropped. When no UID
+/// is left, nothing may be sent and this returns an empty vector.
+pub fn vanished_response(earlier: bool, uids: &[u32]) -> Vec<u8> {
+    let set = compress_set(uids);
+    if set.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(set.len() + 32);
+    out.extend_from_slice(b"* VANISHED ");
+    if earlier {
+        out.extend_from_slice(b"(EARLIER) ");
+    }
+    out.extend_from_slice(set.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Builds a LIST response with `/` as the hierarchy delimiter:
+/// `* LIST (\HasChildren) "/" Archive ("CHILDINFO" ("SUBSCRIBED"))\r\n`.
+///
+/// The name is written as by [`write_mailbox`] (modified UTF-7 unless
+/// `utf8`), the attributes as by [`write_flag_list`] (`\`-prefixed names;
+/// bytes that would break the syntax are dropped). `childinfo` gives the
+/// `CHILDINFO` extended data of LIST-EXTENDED (RFC 5258 §3.5): the selection
+/// criteria that some child of this mailbox matches, for a RECURSIVEMATCH
+/// listing. Only `SUBSCRIBED` and `SPECIAL-USE` can appear there; other
+/// options and duplicates are left out, and no extended data is written when
+/// nothing is left.
+pub fn list_response<S: AsRef<str>>(
+    name: &MailboxName,
+    utf8: bool,
+    attributes: &[S],
+    childinfo: &[ListSelection],
+) -> Vec<u8> {
+    let mut out = b"* LIST ".to_vec();
+    write_flag_list(&mut out, attributes);
+    out.extend_from_slice(b" \"/\" ");
+    write_mailbox(&mut out, name, utf8);
+    let mut info: Vec<ListSelection> = Vec::new();
+    for &c in childinfo {
+        if matches!(c, ListSelection::Subscribed | ListSelection::SpecialUse) && !info.contains(&c)
+        {
+            info.push(c);
+        }
+    }
+    if !info.is_empty() {
+        out.extend_from_slice(b" (\"CHILDINFO\" (");
+        for (i, c) in info.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            write_string(&mut out, c.as_str().as_bytes());
+        }
+        out.extend_from_slice(b"))");
     }
     out.extend_from_slice(b"\r\n");
     out
@@ -376,5 +440,70 @@ mod tests {
             b"* ESEARCH MAX 5\r\n"
         );
         assert!(esearch_response(Some("t"), true, &[R::Save], &[1]).is_empty());
+    }
+
+    #[test]
+    fn vanished() {
+        assert_eq!(
+            vanished_response(true, &[7, 3, 1, 2, 2]),
+            b"* VANISHED (EARLIER) 1:3,7\r\n"
+        );
+        assert_eq!(
+            vanished_response(false, &[405, 407, 406, 410]),
+            b"* VANISHED 405:407,410\r\n"
+        );
+        assert_eq!(vanished_response(false, &[9]), b"* VANISHED 9\r\n");
+        assert!(vanished_response(true, &[]).is_empty());
+        assert!(vanished_response(false, &[0, 0]).is_empty());
+    }
+
+    #[test]
+    fn list_responses() {
+        use ListSelection as L;
+        let inbox = MailboxName::new("INBOX").unwrap();
+        let none: [&str; 0] = [];
+        assert_eq!(
+            list_response(&inbox, false, &none, &[]),
+            b"* LIST () \"/\" INBOX\r\n"
+        );
+        assert_eq!(
+            list_response(&inbox, false, &["\\HasNoChildren", "\\Subscribed"], &[]),
+            b"* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX\r\n"
+        );
+        let foo = MailboxName::new("Foo Bar").unwrap();
+        assert_eq!(
+            list_response(&foo, false, &["\\NonExistent"], &[L::Subscribed]),
+            b"* LIST (\\NonExistent) \"/\" \"Foo Bar\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+        );
+        // only base options, each once, in the given order
+        assert_eq!(
+            list_response(
+                &foo,
+                false,
+                &none,
+                &[
+                    L::SpecialUse,
+                    L::RecursiveMatch,
+                    L::Remote,
+                    L::Subscribed,
+                    L::SpecialUse
+                ]
+            ),
+            b"* LIST () \"/\" \"Foo Bar\" (\"CHILDINFO\" (\"SPECIAL-USE\" \"SUBSCRIBED\"))\r\n"
+        );
+        assert_eq!(
+            list_response(&foo, false, &["\\HasChildren"], &[L::RecursiveMatch]),
+            b"* LIST (\\HasChildren) \"/\" \"Foo Bar\"\r\n"
+        );
+        // name encoding and attribute sanitising
+        let jp = MailboxName::new("日本語/x").unwrap();
+        assert_eq!(
+            list_response(&jp, false, &["\\Sent\r\n* BYE"], &[]),
+            b"* LIST (\\SentBYE) \"/\" &ZeVnLIqe-/x\r\n"
+        );
+        assert_eq!(
+            list_response(&jp, true, &none, &[]),
+            "* LIST () \"/\" {11}\r\n日本語/x\r\n".as_bytes()
+        );
     }
 }

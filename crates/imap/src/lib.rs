@@ -15,8 +15,8 @@
 //! 3. Check the command against the connection [`State`] with [`allowed`].
 //! 4. Execute it against the store and answer with the helpers of
 //!    [`encode`] ([`status_response`], [`write_astring`],
-//!    [`esearch_response`], [`compress_set`], ...) and [`render_fetch`] for
-//!    FETCH results.
+//!    [`esearch_response`], [`compress_set`], [`vanished_response`],
+//!    [`list_response`], ...) and [`render_fetch`] for FETCH results.
 //!
 //! Everything that reads peer-supplied bytes (commands, messages) is written
 //! to never panic: all indexing is checked, literal sizes are checked against
@@ -40,14 +40,15 @@ pub mod state;
 
 mod bodystructure;
 
-pub use capability::capabilities;
+pub use capability::{EXTRA_CAPABILITIES, capabilities, capabilities_with};
 pub use command::{
-    Command, CommandBody, FetchItem, InvalidMailboxName, MailboxName, SearchKey, SearchReturn,
-    Secret, Section, SectionSpec, StatusItem, StoreAction,
+    Command, CommandBody, FetchItem, InvalidMailboxName, ListReturn, ListSelection, MailboxName,
+    QresyncParams, QuotaResource, SearchKey, SearchReturn, Secret, Section, SectionSpec,
+    SortCriterion, SortKey, StatusItem, StoreAction, ThreadAlgorithm,
 };
 pub use encode::{
-    Status, compress_set, esearch_response, status_response, write_astring, write_flag_list,
-    write_nstring, write_string,
+    Status, compress_set, esearch_response, list_response, status_response, vanished_response,
+    write_astring, write_flag_list, write_nstring, write_string,
 };
 pub use fetch::{FetchError, MessageMeta, needs_body, render_fetch, sets_seen};
 

@@ -9,8 +9,9 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::command::{
-    Command, CommandBody, FetchItem, IdParams, MailboxName, SearchKey, SearchReturn, Secret,
-    Section, SectionSpec, StatusItem, StoreAction,
+    Command, CommandBody, FetchItem, IdParams, ListReturn, ListSelection, MailboxName,
+    QresyncParams, QuotaResource, SearchKey, SearchReturn, Secret, Section, SectionSpec,
+    SortCriterion, SortKey, StatusItem, StoreAction, ThreadAlgorithm,
 };
 use crate::datetime;
 use crate::encode::{Status, is_astring_char, is_atom_char, status_response};
@@ -23,6 +24,10 @@ pub const MAX_DEPTH: usize = 8;
 pub const MAX_PART_DEPTH: usize = 32;
 /// Most field/value pairs in an ID command (RFC 2971).
 pub const MAX_ID_PAIRS: usize = 30;
+/// Most mailbox patterns in one LIST command (`LIST "" (p1 p2 ...)`).
+pub const MAX_LIST_PATTERNS: usize = 64;
+/// Most resources in one SETQUOTA command.
+pub const MAX_QUOTA_RESOURCES: usize = 16;
 
 /// Connection-dependent parsing options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,7 +58,8 @@ pub struct ParseError {
     pub message: String,
     /// A response code, without brackets. When set, the answer is a tagged
     /// `NO [code]` instead of `BAD`. Currently only [`BADCHARSET_CODE`] for
-    /// `SEARCH CHARSET` with an unsupported charset (RFC 9051 §6.4.4).
+    /// `SEARCH CHARSET`, `SORT` or `THREAD` with an unsupported charset (RFC
+    /// 9051 §6.4.4, RFC 5256 §3).
     pub code: Option<String>,
 }
 
@@ -371,7 +377,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `reference SP pattern` of LIST and LSUB, as UTF-8 text.
+    /// `reference SP pattern` of LSUB (and basic LIST), as UTF-8 text.
     fn list_args(&mut self) -> PResult<(String, String)> {
         let reference = self.astring()?;
         let reference = self.list_text(&reference)?;
@@ -382,6 +388,22 @@ impl<'a> Parser<'a> {
         let pattern = self.list_mailbox()?;
         let pattern = self.list_text(&pattern)?;
         Ok((reference, pattern))
+    }
+
+    /// One `list-mailbox` as UTF-8 text.
+    fn list_pattern(&mut self) -> PResult<String> {
+        let raw = self.list_mailbox()?;
+        self.list_text(&raw)
+    }
+
+    /// A sequence set without `*` (QRESYNC's `known-uids`,
+    /// `known-sequence-set` and `known-uid-set`).
+    fn known_set(&mut self) -> PResult<SequenceSet> {
+        let set = self.sequence_set()?;
+        if set.uses_last() {
+            return Err("* is not allowed in QRESYNC sets");
+        }
+        Ok(set)
     }
 
     fn list_mailbox(&mut self) -> PResult<Cow<'a, [u8]>> {
@@ -495,24 +517,22 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
         b"SELECT" | b"EXAMINE" => {
             p.sp()?;
             let mailbox = p.mailbox()?;
-            let condstore = select_params(p)?;
+            let (condstore, qresync) = select_params(p)?;
             if name == b"SELECT" {
-                CommandBody::Select { mailbox, condstore }
+                CommandBody::Select {
+                    mailbox,
+                    condstore,
+                    qresync,
+                }
             } else {
-                CommandBody::Examine { mailbox, condstore }
+                CommandBody::Examine {
+                    mailbox,
+                    condstore,
+                    qresync,
+                }
             }
         }
-        b"LIST" => {
-            p.sp()?;
-            if p.peek() == Some(b'(') {
-                return Err("LIST selection options are not supported");
-            }
-            let (reference, pattern) = p.list_args()?;
-            if p.peek() == Some(b' ') {
-                return Err("LIST return options are not supported");
-            }
-            CommandBody::List { reference, pattern }
-        }
+        b"LIST" => list(p)?,
         b"LSUB" => {
             p.sp()?;
             let (reference, pattern) = p.list_args()?;
@@ -539,6 +559,26 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
         b"STORE" => store(p, false)?,
         b"COPY" | b"MOVE" => copy_move(p, false, name.as_slice() == b"MOVE")?,
         b"SEARCH" => search(p, false)?,
+        b"SORT" => sort(p, false)?,
+        b"THREAD" => thread(p, false)?,
+        b"GETQUOTA" => {
+            p.sp()?;
+            CommandBody::GetQuota {
+                root: quota_root(p)?,
+            }
+        }
+        b"GETQUOTAROOT" => {
+            p.sp()?;
+            CommandBody::GetQuotaRoot {
+                mailbox: p.mailbox()?,
+            }
+        }
+        b"SETQUOTA" => set_quota(p)?,
+        b"COMPRESS" => {
+            p.sp()?;
+            let mechanism = String::from_utf8_lossy(p.atom()?).to_ascii_uppercase();
+            CommandBody::Compress { mechanism }
+        }
         b"STATUS" => {
             p.sp()?;
             let mailbox = p.mailbox()?;
@@ -556,6 +596,8 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
                 b"COPY" => copy_move(p, true, false)?,
                 b"MOVE" => copy_move(p, true, true)?,
                 b"SEARCH" => search(p, true)?,
+                b"SORT" => sort(p, true)?,
+                b"THREAD" => thread(p, true)?,
                 b"EXPUNGE" => {
                     p.sp()?;
                     CommandBody::UidExpunge {
@@ -598,20 +640,27 @@ fn authenticate(p: &mut Parser<'_>) -> PResult<CommandBody> {
     })
 }
 
-fn select_params(p: &mut Parser<'_>) -> PResult<bool> {
+/// `[SP "(" select-param *(SP select-param) ")"]`: whether CONDSTORE was
+/// given, and the QRESYNC parameter.
+fn select_params(p: &mut Parser<'_>) -> PResult<(bool, Option<QresyncParams>)> {
     let mut condstore = false;
+    let mut qresync = None;
     if !p.eat(b' ') {
-        return Ok(false);
+        return Ok((false, None));
     }
     p.expect(b'(', "Expected select parameter list")?;
     p.enter()?;
     if !p.eat(b')') {
         loop {
-            let param = p.atom()?;
-            if param.eq_ignore_ascii_case(b"CONDSTORE") {
-                condstore = true;
-            } else {
-                return Err("Unsupported select parameter");
+            let param = p.atom()?.to_ascii_uppercase();
+            match param.as_slice() {
+                b"CONDSTORE" => condstore = true,
+                b"QRESYNC" if qresync.is_none() => {
+                    p.sp()?;
+                    qresync = Some(qresync_params(p)?);
+                }
+                b"QRESYNC" => return Err("Duplicate QRESYNC parameter"),
+                _ => return Err("Unsupported select parameter"),
             }
             if p.eat(b')') {
                 break;
@@ -620,7 +669,216 @@ fn select_params(p: &mut Parser<'_>) -> PResult<bool> {
         }
     }
     p.leave();
-    Ok(condstore)
+    Ok((condstore, qresync))
+}
+
+/// `"(" uidvalidity SP mod-sequence-value [SP known-uids]
+/// [SP seq-match-data] ")"` (RFC 7162 §7).
+fn qresync_params(p: &mut Parser<'_>) -> PResult<QresyncParams> {
+    p.expect(b'(', "Expected QRESYNC parameter list")?;
+    p.enter()?;
+    let uidvalidity = p.nz_number()?;
+    p.sp()?;
+    let modseq = p.mod_sequence()?;
+    let mut known_uids = None;
+    let mut seq_match = None;
+    let mut more = p.eat(b' ');
+    if more && p.peek() != Some(b'(') {
+        known_uids = Some(p.known_set()?);
+        more = p.eat(b' ');
+    }
+    if more {
+        p.expect(b'(', "Expected QRESYNC sequence match data")?;
+        p.enter()?;
+        let seqs = p.known_set()?;
+        p.sp()?;
+        let uids = p.known_set()?;
+        p.expect(b')', "Invalid QRESYNC sequence match data")?;
+        p.leave();
+        if set_len(&seqs) != set_len(&uids) {
+            return Err("QRESYNC sequence match sets differ in size");
+        }
+        seq_match = Some((seqs, uids));
+    }
+    p.expect(b')', "Invalid QRESYNC parameter list")?;
+    p.leave();
+    Ok(QresyncParams {
+        uidvalidity,
+        modseq,
+        known_uids,
+        seq_match,
+    })
+}
+
+/// How many numbers a set without `*` names, counting repeats.
+fn set_len(set: &SequenceSet) -> u64 {
+    set.ranges()
+        .iter()
+        .map(|r| {
+            let (lo, hi) = r.resolve(u32::MAX);
+            u64::from(hi - lo) + 1
+        })
+        .sum()
+}
+
+/// `LIST [SP list-select-opts] SP mailbox SP mbox-or-pat
+/// [SP list-return-opts]` (RFC 5258 §6, RFC 5819, RFC 6154).
+fn list(p: &mut Parser<'_>) -> PResult<CommandBody> {
+    p.sp()?;
+    let mut selection = Vec::new();
+    if p.peek() == Some(b'(') {
+        selection = list_selection(p)?;
+        p.sp()?;
+    }
+    let reference = p.astring()?;
+    let reference = p.list_text(&reference)?;
+    p.sp()?;
+    let patterns = if p.eat(b'(') {
+        p.enter()?;
+        let mut patterns = Vec::new();
+        loop {
+            if patterns.len() >= MAX_LIST_PATTERNS {
+                return Err("Too many mailbox patterns");
+            }
+            patterns.push(p.list_pattern()?);
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+        p.leave();
+        patterns
+    } else {
+        vec![p.list_pattern()?]
+    };
+    let mut returns = Vec::new();
+    if p.eat(b' ') {
+        if !p.eat_word_sp(b"RETURN") {
+            return Err("Expected RETURN options");
+        }
+        returns = list_returns(p)?;
+    }
+    let pattern = patterns.first().cloned().unwrap_or_default();
+    Ok(CommandBody::List {
+        reference,
+        pattern,
+        selection,
+        patterns,
+        returns,
+    })
+}
+
+/// `"(" [list-select-opt *(SP list-select-opt)] ")"`; duplicates dropped.
+fn list_selection(p: &mut Parser<'_>) -> PResult<Vec<ListSelection>> {
+    p.expect(b'(', "Expected LIST selection options")?;
+    p.enter()?;
+    let mut opts = Vec::new();
+    if !p.eat(b')') {
+        loop {
+            let o = p.atom()?.to_ascii_uppercase();
+            let opt = match o.as_slice() {
+                b"SUBSCRIBED" => ListSelection::Subscribed,
+                b"REMOTE" => ListSelection::Remote,
+                b"RECURSIVEMATCH" => ListSelection::RecursiveMatch,
+                b"SPECIAL-USE" => ListSelection::SpecialUse,
+                _ => return Err("Unknown LIST selection option"),
+            };
+            if !opts.contains(&opt) {
+                opts.push(opt);
+            }
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+    }
+    p.leave();
+    // RFC 5258 §3.1: RECURSIVEMATCH needs a base option to modify.
+    let has_base = opts
+        .iter()
+        .any(|o| matches!(o, ListSelection::Subscribed | ListSelection::SpecialUse));
+    if opts.contains(&ListSelection::RecursiveMatch) && !has_base {
+        return Err("RECURSIVEMATCH needs SUBSCRIBED or SPECIAL-USE");
+    }
+    Ok(opts)
+}
+
+/// `"(" [return-option *(SP return-option)] ")"` after `RETURN SP`;
+/// duplicates dropped, a second STATUS refused.
+fn list_returns(p: &mut Parser<'_>) -> PResult<Vec<ListReturn>> {
+    p.expect(b'(', "Expected LIST return options")?;
+    p.enter()?;
+    let mut opts = Vec::new();
+    if !p.eat(b')') {
+        loop {
+            let o = p.atom()?.to_ascii_uppercase();
+            let opt = match o.as_slice() {
+                b"SUBSCRIBED" => ListReturn::Subscribed,
+                b"CHILDREN" => ListReturn::Children,
+                b"SPECIAL-USE" => ListReturn::SpecialUse,
+                b"STATUS" => {
+                    if opts.iter().any(|r| matches!(r, ListReturn::Status(_))) {
+                        return Err("Duplicate STATUS return option");
+                    }
+                    p.sp()?;
+                    ListReturn::Status(status_items(p)?)
+                }
+                _ => return Err("Unknown LIST return option"),
+            };
+            if !opts.contains(&opt) {
+                opts.push(opt);
+            }
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+    }
+    p.leave();
+    Ok(opts)
+}
+
+/// A quota root name (`astring`) as UTF-8.
+fn quota_root(p: &mut Parser<'_>) -> PResult<String> {
+    let root = p.astring()?;
+    to_string(root, "Invalid UTF-8 in quota root")
+}
+
+/// `SETQUOTA quota-root SP "(" [resource SP limit *(SP resource SP limit)] ")"`
+fn set_quota(p: &mut Parser<'_>) -> PResult<CommandBody> {
+    p.sp()?;
+    let root = quota_root(p)?;
+    p.sp()?;
+    p.expect(b'(', "Expected quota resource list")?;
+    p.enter()?;
+    let mut limits: Vec<(QuotaResource, u64)> = Vec::new();
+    if !p.eat(b')') {
+        loop {
+            if limits.len() >= MAX_QUOTA_RESOURCES {
+                return Err("Too many quota resources");
+            }
+            let name = p.atom()?.to_ascii_uppercase();
+            let resource = match name.as_slice() {
+                b"STORAGE" => QuotaResource::Storage,
+                b"MESSAGE" => QuotaResource::Message,
+                b"MAILBOX" => QuotaResource::Mailbox,
+                b"ANNOTATION-STORAGE" => QuotaResource::AnnotationStorage,
+                // Atom characters are printable ASCII.
+                _ => QuotaResource::Other(String::from_utf8_lossy(&name).into_owned()),
+            };
+            if limits.iter().any(|(r, _)| *r == resource) {
+                return Err("Duplicate quota resource");
+            }
+            p.sp()?;
+            limits.push((resource, p.number64()?));
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+    }
+    p.leave();
+    Ok(CommandBody::SetQuota { root, limits })
 }
 
 fn status_items(p: &mut Parser<'_>) -> PResult<Vec<StatusItem>> {
@@ -716,6 +974,7 @@ fn fetch(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
         }
     };
     let mut changed_since = None;
+    let mut vanished = false;
     if p.eat(b' ') {
         p.expect(b'(', "Expected FETCH modifier list")?;
         p.enter()?;
@@ -727,6 +986,8 @@ fn fetch(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
                     changed_since = Some(p.mod_sequence()?);
                 }
                 b"CHANGEDSINCE" => return Err("Duplicate CHANGEDSINCE"),
+                b"VANISHED" if !vanished => vanished = true,
+                b"VANISHED" => return Err("Duplicate VANISHED"),
                 _ => return Err("Unsupported FETCH modifier"),
             }
             if p.eat(b')') {
@@ -736,11 +997,19 @@ fn fetch(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
         }
         p.leave();
     }
+    // RFC 7162 §3.2.6: VANISHED only in UID FETCH, and only with CHANGEDSINCE.
+    if vanished && !uid {
+        return Err("VANISHED is only allowed in UID FETCH");
+    }
+    if vanished && changed_since.is_none() {
+        return Err("VANISHED requires CHANGEDSINCE");
+    }
     Ok(CommandBody::Fetch {
         uid,
         set,
         items,
         changed_since,
+        vanished,
     })
 }
 
@@ -920,19 +1189,97 @@ fn search(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
     }
     if p.eat_word_sp(b"CHARSET") {
         let cs = p.astring()?;
-        if !cs.eq_ignore_ascii_case(b"UTF-8") && !cs.eq_ignore_ascii_case(b"US-ASCII") {
-            return Err(BAD_CHARSET);
-        }
+        check_charset(&cs)?;
         p.sp()?;
-    }
-    let mut keys = vec![search_key(p)?];
-    while p.eat(b' ') {
-        keys.push(search_key(p)?);
     }
     Ok(CommandBody::Search {
         uid,
         ret,
-        key: and(keys),
+        key: search_keys(p)?,
+    })
+}
+
+/// Refuses charsets other than UTF-8 and US-ASCII with [`BAD_CHARSET`].
+fn check_charset(cs: &[u8]) -> PResult<()> {
+    if cs.eq_ignore_ascii_case(b"UTF-8") || cs.eq_ignore_ascii_case(b"US-ASCII") {
+        Ok(())
+    } else {
+        Err(BAD_CHARSET)
+    }
+}
+
+/// `search-key *(SP search-key)`, several combined with [`SearchKey::And`].
+fn search_keys(p: &mut Parser<'_>) -> PResult<SearchKey> {
+    let mut keys = vec![search_key(p)?];
+    while p.eat(b' ') {
+        keys.push(search_key(p)?);
+    }
+    Ok(and(keys))
+}
+
+/// `charset SP search-key *(SP search-key)` of SORT and THREAD, where the
+/// charset is an atom or a quoted string (RFC 5256 §4).
+fn charset_and_keys(p: &mut Parser<'_>) -> PResult<SearchKey> {
+    let charset: Cow<'_, [u8]> = if p.peek() == Some(b'"') {
+        Cow::Owned(p.quoted()?)
+    } else {
+        Cow::Borrowed(p.atom()?)
+    };
+    // A missing charset (`SORT (DATE) ALL`) is a syntax error, not BADCHARSET.
+    p.sp()?;
+    check_charset(&charset)?;
+    search_keys(p)
+}
+
+/// `SORT SP "(" sort-criterion *(SP sort-criterion) ")" SP search-criteria`
+fn sort(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
+    p.sp()?;
+    p.expect(b'(', "Expected sort criteria")?;
+    p.enter()?;
+    let mut criteria = Vec::new();
+    loop {
+        let mut name = p.atom()?.to_ascii_uppercase();
+        let reverse = name == b"REVERSE";
+        if reverse {
+            p.sp()?;
+            name = p.atom()?.to_ascii_uppercase();
+        }
+        let key = match name.as_slice() {
+            b"ARRIVAL" => SortKey::Arrival,
+            b"CC" => SortKey::Cc,
+            b"DATE" => SortKey::Date,
+            b"FROM" => SortKey::From,
+            b"SIZE" => SortKey::Size,
+            b"SUBJECT" => SortKey::Subject,
+            b"TO" => SortKey::To,
+            _ => return Err("Unknown sort key"),
+        };
+        criteria.push(SortCriterion { reverse, key });
+        if p.eat(b')') {
+            break;
+        }
+        p.sp()?;
+    }
+    p.leave();
+    p.sp()?;
+    let key = charset_and_keys(p)?;
+    Ok(CommandBody::Sort { uid, criteria, key })
+}
+
+/// `THREAD SP thread-alg SP search-criteria`
+fn thread(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
+    p.sp()?;
+    let algorithm = match p.atom()?.to_ascii_uppercase().as_slice() {
+        b"REFERENCES" => ThreadAlgorithm::References,
+        b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
+        _ => return Err("Unsupported threading algorithm"),
+    };
+    p.sp()?;
+    let key = charset_and_keys(p)?;
+    Ok(CommandBody::Thread {
+        uid,
+        algorithm,
+        key,
     })
 }
 
@@ -1208,3 +1555,6 @@ mod tests;
 
 #[cfg(test)]
 mod command_tests;
+
+#[cfg(test)]
+mod extension_tests;

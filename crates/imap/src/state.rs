@@ -21,9 +21,10 @@ pub enum State {
 /// STARTTLS, LOGIN and AUTHENTICATE only before authentication. ENABLE only
 /// in the authenticated state (RFC 5161: not once a mailbox is selected).
 /// Mailbox commands (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
-/// UNSUBSCRIBE, LIST, LSUB, NAMESPACE, STATUS, APPEND, IDLE) in authenticated
-/// and selected states; message commands (FETCH, STORE, COPY, MOVE, SEARCH,
-/// EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT, CHECK) only in the selected state.
+/// UNSUBSCRIBE, LIST, LSUB, NAMESPACE, STATUS, APPEND, IDLE, GETQUOTA,
+/// GETQUOTAROOT, SETQUOTA) and COMPRESS in authenticated and selected states;
+/// message commands (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD, EXPUNGE,
+/// UID EXPUNGE, CLOSE, UNSELECT, CHECK) only in the selected state.
 /// The caller still checks conditions outside the state machine (e.g. TLS
 /// for LOGIN).
 pub fn allowed(state: State, cmd: &CommandBody) -> bool {
@@ -47,12 +48,18 @@ pub fn allowed(state: State, cmd: &CommandBody) -> bool {
         | C::Namespace
         | C::Status { .. }
         | C::Append { .. }
-        | C::Idle => matches!(state, State::Authenticated | State::Selected),
+        | C::Idle
+        | C::GetQuota { .. }
+        | C::GetQuotaRoot { .. }
+        | C::SetQuota { .. }
+        | C::Compress { .. } => matches!(state, State::Authenticated | State::Selected),
         C::Fetch { .. }
         | C::Store { .. }
         | C::Copy { .. }
         | C::Move { .. }
         | C::Search { .. }
+        | C::Sort { .. }
+        | C::Thread { .. }
         | C::Expunge
         | C::UidExpunge { .. }
         | C::Close
@@ -76,12 +83,14 @@ mod tests {
         let select = CommandBody::Select {
             mailbox: MailboxName::from_wire(b"INBOX", false).unwrap(),
             condstore: false,
+            qresync: None,
         };
         let fetch = CommandBody::Fetch {
             uid: false,
             set: SequenceSet::single(1).unwrap(),
             items: vec![],
             changed_since: None,
+            vanished: false,
         };
         use State::*;
         assert!(allowed(NotAuthenticated, &login));
@@ -126,5 +135,42 @@ mod tests {
             assert!(!allowed(Authenticated, cmd));
             assert!(allowed(Selected, cmd));
         }
+    }
+
+    #[test]
+    fn extension_commands() {
+        use crate::parse::parse_command;
+        use State::*;
+        let cmd = |s: &str| parse_command(s.as_bytes()).unwrap().body;
+        for s in [
+            "a SORT (DATE) UTF-8 ALL\r\n",
+            "a UID SORT (REVERSE SIZE) UTF-8 ALL\r\n",
+            "a THREAD REFERENCES UTF-8 ALL\r\n",
+            "a UID THREAD ORDEREDSUBJECT US-ASCII ALL\r\n",
+            "a UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)\r\n",
+        ] {
+            let c = cmd(s);
+            assert!(!allowed(NotAuthenticated, &c), "{s}");
+            assert!(!allowed(Authenticated, &c), "{s}");
+            assert!(allowed(Selected, &c), "{s}");
+            assert!(!allowed(Logout, &c), "{s}");
+        }
+        for s in [
+            "a GETQUOTA \"\"\r\n",
+            "a GETQUOTAROOT INBOX\r\n",
+            "a SETQUOTA \"\" (STORAGE 512)\r\n",
+            "a COMPRESS DEFLATE\r\n",
+            "a LIST (SUBSCRIBED) \"\" * RETURN (CHILDREN)\r\n",
+            "a SELECT INBOX (QRESYNC (1 2))\r\n",
+        ] {
+            let c = cmd(s);
+            assert!(!allowed(NotAuthenticated, &c), "{s}");
+            assert!(allowed(Authenticated, &c), "{s}");
+            assert!(allowed(Selected, &c), "{s}");
+            assert!(!allowed(Logout, &c), "{s}");
+        }
+        let enable = cmd("a ENABLE QRESYNC CONDSTORE\r\n");
+        assert!(allowed(Authenticated, &enable));
+        assert!(!allowed(Selected, &enable));
     }
 }

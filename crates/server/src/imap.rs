@@ -11,12 +11,13 @@ use mailkeep_core::store::{Account, Mailbox, MessageEntry};
 use mailkeep_imap::fetch::{MessageMeta, needs_body, render_fetch, sets_seen};
 use mailkeep_imap::{
     Command, CommandBody, FetchItem, Frame, Framer, Limits, MailboxName, State, Status, StatusItem,
-    allowed, capabilities, status_response,
+    allowed, status_response,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod mutate;
+mod resync;
 mod search;
 
 use crate::conn::Conn;
@@ -80,8 +81,14 @@ struct Session {
     rev2: bool,
     /// CONDSTORE enabled (RFC 7162 §3.1): MODSEQ in untagged FETCH, HIGHESTMODSEQ on SELECT.
     condstore: bool,
+    /// QRESYNC enabled: expunges are reported as VANISHED.
+    qresync: bool,
     buf: Vec<u8>,
 }
+
+/// Extensions beyond the codec's base set that this server implements (SORT, THREAD, QUOTA
+/// and COMPRESS are parsed but not served yet, so not advertised).
+const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -128,6 +135,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         utf8: false,
         rev2: false,
         condstore: false,
+        qresync: false,
         buf: vec![0u8; 64 * 1024],
     };
     if let Err(e) = s.run().await {
@@ -138,10 +146,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
 
 impl Session {
     fn caps(&self) -> String {
-        capabilities(
+        mailkeep_imap::capability::capabilities_with(
             self.conn.is_tls(),
             !self.conn.is_tls(),
             self.account.is_some(),
+            IMPLEMENTED_EXTRAS,
         )
     }
 
@@ -336,6 +345,11 @@ impl Session {
                     } else if c.eq_ignore_ascii_case("CONDSTORE") && !self.condstore {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if c.eq_ignore_ascii_case("QRESYNC") && !self.qresync {
+                        // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+                        self.qresync = true;
+                        self.condstore = true;
+                        enabled.push("QRESYNC");
                     }
                 }
                 let line = format!(
@@ -351,20 +365,44 @@ impl Session {
                 self.tagged(&tag, Status::Ok, None, "ID completed");
             }
             CommandBody::Select {
-                mailbox, condstore, ..
+                mailbox,
+                condstore,
+                qresync,
             } => {
                 self.condstore |= condstore;
-                self.select(&tag, mailbox, false).await
+                self.select(&tag, mailbox, false, qresync).await
             }
             CommandBody::Examine {
-                mailbox, condstore, ..
+                mailbox,
+                condstore,
+                qresync,
             } => {
                 self.condstore |= condstore;
-                self.select(&tag, mailbox, true).await
+                self.select(&tag, mailbox, true, qresync).await
             }
-            CommandBody::List { reference, pattern } => {
-                self.list_as(&tag, &reference, &pattern, "LIST", false)
+            CommandBody::List {
+                reference,
+                patterns,
+                selection,
+                returns,
+                ..
+            } => {
+                self.list_extended(&tag, &reference, &patterns, &selection, &returns)
                     .await
+            }
+            CommandBody::Sort { .. }
+            | CommandBody::Thread { .. }
+            | CommandBody::GetQuota { .. }
+            | CommandBody::GetQuotaRoot { .. }
+            | CommandBody::SetQuota { .. }
+            | CommandBody::Compress { .. } => {
+                // Parsed, not yet implemented, and therefore not advertised.
+                self.tagged(
+                    &tag,
+                    Status::No,
+                    Some("CANNOT"),
+                    &format!("{name} is not supported"),
+                );
             }
             CommandBody::Status { mailbox, items } => self.status(&tag, mailbox, &items).await,
             CommandBody::Fetch {
@@ -372,7 +410,13 @@ impl Session {
                 set,
                 items,
                 changed_since,
-            } => self.fetch(&tag, uid, set, items, changed_since).await,
+                vanished,
+            } => {
+                if vanished && let Some(since) = changed_since {
+                    self.report_vanished(uid, &set, since).await;
+                }
+                self.fetch(&tag, uid, set, items, changed_since).await
+            }
             CommandBody::Create { mailbox } => self.create(&tag, mailbox).await,
             CommandBody::Delete { mailbox } => self.delete(&tag, mailbox).await,
             CommandBody::Rename { from, to } => self.rename(&tag, from, to).await,
@@ -564,7 +608,16 @@ impl Session {
         blocking(move || store.messages(mailbox_id)).await?.ok()
     }
 
-    async fn select(&mut self, tag: &str, name: MailboxName, read_only: bool) {
+    async fn select(
+        &mut self,
+        tag: &str,
+        name: MailboxName,
+        read_only: bool,
+        qresync: Option<mailkeep_imap::QresyncParams>,
+    ) {
+        if qresync.is_some() && !self.qresync {
+            return self.tagged(tag, Status::Bad, None, "ENABLE QRESYNC first");
+        }
         self.selected = None;
         self.state = State::Authenticated;
         let mailbox = match self.find_mailbox(&name).await {
@@ -623,6 +676,9 @@ impl Session {
             keywords,
         });
         self.state = State::Selected;
+        if let Some(q) = qresync {
+            self.resync(q).await;
+        }
         self.tagged(tag, Status::Ok, Some(code), &format!("{verb} completed"));
     }
 
@@ -642,14 +698,22 @@ impl Session {
         };
         let mut out = String::new();
         if allow_expunge {
+            let mut vanished = Vec::new();
             // Highest sequence number first, so that earlier numbers stay valid.
             for seq in (1..=sel.messages.len()).rev() {
                 let uid = sel.messages[seq - 1].uid;
                 if fresh.binary_search_by_key(&uid, |m| m.uid).is_err() {
                     sel.messages.remove(seq - 1);
-                    out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                    if self.qresync {
+                        vanished.push(uid);
+                    } else {
+                        out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                    }
                 }
             }
+            out.push_str(&String::from_utf8_lossy(
+                &mailkeep_imap::encode::vanished_response(false, &vanished),
+            ));
         }
         for (i, m) in sel.messages.iter_mut().enumerate() {
             if let Ok(j) = fresh.binary_search_by_key(&m.uid, |f| f.uid)
@@ -746,8 +810,21 @@ impl Session {
             }
             Err(()) => return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure"),
         };
-        let Some(messages) = self.load_messages(mailbox.id).await else {
+        if !self.write_status(&mailbox, &name, items).await {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+        }
+        self.tagged(tag, Status::Ok, None, "STATUS completed");
+    }
+
+    /// Writes `* STATUS name (…)`; false if the mailbox could not be read.
+    async fn write_status(
+        &mut self,
+        mailbox: &Mailbox,
+        name: &MailboxName,
+        items: &[StatusItem],
+    ) -> bool {
+        let Some(messages) = self.load_messages(mailbox.id).await else {
+            return false;
         };
         let has = |m: &MessageEntry, f: &str| m.flags.iter().any(|x| x.eq_ignore_ascii_case(f));
         let mut parts = Vec::new();
@@ -767,10 +844,10 @@ impl Session {
             parts.push(format!("{} {v}", item.as_str()));
         }
         self.out.extend_from_slice(b"* STATUS ");
-        mailkeep_imap::encode::write_mailbox(&mut self.out, &name, self.utf8);
+        mailkeep_imap::encode::write_mailbox(&mut self.out, name, self.utf8);
         self.out
             .extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
-        self.tagged(tag, Status::Ok, None, "STATUS completed");
+        true
     }
 
     async fn fetch(
