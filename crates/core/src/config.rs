@@ -177,12 +177,15 @@ impl Default for Imap {
 pub struct Accounts {
     /// Shortest password accepted.
     pub min_password_length: usize,
+    /// Storage each account may use, in bytes (IMAP QUOTA); 0 means no limit.
+    pub quota_bytes: u64,
 }
 
 impl Default for Accounts {
     fn default() -> Self {
         Accounts {
             min_password_length: 12,
+            quota_bytes: 0,
         }
     }
 }
@@ -318,6 +321,7 @@ max_sessions_per_account = {imspa}   # logged-in sessions of one user at once
 
 [accounts]
 min_password_length = {mpl}
+quota_bytes = {qb}                 # storage per account (IMAP QUOTA); 0 = no limit
 "#,
             mms = s.max_message_size,
             mr = s.max_recipients,
@@ -336,6 +340,7 @@ min_password_length = {mpl}
             imc = i.max_connections,
             imspa = i.max_sessions_per_account,
             mpl = a.min_password_length,
+            qb = a.quota_bytes,
         )
     }
 }

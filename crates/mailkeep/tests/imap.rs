@@ -254,3 +254,60 @@ fn sessions_per_account_are_limited_and_new_keywords_are_announced() {
     let (_e, r) = imaps_login(&dir, &server, "alice@example.org");
     assert!(r.contains("l OK"), "a closed session frees its slot: {r}");
 }
+
+#[test]
+fn storage_quota_is_reported_and_enforced() {
+    let tmp = data_dir(&[("quota_bytes", "3000")]);
+    let dir = data_path(&tmp);
+    let server = Server::start(&dir);
+    let body = format!("Subject: q\r\n\r\n{}\r\n", "x".repeat(1800));
+    assert!(
+        send_mail(
+            server.addr("smtp"),
+            "x@example.net",
+            &["alice@example.org"],
+            &body
+        )
+        .starts_with("250")
+    );
+    let (mut s, r) = imaps_login(&dir, &server, "alice@example.org");
+    assert!(r.contains("l OK"));
+    let caps = run(&mut s, "c", "CAPABILITY");
+    assert!(
+        caps.contains("QUOTA") && caps.contains("QUOTA=RES-STORAGE"),
+        "{caps}"
+    );
+    let q = run(&mut s, "q", "GETQUOTAROOT INBOX");
+    assert!(
+        q.contains("* QUOTAROOT INBOX \"\"") && q.contains("* QUOTA \"\" (STORAGE 2 2)"),
+        "{q}"
+    );
+    let big = "y".repeat(1500);
+    let a = send_until(
+        &mut s,
+        "a",
+        &format!("a APPEND Drafts {{{}+}}\r\n{big}", big.len()),
+    );
+    assert!(a.contains("a NO [OVERQUOTA]"), "{a}");
+    assert!(run(&mut s, "n", "SETQUOTA \"\" (STORAGE 10)").contains("n NO [NOPERM]"));
+    // Still under the limit: one more delivery is taken; then the mailbox is full.
+    assert!(
+        send_mail(
+            server.addr("smtp"),
+            "x@example.net",
+            &["alice@example.org"],
+            &body
+        )
+        .starts_with("250")
+    );
+    let mut c = Client::connect(server.addr("smtp"));
+    c.reply();
+    c.cmd("EHLO x.example.net");
+    c.cmd("MAIL FROM:<x@example.net>");
+    let r = c.cmd("RCPT TO:<alice@example.org>");
+    assert!(r.starts_with("452 4.2.2"), "{r}");
+    assert!(
+        c.cmd("RCPT TO:<bob@example.org>").starts_with("250"),
+        "others unaffected"
+    );
+}

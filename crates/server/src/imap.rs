@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod mutate;
+mod quota;
 mod resync;
 mod search;
 
@@ -86,9 +87,10 @@ struct Session {
     buf: Vec<u8>,
 }
 
-/// Extensions beyond the codec's base set that this server implements (SORT, THREAD, QUOTA
-/// and COMPRESS are parsed but not served yet, so not advertised).
-const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE";
+/// Extensions beyond the codec's base set that this server implements (SORT, THREAD and
+/// COMPRESS are parsed but not served yet, so not advertised).
+const IMPLEMENTED_EXTRAS: &str =
+    "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -390,11 +392,18 @@ impl Session {
                 self.list_extended(&tag, &reference, &patterns, &selection, &returns)
                     .await
             }
+            CommandBody::GetQuota { root } => self.get_quota(&tag, &root).await,
+            CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(&tag, mailbox).await,
+            CommandBody::SetQuota { .. } => {
+                self.tagged(
+                    &tag,
+                    Status::No,
+                    Some("NOPERM"),
+                    "Quotas are set in mailkeep.toml",
+                );
+            }
             CommandBody::Sort { .. }
             | CommandBody::Thread { .. }
-            | CommandBody::GetQuota { .. }
-            | CommandBody::GetQuotaRoot { .. }
-            | CommandBody::SetQuota { .. }
             | CommandBody::Compress { .. } => {
                 // Parsed, not yet implemented, and therefore not advertised.
                 self.tagged(

@@ -37,6 +37,19 @@ fn session_config(shared: &Shared, kind: Kind) -> SessionConfig {
     }
 }
 
+/// Whether the account is at or over its storage quota (never, without one).
+async fn over_quota(shared: &Arc<Shared>, account_id: i64) -> bool {
+    let limit = shared.config.accounts.quota_bytes;
+    if limit == 0 {
+        return false;
+    }
+    let store = shared.store.clone();
+    matches!(
+        blocking(move || store.account_usage(account_id)).await,
+        Some(Ok(used)) if used >= limit
+    )
+}
+
 fn temp_failure() -> Reply {
     Reply::new(
         451,
@@ -107,6 +120,13 @@ async fn drive(
                         }
                     };
                     let verdict = match found {
+                        Some(Ok(Recipient::Local(acc))) if over_quota(shared, acc.id).await => {
+                            RcptVerdict::Reject(Reply::new(
+                                452,
+                                Some((4, 2, 2)),
+                                format!("<{address}>: Mailbox full, try again later"),
+                            ))
+                        }
                         Some(Ok(Recipient::Local(acc))) => {
                             accounts.insert(address, acc.id);
                             RcptVerdict::Accept

@@ -470,6 +470,19 @@ impl Store {
         })
     }
 
+    /// Bytes of live messages in the account's live mailboxes (IMAP QUOTA STORAGE).
+    pub fn account_usage(&self, account_id: i64) -> Result<u64> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+                 WHERE b.account_id = ?1 AND b.deleted_at IS NULL AND m.expunged_at IS NULL",
+                [account_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Messages of a mailbox expunged after `modseq`, by UID (QRESYNC VANISHED).
     pub fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>> {
         self.read(|c| {

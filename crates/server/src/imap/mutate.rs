@@ -143,6 +143,9 @@ impl Session {
         if message.is_empty() {
             return self.tagged(tag, Status::No, None, "Empty message");
         }
+        if self.check_quota(tag, message.len() as u64).await.is_err() {
+            return;
+        }
         let name = mailbox.as_str().to_owned();
         let (store, id) = (self.shared.store.clone(), self.account_id());
         let date = date.unwrap_or_else(now);
@@ -287,6 +290,18 @@ impl Session {
         };
         if targets.is_empty() {
             return self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
+        }
+        if !is_move {
+            let bytes: u64 = self.selected.as_ref().map_or(0, |sel| {
+                targets
+                    .iter()
+                    .filter_map(|&(seq, _)| sel.messages.get((seq as usize).wrapping_sub(1)))
+                    .map(|m| m.size)
+                    .sum()
+            });
+            if self.check_quota(tag, bytes).await.is_err() {
+                return;
+            }
         }
         let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
         let (store, account) = (self.shared.store.clone(), self.account_id());
