@@ -247,3 +247,32 @@ def test_condstore_qresync_and_list_extended(server):
     statuses = imap.untagged_responses.get("STATUS", [])
     assert len(statuses) == 5 and all(b"MESSAGES 0" in s for s in statuses), statuses
     imap.logout()
+
+
+def test_sort_and_thread(server):
+    host, port = server.addrs["smtp"]
+    msgs = [
+        ("<a@x>", "", "Lunch", "Wed, 25 Nov 2026 10:00:00 +0000", "carol@x.org"),
+        ("<b@x>", "<a@x>", "Re: Lunch", "Wed, 25 Nov 2026 11:00:00 +0000", "alice@x.org"),
+        ("<c@x>", "", "Budget", "Tue, 24 Nov 2026 09:00:00 +0000", "bob@x.org"),
+        ("<d@x>", "<a@x> <b@x>", "Re: Re: Lunch", "Wed, 25 Nov 2026 12:00:00 +0000", "dave@x.org"),
+    ]
+    with smtplib.SMTP(host, port) as s:
+        for mid, refs, subject, date, frm in msgs:
+            head = f"From: {frm}\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: {mid}\r\n"
+            if refs:
+                head += f"References: {refs}\r\nIn-Reply-To: {refs.split()[-1]}\r\n"
+            s.sendmail(frm, ["alice@example.org"], (head + "\r\nx\r\n").encode())
+    imap = login(server)
+    ok(imap.select("INBOX"))
+    caps = imap.capability()[1][0]
+    assert b"SORT" in caps and b"THREAD=REFERENCES" in caps and b"THREAD=ORDEREDSUBJECT" in caps
+    assert ok(imap.sort("(SUBJECT)", "UTF-8", "ALL")) == [b"3 1 2 4"]
+    assert ok(imap.sort("(REVERSE DATE)", "UTF-8", "ALL")) == [b"4 2 1 3"]
+    assert ok(imap.sort("(FROM)", "UTF-8", "ALL")) == [b"2 3 1 4"]
+    assert ok(imap.uid("SORT", "(SIZE)", "UTF-8", "SUBJECT", "lunch")) == [b"1 2 4"]
+    assert ok(imap.thread("ORDEREDSUBJECT", "UTF-8", "ALL")) == [b"(3)(1 (2)(4))"]
+    assert ok(imap.thread("REFERENCES", "UTF-8", "ALL")) == [b"(3)(1 2 4)"]
+    typ, data = imap.sort("(SUBJECT)", "KOI8-R", "ALL")
+    assert typ == "NO" and b"BADCHARSET" in data[0]
+    imap.logout()

@@ -20,6 +20,7 @@ mod mutate;
 mod quota;
 mod resync;
 mod search;
+mod thread;
 
 use crate::conn::Conn;
 use crate::limits::Refused;
@@ -87,10 +88,11 @@ struct Session {
     buf: Vec<u8>,
 }
 
-/// Extensions beyond the codec's base set that this server implements (SORT, THREAD and
-/// COMPRESS are parsed but not served yet, so not advertised).
-const IMPLEMENTED_EXTRAS: &str =
-    "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE";
+/// Extensions beyond the codec's base set that this server implements (COMPRESS is parsed
+/// but not served yet, so not advertised).
+const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE \
+                                  QUOTA QUOTA=RES-STORAGE SORT THREAD=REFERENCES \
+                                  THREAD=ORDEREDSUBJECT";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -402,9 +404,13 @@ impl Session {
                     "Quotas are set in mailkeep.toml",
                 );
             }
-            CommandBody::Sort { .. }
-            | CommandBody::Thread { .. }
-            | CommandBody::Compress { .. } => {
+            CommandBody::Sort { uid, criteria, key } => self.sort(&tag, uid, criteria, key).await,
+            CommandBody::Thread {
+                uid,
+                algorithm,
+                key,
+            } => self.thread(&tag, uid, algorithm, key).await,
+            CommandBody::Compress { .. } => {
                 // Parsed, not yet implemented, and therefore not advertised.
                 self.tagged(
                     &tag,

@@ -45,7 +45,7 @@ fn split(raw: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// Unfolded values of every field called `name`.
-fn field_values(header: &[u8], name: &str) -> Vec<String> {
+pub(super) fn field_values(header: &[u8], name: &str) -> Vec<String> {
     let text = String::from_utf8_lossy(header);
     let mut values: Vec<String> = Vec::new();
     let mut current: Option<String> = None;
@@ -73,7 +73,7 @@ const MONTHS: [&str; 12] = [
 
 /// Day number (days since 1970-01-01) of a `Date:` value, time and zone disregarded
 /// (RFC 9051 SENT* keys).
-fn sent_day(header: &[u8]) -> Option<i64> {
+pub(super) fn sent_day(header: &[u8]) -> Option<i64> {
     let value = field_values(header, "Date").into_iter().next()?;
     let tokens: Vec<&str> = value
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -155,34 +155,44 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
     }
 }
 
+/// A message that matched, with its header block when asked for.
+pub(super) struct Hit {
+    pub seq: u32,
+    pub entry: MessageEntry,
+    pub header: Option<Vec<u8>>,
+}
+
 impl Session {
-    pub(super) async fn search(
+    /// The messages of the selected mailbox that match `key`, in sequence order. Loads
+    /// bodies only when the key or the caller (`want_header`) needs them. `Err` after a
+    /// tagged NO was sent.
+    pub(super) async fn matching(
         &mut self,
         tag: &str,
-        uid: bool,
-        ret: Option<Vec<SearchReturn>>,
-        key: SearchKey,
-    ) {
+        key: &SearchKey,
+        want_header: bool,
+    ) -> Result<Vec<Hit>, ()> {
         let Some(sel) = self.selected.as_ref() else {
-            return;
+            return Err(());
         };
         let entries = sel.messages.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
-        let with_body = needs_body(&key);
+        let with_body = want_header || needs_body(key);
         let mut hits = Vec::new();
-        for (entry, seq) in entries.iter().zip(1u32..) {
+        for (entry, seq) in entries.into_iter().zip(1u32..) {
             let raw = if with_body {
                 let (store, hash) = (self.shared.store.clone(), entry.hash);
                 match blocking(move || store.read_blob(&hash)).await {
                     Some(Ok(b)) => Some(b),
                     _ => {
-                        return self.tagged(
+                        self.tagged(
                             tag,
                             Status::No,
                             Some("SERVERBUG"),
                             "Cannot read a message; the error is logged",
                         );
+                        return Err(());
                     }
                 }
             } else {
@@ -192,13 +202,33 @@ impl Session {
                 seq,
                 max_seq,
                 max_uid,
-                entry,
+                entry: &entry,
                 raw: raw.as_deref(),
             };
-            if matches(&key, &c) {
-                hits.push(if uid { entry.uid } else { seq });
+            if matches(key, &c) {
+                let header = want_header
+                    .then(|| raw.as_deref().map(|r| split(r).0.to_vec()))
+                    .flatten();
+                hits.push(Hit { seq, entry, header });
             }
         }
+        Ok(hits)
+    }
+
+    pub(super) async fn search(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        ret: Option<Vec<SearchReturn>>,
+        key: SearchKey,
+    ) {
+        let Ok(found) = self.matching(tag, &key, false).await else {
+            return;
+        };
+        let hits: Vec<u32> = found
+            .iter()
+            .map(|h| if uid { h.entry.uid } else { h.seq })
+            .collect();
         match ret {
             Some(returns) => {
                 let line = esearch_response(Some(tag), uid, &returns, &hits);
