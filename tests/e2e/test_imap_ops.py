@@ -276,3 +276,25 @@ def test_sort_and_thread(server):
     typ, data = imap.sort("(SUBJECT)", "KOI8-R", "ALL")
     assert typ == "NO" and b"BADCHARSET" in data[0]
     imap.logout()
+
+
+def test_binary_fetch_decodes_parts(server):
+    import base64
+    payload = bytes(range(256)) * 3
+    msg = (b"From: me@example.org\r\nSubject: bin\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+           b"--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+           b"--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(payload).replace(b"\n", b"\r\n") +
+           b"--XX\r\nContent-Type: application/x-odd\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n"
+           b"--XX--\r\n")
+    imap = login(server)
+    assert b"BINARY" in imap.capability()[1][0]
+    ok(imap.append("INBOX", None, None, msg))
+    ok(imap.select("INBOX"))
+    data = ok(imap.fetch("1", "(BINARY.SIZE[2] BINARY.PEEK[2])"))
+    assert b"BINARY.SIZE[2] 768" in data[0][0], data
+    assert data[0][1] == payload
+    typ, data = imap.fetch("1", "(BINARY.PEEK[3])")
+    assert typ == "NO" and b"UNKNOWN-CTE" in data[0]
+    imap.logout()

@@ -92,7 +92,7 @@ struct Session {
 /// but not served yet, so not advertised).
 const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE \
                                   QUOTA QUOTA=RES-STORAGE SORT THREAD=REFERENCES \
-                                  THREAD=ORDEREDSUBJECT";
+                                  THREAD=ORDEREDSUBJECT BINARY";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -994,6 +994,14 @@ impl Session {
                 modseq: entry.modseq,
             };
             if let Err(e) = render_fetch(&meta, raw.as_deref(), &items_here, &mut self.out) {
+                if e == mailkeep_imap::fetch::FetchError::UnknownCte {
+                    return self.tagged(
+                        tag,
+                        Status::No,
+                        Some("UNKNOWN-CTE"),
+                        "Cannot decode this part's transfer encoding",
+                    );
+                }
                 tracing::warn!(error = ?e, uid = entry.uid, "cannot render FETCH");
                 return self.tagged(
                     tag,
