@@ -7,6 +7,8 @@
 //!
 //! `bench/run.sh` runs both on the same disk in one go and prints the ratio.
 
+mod imap;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +38,42 @@ enum Cmd {
         /// Files to write.
         #[arg(long, default_value_t = 500)]
         count: usize,
+    },
+    /// Writes a generated mbox for import.
+    Mbox {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Messages.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        /// Approximate body size in bytes.
+        #[arg(long, default_value_t = 2000)]
+        size: usize,
+    },
+    /// IMAP timings on a large mailbox and memory per idle connection.
+    Imap {
+        /// Server address (implicit TLS).
+        #[arg(long, default_value = "127.0.0.1:2993")]
+        addr: String,
+        /// The server's certificate (PEM), to trust.
+        #[arg(long)]
+        cert: PathBuf,
+        /// Name in the certificate.
+        #[arg(long, default_value = "localhost")]
+        host: String,
+        /// Login.
+        #[arg(long)]
+        user: String,
+        /// Password.
+        #[arg(long)]
+        password: String,
+        /// The server's process id (for its resident memory).
+        #[arg(long)]
+        pid: u32,
+        /// Idle connections to open.
+        #[arg(long, default_value_t = 1000)]
+        idle: usize,
     },
     /// SMTP ingest load.
     Smtp {
@@ -67,6 +105,17 @@ fn main() -> Result<()> {
             size,
             messages,
         } => tokio::runtime::Runtime::new()?.block_on(smtp(addr, rcpt, sessions, size, messages)),
+        Cmd::Mbox { out, count, size } => imap::mbox(&out, count, size),
+        Cmd::Imap {
+            addr,
+            cert,
+            host,
+            user,
+            password,
+            pid,
+            idle,
+        } => tokio::runtime::Runtime::new()?
+            .block_on(imap::run(addr, &cert, host, user, password, pid, idle)),
     }
 }
 
