@@ -15,7 +15,9 @@ use mailkeep_core::store::{self as store, OpenOptions, Store};
 use mailkeep_core::time::now;
 
 /// Writes in flight at once: enough for the store to batch them, few enough to bound memory.
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = 256;
+/// Bytes of message data in flight at once (bounds memory for large messages).
+const IN_FLIGHT_BYTES: u64 = 64 << 20;
 
 fn closed(path: &Path) -> ImportError {
     ImportError::Io {
@@ -93,8 +95,9 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
 
     // One submitter keeps the source's order (UIDs follow it); many writes in flight let the
     // store commit them in batches.
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<store::Result<Option<u32>>>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(store::Result<Option<u32>>, u64)>();
     let (mut in_flight, mut imported, mut skipped) = (0usize, 0u64, 0u64);
+    let mut in_flight_bytes = 0u64;
     let mut settle = |r: store::Result<Option<u32>>| -> Result<()> {
         match r? {
             Some(_) => imported += 1,
@@ -107,16 +110,22 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
     };
     let mut failure: Option<anyhow::Error> = None;
     let mut submit = |m: Message| -> Result<(), ImportError> {
-        while in_flight >= IN_FLIGHT {
-            let r = done_rx.recv().map_err(|_| closed(path))?;
-            in_flight -= 1;
-            if let Err(e) = settle(r) {
-                failure.get_or_insert(e);
-                return Err(closed(path));
+        // When the window is full, let half of it drain before submitting again: writes
+        // then arrive in bursts that the store commits together, not one by one.
+        if in_flight >= IN_FLIGHT || in_flight_bytes >= IN_FLIGHT_BYTES {
+            while in_flight > IN_FLIGHT / 2 || in_flight_bytes > IN_FLIGHT_BYTES / 2 {
+                let (r, size) = done_rx.recv().map_err(|_| closed(path))?;
+                in_flight -= 1;
+                in_flight_bytes -= size;
+                if let Err(e) = settle(r) {
+                    failure.get_or_insert(e);
+                    return Err(closed(path));
+                }
             }
         }
         let tx = done_tx.clone();
         let date = m.date.unwrap_or_else(now);
+        let size = m.bytes.len() as u64;
         store.append_if_absent_then(
             acc.id,
             &target(&m.folder),
@@ -124,10 +133,11 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
             m.flags,
             date,
             move |r| {
-                let _ = tx.send(r);
+                let _ = tx.send((r, size));
             },
         );
         in_flight += 1;
+        in_flight_bytes += size;
         Ok(())
     };
     let read_result = match &source {
@@ -145,7 +155,7 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
         })(),
     };
     while in_flight > 0 {
-        let r = done_rx.recv().map_err(|_| closed(path))?;
+        let (r, _) = done_rx.recv().map_err(|_| closed(path))?;
         in_flight -= 1;
         if let Err(e) = settle(r) {
             failure.get_or_insert(e);

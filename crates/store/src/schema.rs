@@ -89,6 +89,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE mailboxes_new RENAME TO mailboxes;
     CREATE UNIQUE INDEX mailboxes_live_name ON mailboxes(account_id, name) WHERE deleted_at IS NULL;
     CREATE INDEX messages_live ON messages(mailbox_id, uid) WHERE expunged_at IS NULL;
+    -- "Is this body already in this mailbox?" (idempotent import) must not scan the mailbox.
+    DROP INDEX messages_by_blob;
+    CREATE INDEX messages_by_blob ON messages(blob_hash, mailbox_id);
     "#,
 ];
 
