@@ -298,3 +298,40 @@ def test_binary_fetch_decodes_parts(server):
     typ, data = imap.fetch("1", "(BINARY.PEEK[3])")
     assert typ == "NO" and b"UNKNOWN-CTE" in data[0]
     imap.logout()
+
+
+def test_compress_deflate(server):
+    import zlib
+    deliver(server, "bob@example.org", "compressed", "squeeze me " * 200 + "\r\n")
+    imap = login(server, "bob@example.org")
+    assert b"COMPRESS=DEFLATE" in imap.capability()[1][0]
+    imaplib.Commands["COMPRESS"] = ("AUTH", "SELECTED")  # imaplib does not know RFC 4978
+    typ, data = imap._simple_command("COMPRESS", "DEFLATE")
+    assert typ == "OK", data
+    sock = imap.sock
+    sock.settimeout(5)
+    comp = zlib.compressobj(wbits=-15)
+    decomp = zlib.decompressobj(wbits=-15)
+
+    def send(line):
+        sock.sendall(comp.compress(line) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+    def until(tag):
+        out = b""
+        while not re.search(rb"(^|\r\n)" + tag + rb" (OK|NO|BAD)[^\r\n]*\r\n", out):
+            chunk = sock.recv(65536)
+            assert chunk, out
+            out += decomp.decompress(chunk)
+        return out
+
+    send(b"n1 NOOP\r\n")
+    assert b"n1 OK" in until(b"n1")
+    send(b"s1 SELECT INBOX\r\n")
+    assert b"* 1 EXISTS" in until(b"s1")
+    send(b"f1 FETCH 1 (BODY.PEEK[TEXT])\r\n")
+    out = until(b"f1")
+    assert (b"squeeze me " * 200) in out
+    send(b"c2 COMPRESS DEFLATE\r\n")
+    assert b"c2 NO [COMPRESSIONACTIVE]" in until(b"c2")
+    send(b"z LOGOUT\r\n")
+    assert b"* BYE" in until(b"z")

@@ -15,6 +15,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) enum Conn {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// COMPRESS=DEFLATE on top of one of the above.
+    Compressed(Box<crate::deflate::Deflate>),
     /// Only while an upgrade is in progress or after it failed.
     Gone,
 }
@@ -33,12 +35,30 @@ impl Conn {
     }
 
     pub fn is_tls(&self) -> bool {
-        matches!(self, Conn::Tls(_))
+        match self {
+            Conn::Tls(_) => true,
+            Conn::Compressed(d) => d.inner().is_tls(),
+            _ => false,
+        }
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Conn::Compressed(_))
+    }
+
+    /// Starts DEFLATE compression in both directions (after the OK was flushed).
+    pub fn compress(&mut self) {
+        let inner = std::mem::replace(self, Conn::Gone);
+        *self = Conn::Compressed(Box::new(crate::deflate::Deflate::new(inner)));
     }
 
     /// "TLS1.3 TLS13_AES_256_GCM_SHA384" for trace headers.
     pub fn tls_description(&self) -> Option<String> {
-        let Conn::Tls(t) = self else { return None };
+        let t = match self {
+            Conn::Tls(t) => t,
+            Conn::Compressed(d) => return d.inner().tls_description(),
+            _ => return None,
+        };
         let c = t.get_ref().1;
         Some(format!(
             "version={:?} cipher={:?}",
@@ -57,6 +77,7 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Compressed(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Conn::Gone => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         }
     }
@@ -71,6 +92,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Compressed(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Conn::Gone => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         }
     }
@@ -79,6 +101,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(s).poll_flush(cx),
+            Conn::Compressed(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Conn::Gone => Poll::Ready(Ok(())),
         }
     }
@@ -87,6 +110,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Compressed(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Conn::Gone => Poll::Ready(Ok(())),
         }
     }

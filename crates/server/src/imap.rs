@@ -88,11 +88,10 @@ struct Session {
     buf: Vec<u8>,
 }
 
-/// Extensions beyond the codec's base set that this server implements (COMPRESS is parsed
-/// but not served yet, so not advertised).
+/// Extensions beyond the codec's base set that this server implements.
 const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE \
                                   QUOTA QUOTA=RES-STORAGE SORT THREAD=REFERENCES \
-                                  THREAD=ORDEREDSUBJECT BINARY";
+                                  THREAD=ORDEREDSUBJECT BINARY COMPRESS=DEFLATE";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -410,14 +409,28 @@ impl Session {
                 algorithm,
                 key,
             } => self.thread(&tag, uid, algorithm, key).await,
-            CommandBody::Compress { .. } => {
-                // Parsed, not yet implemented, and therefore not advertised.
-                self.tagged(
-                    &tag,
-                    Status::No,
-                    Some("CANNOT"),
-                    &format!("{name} is not supported"),
-                );
+            CommandBody::Compress { mechanism } => {
+                if self.conn.is_compressed() {
+                    self.tagged(
+                        &tag,
+                        Status::No,
+                        Some("COMPRESSIONACTIVE"),
+                        "Already compressing",
+                    );
+                } else if mechanism != "DEFLATE" {
+                    self.tagged(&tag, Status::Bad, None, "Only DEFLATE is supported");
+                } else if self.framer.buffered_len() > 0 {
+                    self.tagged(
+                        &tag,
+                        Status::Bad,
+                        None,
+                        "Data after COMPRESS must wait for its OK",
+                    );
+                } else {
+                    self.tagged(&tag, Status::Ok, None, "DEFLATE active");
+                    self.flush().await?;
+                    self.conn.compress();
+                }
             }
             CommandBody::Status { mailbox, items } => self.status(&tag, mailbox, &items).await,
             CommandBody::Fetch {

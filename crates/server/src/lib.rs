@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod conn;
+mod deflate;
 mod imap;
 mod limits;
 mod smtp;
