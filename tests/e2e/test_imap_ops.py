@@ -335,3 +335,19 @@ def test_compress_deflate(server):
     assert b"c2 NO [COMPRESSIONACTIVE]" in until(b"c2")
     send(b"z LOGOUT\r\n")
     assert b"* BYE" in until(b"z")
+
+
+def test_utf8_accept_mailbox_names(server):
+    imap = login(server, "bob@example.org")
+    ok(imap.create("&ZeVnLIqe-"))  # modified UTF-7 for 日本語 before ENABLE
+    typ, data = imap._simple_command("ENABLE", "UTF8=ACCEPT")
+    assert typ == "OK" and imap.untagged_responses.pop("ENABLED") == [b"UTF8=ACCEPT"]
+    imap._encoding = "utf-8"
+    parts = []
+    for item in ok(imap.list()):
+        parts.extend(item if isinstance(item, tuple) else [item])
+    listing = b"\n".join(parts)
+    assert "日本語".encode() in listing and b"&ZeVnLIqe-" not in listing
+    typ, data = imap._simple_command("SELECT", '"日本語"')
+    assert typ == "OK", data
+    imap.logout()

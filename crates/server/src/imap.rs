@@ -91,7 +91,7 @@ struct Session {
 /// Extensions beyond the codec's base set that this server implements.
 const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE \
                                   QUOTA QUOTA=RES-STORAGE SORT THREAD=REFERENCES \
-                                  THREAD=ORDEREDSUBJECT BINARY COMPRESS=DEFLATE";
+                                  THREAD=ORDEREDSUBJECT BINARY COMPRESS=DEFLATE UTF8=ACCEPT";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -348,6 +348,10 @@ impl Session {
                     } else if c.eq_ignore_ascii_case("CONDSTORE") && !self.condstore {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if c.eq_ignore_ascii_case("UTF8=ACCEPT") && !self.utf8 {
+                        // RFC 6855: mailbox names and strings in UTF-8 from now on.
+                        self.utf8 = true;
+                        enabled.push("UTF8=ACCEPT");
                     } else if c.eq_ignore_ascii_case("QRESYNC") && !self.qresync {
                         // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
                         self.qresync = true;
