@@ -7,7 +7,7 @@ import smtplib
 import subprocess
 import time
 
-from conftest import PASSWORD
+from conftest import PASSWORD, Server, mk
 from test_mail_path import tls_context
 
 
@@ -140,8 +140,16 @@ def test_two_sessions_see_each_other_and_idle_wakes(server):
 
 
 def test_mbsync_syncs_down_and_up_and_is_idempotent(server, tmp_path):
-    for i in range(40):
-        deliver(server, "bob@example.org", f"message {i}", f"body {i}\r\n")
+    # A 2,000-message account, brought in with `mailkeep import` (the server must be stopped).
+    mbox = tmp_path / "bob.mbox"
+    with open(mbox, "wb") as f:
+        for i in range(2000):
+            f.write(f"From x@example.net Mon Nov 23 10:00:00 2026\nFrom: x@example.net\n"
+                    f"Subject: message {i}\nMessage-ID: <{i}@mbsync>\n\nbody {i}\n\n".encode())
+    server.stop()
+    r = mk(server.data, "import", "--account", "bob@example.org", str(mbox))
+    assert "imported 2000 messages" in r.stdout, r.stdout + r.stderr
+    server = Server(server.data)
     host, port = server.addrs["imaps"]
     maildir = tmp_path / "Mail"
     maildir.mkdir()
@@ -181,7 +189,7 @@ SyncState *
 
     run()
     new = list((maildir / "INBOX" / "new").iterdir()) + list((maildir / "INBOX" / "cur").iterdir())
-    assert len(new) == 40
+    assert len(new) == 2000
     assert (maildir / "Sent").is_dir() and (maildir / "Archive").is_dir()
     # Up: a message written locally reaches the server.
     (maildir / "Archive" / "new" / "1.local:2,S").write_bytes(
@@ -197,6 +205,7 @@ SyncState *
     out = run()
     after = sorted(p.name for p in (maildir / "INBOX").rglob("*") if p.is_file())
     assert before == after, out
+    server.stop()
 
 
 def test_condstore_qresync_and_list_extended(server):
