@@ -768,21 +768,19 @@ fn list(p: &mut Parser<'_>) -> PResult<CommandBody> {
     })
 }
 
-/// `"(" [list-select-opt *(SP list-select-opt)] ")"`; duplicates dropped.
-fn list_selection(p: &mut Parser<'_>) -> PResult<Vec<ListSelection>> {
-    p.expect(b'(', "Expected LIST selection options")?;
+/// `"(" [opt *(SP opt)] ")"` of options, each read by `one` (which sees the options so far);
+/// duplicates dropped. The shared shape of LIST selection, LIST RETURN and SEARCH RETURN.
+fn option_list<T: PartialEq>(
+    p: &mut Parser<'_>,
+    what: &'static str,
+    mut one: impl FnMut(&mut Parser<'_>, &[T]) -> PResult<T>,
+) -> PResult<Vec<T>> {
+    p.expect(b'(', what)?;
     p.enter()?;
     let mut opts = Vec::new();
     if !p.eat(b')') {
         loop {
-            let o = p.atom()?.to_ascii_uppercase();
-            let opt = match o.as_slice() {
-                b"SUBSCRIBED" => ListSelection::Subscribed,
-                b"REMOTE" => ListSelection::Remote,
-                b"RECURSIVEMATCH" => ListSelection::RecursiveMatch,
-                b"SPECIAL-USE" => ListSelection::SpecialUse,
-                _ => return Err("Unknown LIST selection option"),
-            };
+            let opt = one(p, &opts)?;
             if !opts.contains(&opt) {
                 opts.push(opt);
             }
@@ -793,6 +791,20 @@ fn list_selection(p: &mut Parser<'_>) -> PResult<Vec<ListSelection>> {
         }
     }
     p.leave();
+    Ok(opts)
+}
+
+/// `"(" [list-select-opt *(SP list-select-opt)] ")"`; duplicates dropped.
+fn list_selection(p: &mut Parser<'_>) -> PResult<Vec<ListSelection>> {
+    let opts = option_list(p, "Expected LIST selection options", |p, _| {
+        Ok(match p.atom()?.to_ascii_uppercase().as_slice() {
+            b"SUBSCRIBED" => ListSelection::Subscribed,
+            b"REMOTE" => ListSelection::Remote,
+            b"RECURSIVEMATCH" => ListSelection::RecursiveMatch,
+            b"SPECIAL-USE" => ListSelection::SpecialUse,
+            _ => return Err("Unknown LIST selection option"),
+        })
+    })?;
     // RFC 5258 §3.1: RECURSIVEMATCH needs a base option to modify.
     let has_base = opts
         .iter()
@@ -806,36 +818,21 @@ fn list_selection(p: &mut Parser<'_>) -> PResult<Vec<ListSelection>> {
 /// `"(" [return-option *(SP return-option)] ")"` after `RETURN SP`;
 /// duplicates dropped, a second STATUS refused.
 fn list_returns(p: &mut Parser<'_>) -> PResult<Vec<ListReturn>> {
-    p.expect(b'(', "Expected LIST return options")?;
-    p.enter()?;
-    let mut opts = Vec::new();
-    if !p.eat(b')') {
-        loop {
-            let o = p.atom()?.to_ascii_uppercase();
-            let opt = match o.as_slice() {
-                b"SUBSCRIBED" => ListReturn::Subscribed,
-                b"CHILDREN" => ListReturn::Children,
-                b"SPECIAL-USE" => ListReturn::SpecialUse,
-                b"STATUS" => {
-                    if opts.iter().any(|r| matches!(r, ListReturn::Status(_))) {
-                        return Err("Duplicate STATUS return option");
-                    }
-                    p.sp()?;
-                    ListReturn::Status(status_items(p)?)
+    option_list(p, "Expected LIST return options", |p, so_far| {
+        Ok(match p.atom()?.to_ascii_uppercase().as_slice() {
+            b"SUBSCRIBED" => ListReturn::Subscribed,
+            b"CHILDREN" => ListReturn::Children,
+            b"SPECIAL-USE" => ListReturn::SpecialUse,
+            b"STATUS" => {
+                if so_far.iter().any(|r| matches!(r, ListReturn::Status(_))) {
+                    return Err("Duplicate STATUS return option");
                 }
-                _ => return Err("Unknown LIST return option"),
-            };
-            if !opts.contains(&opt) {
-                opts.push(opt);
+                p.sp()?;
+                ListReturn::Status(status_items(p)?)
             }
-            if p.eat(b')') {
-                break;
-            }
-            p.sp()?;
-        }
-    }
-    p.leave();
-    Ok(opts)
+            _ => return Err("Unknown LIST return option"),
+        })
+    })
 }
 
 /// A quota root name (`astring`) as UTF-8.
@@ -1157,30 +1154,16 @@ fn search(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
     p.sp()?;
     let mut ret = None;
     if p.eat_word_sp(b"RETURN") {
-        p.expect(b'(', "Expected RETURN option list")?;
-        p.enter()?;
-        let mut opts = Vec::new();
-        if !p.eat(b')') {
-            loop {
-                let o = p.atom()?.to_ascii_uppercase();
-                let opt = match o.as_slice() {
-                    b"MIN" => SearchReturn::Min,
-                    b"MAX" => SearchReturn::Max,
-                    b"COUNT" => SearchReturn::Count,
-                    b"ALL" => SearchReturn::All,
-                    b"SAVE" => SearchReturn::Save,
-                    _ => return Err("Unknown RETURN option"),
-                };
-                if !opts.contains(&opt) {
-                    opts.push(opt);
-                }
-                if p.eat(b')') {
-                    break;
-                }
-                p.sp()?;
-            }
-        }
-        p.leave();
+        let mut opts = option_list(p, "Expected RETURN option list", |p, _| {
+            Ok(match p.atom()?.to_ascii_uppercase().as_slice() {
+                b"MIN" => SearchReturn::Min,
+                b"MAX" => SearchReturn::Max,
+                b"COUNT" => SearchReturn::Count,
+                b"ALL" => SearchReturn::All,
+                b"SAVE" => SearchReturn::Save,
+                _ => return Err("Unknown RETURN option"),
+            })
+        })?;
         if opts.is_empty() {
             opts.push(SearchReturn::All);
         }

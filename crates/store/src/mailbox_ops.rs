@@ -94,6 +94,33 @@ fn uidvalidity(c: &Connection, mailbox_id: i64) -> Result<u32> {
     )?)
 }
 
+/// Enters a stored body in a mailbox under the next UID; returns the UID.
+fn insert_message(
+    c: &Connection,
+    mailbox_id: i64,
+    flags: &str,
+    hash: &crate::Hash,
+    size: u64,
+    internal_date: i64,
+) -> Result<u32> {
+    let (uid, modseq) = next_uid(c, mailbox_id)?;
+    exec(
+        c,
+        "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            mailbox_id,
+            uid,
+            modseq,
+            flags,
+            &hash[..],
+            size,
+            internal_date
+        ],
+    )?;
+    Ok(uid)
+}
+
 fn insert_mailbox(c: &Connection, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {
     exec(
         c,
@@ -378,13 +405,7 @@ impl Store {
         self.write(Some(bytes), move |c, hash| {
             let hash = hash.ok_or(Error::Closed)?;
             let id = live_mailbox_id(c, account_id, &mailbox)?;
-            let (uid, modseq) = next_uid(c, id)?;
-            exec(
-                c,
-                "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, uid, modseq, flags, &hash[..], size, internal_date],
-            )?;
+            let uid = insert_message(c, id, &flags, hash, size, internal_date)?;
             Ok(Copied {
                 uidvalidity: uidvalidity(c, id)?,
                 uids: vec![(0, uid)],
@@ -422,14 +443,14 @@ impl Store {
             if present {
                 return Ok(None);
             }
-            let (uid, modseq) = next_uid(c, id)?;
-            exec(
+            Ok(Some(insert_message(
                 c,
-                "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, uid, modseq, flags, &hash[..], size, internal_date],
-            )?;
-            Ok(Some(uid))
+                id,
+                &flags,
+                hash,
+                size,
+                internal_date,
+            )?))
         };
         self.submit(Some(bytes), work, done);
     }
