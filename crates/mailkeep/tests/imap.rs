@@ -311,3 +311,142 @@ fn storage_quota_is_reported_and_enforced() {
         "others unaffected"
     );
 }
+
+/// The command examples of RFC 9051 §6 (names adapted to this account), each with the
+/// responses the RFC shows for it.
+#[test]
+fn rfc9051_section6_examples() {
+    let tmp = data_dir(&[]);
+    let dir = data_path(&tmp);
+    let server = Server::start(&dir);
+    for i in 0..4 {
+        let body = format!(
+            "Date: Wed, 17 Jul 1996 02:23:25 -0700\r\nFrom: Terry Gray <gray@cac.washington.edu>\r\nSubject: IMAP4rev2 WG mtg summary {i}\r\n\r\nbody {i}\r\n"
+        );
+        assert!(
+            send_mail(
+                server.addr("smtp"),
+                "gray@example.net",
+                &["alice@example.org"],
+                &body
+            )
+            .starts_with("250")
+        );
+    }
+    let (mut s, r) = imaps_login(&dir, &server, "alice@example.org");
+    assert!(r.contains("l OK"));
+    let examples: &[(&str, &str, &[&str])] = &[
+        (
+            "abcd",
+            "CAPABILITY",
+            &["* CAPABILITY IMAP4rev1 IMAP4rev2", "abcd OK"],
+        ),
+        ("a002", "NOOP", &["a002 OK"]),
+        ("t2", "ENABLE IMAP4rev2", &["* ENABLED IMAP4rev2", "t2 OK"]),
+        (
+            "A142",
+            "SELECT INBOX",
+            &[
+                "* 4 EXISTS",
+                "* OK [UIDVALIDITY ",
+                "* OK [UIDNEXT 5]",
+                "* FLAGS (",
+                "* OK [PERMANENTFLAGS (",
+                "* LIST () \"/\" INBOX",
+                "A142 OK [READ-WRITE]",
+            ],
+        ),
+        (
+            "A932",
+            "EXAMINE INBOX",
+            &["* 4 EXISTS", "A932 OK [READ-ONLY]"],
+        ),
+        ("A003", "CREATE owatagusiam/", &["A003 OK"]),
+        ("A004", "CREATE owatagusiam/blurdybloop", &["A004 OK"]),
+        (
+            "A682",
+            "LIST \"\" *",
+            &[
+                "* LIST (\\HasChildren) \"/\" owatagusiam",
+                "* LIST (\\HasNoChildren) \"/\" owatagusiam/blurdybloop",
+                "A682 OK",
+            ],
+        ),
+        (
+            "A101",
+            "LIST \"\" \"\"",
+            &["* LIST (\\Noselect) \"/\" \"\"", "A101 OK"],
+        ),
+        (
+            "A102",
+            "LIST \"owatagusiam/\" %",
+            &["\"/\" owatagusiam/blurdybloop", "A102 OK"],
+        ),
+        (
+            "A042",
+            "STATUS owatagusiam/blurdybloop (UIDNEXT MESSAGES)",
+            &[
+                "* STATUS owatagusiam/blurdybloop (UIDNEXT 1 MESSAGES 0)",
+                "A042 OK",
+            ],
+        ),
+        (
+            "A683",
+            "RENAME owatagusiam/blurdybloop sarasoop",
+            &["A683 OK"],
+        ),
+        ("A002b", "SUBSCRIBE sarasoop", &["A002b OK"]),
+        ("A002c", "UNSUBSCRIBE sarasoop", &["A002c OK"]),
+        (
+            "N1",
+            "NAMESPACE",
+            &["* NAMESPACE ((\"\" \"/\")) NIL NIL", "N1 OK"],
+        ),
+        ("A005", "SELECT INBOX", &["A005 OK [READ-WRITE]"]),
+        (
+            "A282",
+            "SEARCH RETURN (MIN COUNT) FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
+            &["* ESEARCH (TAG \"A282\")", "A282 OK"],
+        ),
+        (
+            "A283",
+            "SEARCH TEXT \"string not in mailbox\"",
+            &["* ESEARCH (TAG \"A283\")", "A283 OK"],
+        ),
+        (
+            "A654",
+            "FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
+            &[
+                "* 2 FETCH (FLAGS (\\Seen) BODY[HEADER.FIELDS (DATE FROM)] {",
+                "Terry Gray",
+                "A654 OK",
+            ],
+        ),
+        (
+            "A003s",
+            "STORE 2:4 +FLAGS (\\Deleted)",
+            &["* 2 FETCH (UID 2 FLAGS (\\Seen \\Deleted))", "A003s OK"],
+        ),
+        ("A003c", "COPY 2:4 sarasoop", &["A003c OK [COPYUID "]),
+        (
+            "a3",
+            "MOVE 1 sarasoop",
+            &["* OK [COPYUID ", "* 1 EXPUNGE", "a3 OK"],
+        ),
+        (
+            "A202",
+            "EXPUNGE",
+            &["* 3 EXPUNGE", "* 2 EXPUNGE", "* 1 EXPUNGE", "A202 OK"],
+        ),
+        ("A999", "UID FETCH 4827313:4828442 FLAGS", &["A999 OK"]),
+        ("A341", "CLOSE", &["A341 OK"]),
+        ("A683d", "DELETE sarasoop", &["A683d OK"]),
+        ("A023", "LOGOUT", &["* BYE", "A023 OK"]),
+    ];
+    for (tag, cmd, expect) in examples {
+        let r = run(&mut s, tag, cmd);
+        for e in *expect {
+            assert!(r.contains(e), "{tag} {cmd}: expected {e:?} in\n{r}");
+        }
+    }
+}

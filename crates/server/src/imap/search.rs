@@ -229,6 +229,9 @@ impl Session {
             .iter()
             .map(|h| if uid { h.entry.uid } else { h.seq })
             .collect();
+        // IMAP4rev2 has no untagged SEARCH response: plain SEARCH answers ESEARCH ALL
+        // (RFC 9051 §6.4.4).
+        let ret = ret.or_else(|| self.rev2.then(|| vec![SearchReturn::All]));
         match ret {
             Some(returns) => {
                 let line = esearch_response(Some(tag), uid, &returns, &hits);
