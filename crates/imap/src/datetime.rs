@@ -59,7 +59,12 @@ pub fn format_date_time(ts: i64) -> String {
 pub fn format_date_time_with_offset(ts: i64, offset_minutes: i32) -> String {
     let offset = i64::from(offset_minutes.clamp(-1439, 1439));
     let local = ts.clamp(MIN_TS, MAX_TS).saturating_add(offset * 60);
-    let local = local.clamp(MIN_TS, MAX_TS);
+    format_local(local.clamp(MIN_TS, MAX_TS), offset)
+}
+
+/// Formats a local time (seconds since 1970-01-01 in the zone, years
+/// 0..=9999) shown in a zone `offset` minutes east of UTC (at most ±99:59).
+fn format_local(local: i64, offset: i64) -> String {
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
@@ -77,6 +82,46 @@ pub fn format_date_time_with_offset(ts: i64, offset_minutes: i32) -> String {
         off / 60,
         off % 60
     )
+}
+
+/// Formats a day count since 1970-01-01 as an IMAP `date` (`d-Mon-yyyy`,
+/// the day not padded), the inverse of [`parse_date`] with
+/// [`days_from_civil`]. Days outside years 0..=9999 are clamped.
+pub fn format_date(days: i64) -> String {
+    let days = days.clamp(days_from_civil(0, 1, 1), days_from_civil(9999, 12, 31));
+    let (year, month, day) = civil_from_days(days);
+    let mon = MONTHS
+        .get(month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("Jan");
+    format!("{day}-{mon}-{year:04}")
+}
+
+/// Formats a unix timestamp as an IMAP `date-time` (without the quotes)
+/// that [`parse_date_time`] reads back as exactly `ts`, for every timestamp
+/// it can return: in UTC when that falls within years 0000..=9999, otherwise
+/// in the nearest zone (up to ±99:59, which the `zone` syntax allows) that
+/// brings the local time into that range. Other timestamps are clamped.
+pub(crate) fn format_date_time_exact(ts: i64) -> String {
+    /// Largest zone offset `+hhmm` can write, in minutes (99:59).
+    const MAX_OFFSET: i64 = 99 * 60 + 59;
+    let first = days_from_civil(0, 1, 1) * 86_400;
+    let last = days_from_civil(10_000, 1, 1) * 86_400 - 1;
+    let offset = if ts < first {
+        first.saturating_sub(ts).saturating_add(59) / 60
+    } else if ts > last {
+        -(ts.saturating_sub(last).saturating_add(59) / 60)
+    } else {
+        0
+    }
+    .clamp(-MAX_OFFSET, MAX_OFFSET);
+    let local = ts.saturating_add(offset * 60);
+    if local == last + 1 {
+        // Only the leap second `23:59:60` reaches past the year 9999.
+        let zone = format_local(last, offset);
+        return zone.replacen("23:59:59", "23:59:60", 1);
+    }
+    format_local(local.clamp(first, last), offset)
 }
 
 fn digits(s: &[u8]) -> Option<u32> {
@@ -212,6 +257,45 @@ mod tests {
         }
         assert_eq!(parse_date(b"29-Feb-2024"), Some((2024, 2, 29)));
         assert_eq!(parse_date(b"29-Feb-2023"), None);
+        assert_eq!(format_date(0), "1-Jan-1970");
+        assert_eq!(format_date(19_782), "29-Feb-2024");
+        assert_eq!(format_date(i64::MIN), "1-Jan-0000");
+        assert_eq!(format_date(i64::MAX), "31-Dec-9999");
+    }
+
+    #[test]
+    fn exact_date_times() {
+        let first = days_from_civil(0, 1, 1) * 86_400;
+        let last = days_from_civil(10_000, 1, 1) * 86_400 - 1;
+        assert_eq!(format_date_time_exact(0), " 1-Jan-1970 00:00:00 +0000");
+        assert_eq!(format_date_time_exact(first), " 1-Jan-0000 00:00:00 +0000");
+        assert_eq!(
+            format_date_time_exact(first - 61),
+            " 1-Jan-0000 00:00:59 +0002"
+        );
+        assert_eq!(
+            format_date_time_exact(last + 1),
+            "31-Dec-9999 23:59:00 -0001"
+        );
+        let extremes = [
+            (b"01-Jan-0000 00:00:00 +9959", first - 5999 * 60),
+            (b"31-Dec-9999 23:59:60 -9959", last + 1 + 5999 * 60),
+        ];
+        for (wire, ts) in extremes {
+            assert_eq!(parse_date_time(wire), Some(ts));
+        }
+        let (lowest, highest) = (first - 5999 * 60, last + 1 + 5999 * 60);
+        for ts in (lowest..=highest)
+            .step_by(987_654_321)
+            .chain(lowest..first + 400)
+            .chain(last - 400..=highest)
+        {
+            let s = format_date_time_exact(ts);
+            assert_eq!(parse_date_time(s.as_bytes()), Some(ts), "{s}");
+        }
+        // Out of range: clamped, no panic.
+        assert!(format_date_time_exact(i64::MIN).starts_with(" 1-Jan-0000"));
+        assert!(format_date_time_exact(i64::MAX).starts_with("31-Dec-9999"));
     }
 
     #[test]

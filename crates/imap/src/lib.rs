@@ -18,6 +18,9 @@
 //!    [`esearch_response`], [`compress_set`], [`vanished_response`],
 //!    [`list_response`], ...) and [`render_fetch`] for FETCH results.
 //!
+//! The inverse of the parser, [`encode_command`], writes a [`Command`] in
+//! canonical wire form (for tests, tools and clients).
+//!
 //! Everything that reads peer-supplied bytes (commands, messages) is written
 //! to never panic: all indexing is checked, literal sizes are checked against
 //! [`Limits`] before anything is buffered, and nesting is depth-bounded.
@@ -28,6 +31,7 @@ pub mod capability;
 pub mod command;
 pub mod datetime;
 pub mod encode;
+mod encode_command;
 pub mod envelope;
 pub mod fetch;
 pub mod framer;
@@ -50,6 +54,7 @@ pub use encode::{
     Status, compress_set, esearch_response, list_response, status_response, vanished_response,
     write_astring, write_flag_list, write_nstring, write_string,
 };
+pub use encode_command::encode_command;
 pub use fetch::{FetchError, MessageMeta, needs_body, render_fetch, sets_seen};
 
 pub use framer::{Frame, Framer, Limits};
