@@ -635,6 +635,27 @@ impl Session {
         }
     }
 
+    /// The account's mailbox of that name, or `None` after answering the tagged NO
+    /// ([NONEXISTENT], or [SERVERBUG] when the store failed).
+    async fn mailbox_or_no(&mut self, tag: &str, name: &MailboxName) -> Option<Mailbox> {
+        match self.find_mailbox(name).await {
+            Ok(Some(m)) => Some(m),
+            Ok(None) => {
+                self.tagged(
+                    tag,
+                    Status::No,
+                    Some("NONEXISTENT"),
+                    "Mailbox does not exist",
+                );
+                None
+            }
+            Err(()) => {
+                self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+                None
+            }
+        }
+    }
+
     async fn load_messages(&self, mailbox_id: i64) -> Option<Vec<MessageEntry>> {
         let store = self.shared.store.clone();
         blocking(move || store.messages(mailbox_id)).await?.ok()
@@ -652,17 +673,8 @@ impl Session {
         }
         self.selected = None;
         self.state = State::Authenticated;
-        let mailbox = match self.find_mailbox(&name).await {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                return self.tagged(
-                    tag,
-                    Status::No,
-                    Some("NONEXISTENT"),
-                    "Mailbox does not exist",
-                );
-            }
-            Err(()) => return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure"),
+        let Some(mailbox) = self.mailbox_or_no(tag, &name).await else {
+            return;
         };
         let Some(messages) = self.load_messages(mailbox.id).await else {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
@@ -830,17 +842,8 @@ impl Session {
     }
 
     async fn status(&mut self, tag: &str, name: MailboxName, items: &[StatusItem]) {
-        let mailbox = match self.find_mailbox(&name).await {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                return self.tagged(
-                    tag,
-                    Status::No,
-                    Some("NONEXISTENT"),
-                    "Mailbox does not exist",
-                );
-            }
-            Err(()) => return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure"),
+        let Some(mailbox) = self.mailbox_or_no(tag, &name).await else {
+            return;
         };
         if !self.write_status(&mailbox, &name, items).await {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");

@@ -57,17 +57,8 @@ impl Session {
     }
 
     pub(super) async fn get_quota_root(&mut self, tag: &str, mailbox: MailboxName) {
-        match self.find_mailbox(&mailbox).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return self.tagged(
-                    tag,
-                    Status::No,
-                    Some("NONEXISTENT"),
-                    "Mailbox does not exist",
-                );
-            }
-            Err(()) => return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure"),
+        if self.mailbox_or_no(tag, &mailbox).await.is_none() {
+            return;
         }
         self.out.extend_from_slice(b"* QUOTAROOT ");
         mailkeep_imap::encode::write_mailbox(&mut self.out, &mailbox, self.utf8);
