@@ -896,9 +896,9 @@ impl Session {
         if changed_since.is_some() && !items.contains(&FetchItem::Modseq) {
             items.push(FetchItem::Modseq);
         }
-        let Some(sel) = self.selected.as_ref() else {
+        if self.selected.is_none() {
             return self.tagged(tag, Status::Bad, None, "No mailbox selected");
-        };
+        }
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }
@@ -927,19 +927,14 @@ impl Session {
                 ),
             );
         }
-        let count = sel.messages.len() as u32;
-        let max_uid = sel.messages.last().map_or(0, |m| m.uid);
         // Sequence numbers (1-based) of the messages asked for.
-        let seqs: Vec<u32> = if uid {
-            (1..=count)
-                .filter(|&n| set.contains(sel.messages[(n - 1) as usize].uid, max_uid))
-                .collect()
-        } else {
-            if count == 0 || set.exceeds(count) {
-                return self.tagged(tag, Status::Bad, None, "Invalid message sequence number");
-            }
-            set.iter_resolved(count).collect()
+        let Ok(targets) = self.resolve(uid, &set) else {
+            return self.tagged(tag, Status::Bad, None, "Invalid message sequence number");
         };
+        let Some(sel) = self.selected.as_ref() else {
+            return;
+        };
+        let seqs: Vec<u32> = targets.into_iter().map(|(n, _)| n).collect();
         let seqs: Vec<u32> = match changed_since {
             Some(since) => seqs
                 .into_iter()
