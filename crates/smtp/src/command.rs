@@ -80,6 +80,8 @@ pub(crate) struct MailArgs<'a> {
     pub body_8bit: bool,
     /// SMTPUTF8 was given.
     pub smtputf8: bool,
+    /// REQUIRETLS was given (RFC 8689).
+    pub requiretls: bool,
 }
 
 fn r(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply {
@@ -160,6 +162,7 @@ pub(crate) fn parse_mail(args: &str) -> Result<MailArgs<'_>, Reply> {
         size: None,
         body_8bit: false,
         smtputf8: false,
+        requiretls: false,
     };
     let (mut seen_body, mut seen_utf8) = (false, false);
     for (key, value) in params {
@@ -187,6 +190,17 @@ pub(crate) fn parse_mail(args: &str) -> Result<MailArgs<'_>, Reply> {
             }
             seen_utf8 = true;
             mail.smtputf8 = true;
+        } else if key.eq_ignore_ascii_case("REQUIRETLS") {
+            if mail.requiretls || value.is_some() {
+                return Err(params_syntax());
+            }
+            mail.requiretls = true;
+        } else if key.eq_ignore_ascii_case("AUTH") {
+            // RFC 4954 §5: the original submitter, for trusted relays; we relay for no one,
+            // so it is accepted and not used.
+            if value.is_none() {
+                return Err(params_syntax());
+            }
         } else {
             return Err(unsupported_param());
         }

@@ -44,8 +44,11 @@ pub struct SessionConfig {
     pub bare_newline: BareNewline,
     /// Whether the listener can perform STARTTLS (RFC 3207).
     pub starttls_available: bool,
-    /// A submission listener (RFC 6409): MAIL needs an authenticated session, which this
-    /// session cannot yet establish, so every MAIL is answered 530 until AUTH exists.
+    /// AUTH PLAIN and LOGIN (RFC 4954) are offered, but only once TLS is active: before
+    /// that AUTH is answered `538 5.7.11` and not advertised.
+    pub auth_available: bool,
+    /// A submission listener (RFC 6409): MAIL before a successful AUTH is answered
+    /// `530 5.7.0`.
     pub require_auth: bool,
 }
 
@@ -62,6 +65,7 @@ impl Default for SessionConfig {
             data_timeout: Duration::from_secs(600),
             bare_newline: BareNewline::Normalize,
             starttls_available: false,
+            auth_available: false,
             require_auth: false,
         }
     }

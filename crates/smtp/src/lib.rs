@@ -19,6 +19,10 @@
 //!        [`Session::message_verdict`];
 //!      - [`Event::StartTls`]: write the pending output, perform the TLS
 //!        handshake, then call [`Session::tls_started`];
+//!      - [`Event::Auth`] (listeners with [`SessionConfig::auth_available`]):
+//!        check the credentials, then call [`Session::auth_verdict`];
+//!      - [`Event::Sender`] (authenticated sessions only): check that the
+//!        account may use this reverse-path, then call [`Session::sender_verdict`];
 //!      - [`Event::Close`]: write the pending output and close.
 //!
 //!      Nothing else is processed while a verdict is pending.
@@ -55,6 +59,7 @@
 //!             session.message_verdict(MessageVerdict::Accepted { id: "42".into() });
 //!         }
 //!         Event::StartTls => session.tls_started(),
+//!         Event::Auth(_) | Event::Sender { .. } => unreachable!("not offered"),
 //!         Event::Close => break,
 //!     }
 //! }
@@ -85,6 +90,7 @@ mod command;
 mod config;
 mod data;
 mod reply;
+mod sasl;
 mod session;
 
 #[cfg(test)]
@@ -92,4 +98,5 @@ mod tests;
 
 pub use config::{BareNewline, SessionConfig};
 pub use reply::Reply;
-pub use session::{Envelope, Event, MessageVerdict, RcptVerdict, Session};
+pub use sasl::{Credentials, Mechanism};
+pub use session::{AuthVerdict, Envelope, Event, MessageVerdict, RcptVerdict, Session};

@@ -80,7 +80,8 @@ impl Reply {
             out.extend_from_slice(code.as_bytes());
             if i + 1 < count {
                 out.push(b'-');
-            } else if !body.is_empty() {
+            } else if !body.is_empty() || self.code == 334 {
+                // An empty SASL challenge is still `334 ` (RFC 4954 §4).
                 out.push(b' ');
             }
             out.extend_from_slice(body.as_bytes());

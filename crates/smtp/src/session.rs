@@ -7,10 +7,14 @@ use crate::command::{self, Verb};
 use crate::config::SessionConfig;
 use crate::data::{BdatDecoder, ContentError, DataDecoder};
 use crate::reply::Reply;
+use crate::sasl::{self, Credentials, Mechanism, SaslError};
 
 /// Input buffered, beyond one command or data line, while an event waits for
 /// its verdict (pipelined commands, RFC 2920). More closes the connection.
 const PIPELINE_SLACK: usize = 256 * 1024;
+
+/// Longest SASL response line accepted (RFC 4954 §4 requires at least 12288 octets).
+const MAX_SASL_LINE: usize = 12288 + 2;
 
 /// Input buffer capacity kept after the buffer drains.
 const KEEP_CAPACITY: usize = 64 * 1024;
@@ -34,6 +38,18 @@ pub enum Event {
         /// The content with CRLF line endings: dot-unstuffed for DATA,
         /// the concatenated chunks for BDAT.
         body: Vec<u8>,
+    },
+    /// AUTH completed its exchange. Check the credentials, then call
+    /// [`Session::auth_verdict`].
+    Auth(Credentials),
+    /// MAIL FROM in an authenticated session: the account must be allowed to use
+    /// `address` (empty for `<>`). Answer with [`Session::sender_verdict`]
+    /// (`RcptVerdict::Accept` replies `250 2.1.0 Ok`).
+    Sender {
+        /// The reverse-path without brackets.
+        address: String,
+        /// The identity from [`AuthVerdict::Accept`].
+        identity: String,
     },
     /// `220 2.0.0 Ready to start TLS` is queued: flush the output, perform
     /// the TLS handshake, then call [`Session::tls_started`]. Input buffered
@@ -63,6 +79,10 @@ pub struct Envelope {
     pub smtputf8: bool,
     /// The SIZE parameter of MAIL FROM, if any.
     pub declared_size: Option<u64>,
+    /// REQUIRETLS was given (RFC 8689).
+    pub requiretls: bool,
+    /// The identity the session authenticated as, if it did.
+    pub auth: Option<String>,
 }
 
 /// Answer to [`Event::Recipient`].
@@ -72,6 +92,20 @@ pub enum RcptVerdict {
     Accept,
     /// Refuse the recipient with this reply (a code outside 4xx/5xx is sent as 550).
     Reject(Reply),
+}
+
+/// Answer to [`Event::Auth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthVerdict {
+    /// The credentials are good; replies `235 2.7.0` and the session acts as `identity`.
+    Accept {
+        /// The account the session now acts for (shown in [`Envelope::auth`]).
+        identity: String,
+    },
+    /// Replies `535 5.7.8 Authentication credentials invalid`.
+    Reject,
+    /// Refuse with this reply instead (e.g. `454 4.7.0` for a temporary failure).
+    Fail(Reply),
 }
 
 /// Answer to [`Event::Message`].
@@ -99,6 +133,7 @@ struct Transaction {
     mail_from: String,
     body_8bit: bool,
     smtputf8: bool,
+    requiretls: bool,
     declared_size: Option<u64>,
     recipients: Vec<String>,
     /// Present once the first storing BDAT chunk was announced.
@@ -133,6 +168,19 @@ enum Phase {
     Data(DataDecoder),
     /// The bytes of a BDAT chunk.
     Bdat(BdatChunk),
+    /// A SASL response line.
+    Sasl(SaslStep),
+}
+
+/// Where an AUTH exchange stands, waiting for the client's next line.
+#[derive(Debug)]
+enum SaslStep {
+    /// PLAIN without an initial response.
+    Plain,
+    /// LOGIN, waiting for the user name.
+    LoginUser,
+    /// LOGIN, waiting for the password.
+    LoginPass(Vec<u8>),
 }
 
 /// What the session is blocked on.
@@ -140,8 +188,11 @@ enum Phase {
 enum Wait {
     None,
     Recipient(String),
+    /// The transaction is in `txn` already and goes if the sender is refused.
+    Sender,
     Message,
     Tls,
+    Auth,
 }
 
 enum LineScan {
@@ -157,6 +208,8 @@ pub struct Session {
     host: String,
     tls_active: bool,
     helo: Option<Helo>,
+    /// The identity accepted by the last successful AUTH.
+    auth: Option<String>,
     txn: Option<Transaction>,
     phase: Phase,
     /// Received input not yet processed.
@@ -244,6 +297,7 @@ impl Session {
             host,
             tls_active,
             helo: None,
+            auth: None,
             txn: None,
             phase: Phase::Command,
             inbuf: Vec::new(),
@@ -275,7 +329,7 @@ impl Session {
         match self.wait {
             Wait::None => self.pump(bytes),
             Wait::Tls => {}
-            Wait::Recipient(_) | Wait::Message => {
+            Wait::Recipient(_) | Wait::Sender | Wait::Message | Wait::Auth => {
                 let limit = self
                     .config
                     .max_command_line
@@ -324,7 +378,7 @@ impl Session {
         }
         let timeout = match self.phase {
             Phase::Data(_) | Phase::Bdat(_) => self.config.data_timeout,
-            Phase::Command | Phase::DiscardLine => self.config.command_timeout,
+            Phase::Command | Phase::DiscardLine | Phase::Sasl(_) => self.config.command_timeout,
         };
         self.last_activity.checked_add(timeout)
     }
@@ -366,6 +420,56 @@ impl Session {
         self.pump(&[]);
     }
 
+    /// Answers [`Event::Auth`] and resumes processing. Ignored when no AUTH
+    /// verdict is pending.
+    pub fn auth_verdict(&mut self, verdict: AuthVerdict) {
+        if self.closed || self.wait != Wait::Auth {
+            return;
+        }
+        self.wait = Wait::None;
+        if matches!(self.pending, Some(Event::Auth(_))) {
+            self.pending = None;
+        }
+        match verdict {
+            AuthVerdict::Accept { identity } => {
+                self.auth = Some(identity);
+                self.send(r(235, (2, 7, 0), "Authentication successful"));
+            }
+            AuthVerdict::Reject => self.send(r(
+                535,
+                (5, 7, 8),
+                "Error: authentication credentials invalid",
+            )),
+            AuthVerdict::Fail(reply) => self.send(as_rejection(reply)),
+        }
+        self.pump(&[]);
+    }
+
+    /// Answers [`Event::Sender`] and resumes processing. Ignored when no
+    /// sender verdict is pending.
+    pub fn sender_verdict(&mut self, verdict: RcptVerdict) {
+        if self.closed || self.wait != Wait::Sender {
+            return;
+        }
+        self.wait = Wait::None;
+        if matches!(self.pending, Some(Event::Sender { .. })) {
+            self.pending = None;
+        }
+        match verdict {
+            RcptVerdict::Accept => self.send(r(250, (2, 1, 0), "Ok")),
+            RcptVerdict::Reject(reply) => {
+                self.txn = None;
+                self.send(as_rejection(reply));
+            }
+        }
+        self.pump(&[]);
+    }
+
+    /// The identity of a successful AUTH, if any.
+    pub fn authenticated(&self) -> Option<&str> {
+        self.auth.as_deref()
+    }
+
     /// Answers [`Event::Message`] and resumes processing. The transaction
     /// is over either way. Ignored when no message verdict is pending.
     pub fn message_verdict(&mut self, verdict: MessageVerdict) {
@@ -403,6 +507,7 @@ impl Session {
         }
         self.tls_active = true;
         self.helo = None;
+        self.auth = None;
         self.txn = None;
         self.phase = Phase::Command;
         self.inbuf = Vec::new();
@@ -481,6 +586,18 @@ impl Session {
                     LineScan::TooLong => {
                         self.phase = Phase::DiscardLine;
                         self.send(r(500, (5, 5, 2), "Error: line too long"));
+                        0
+                    }
+                    LineScan::Incomplete => break,
+                },
+                Phase::Sasl(_) => match scan_line(rest, MAX_SASL_LINE) {
+                    LineScan::Line(len) => {
+                        self.sasl_line(rest.get(..len).unwrap_or_default());
+                        len
+                    }
+                    LineScan::TooLong => {
+                        self.phase = Phase::DiscardLine;
+                        self.send(r(500, (5, 5, 6), "Error: authentication line too long"));
                         0
                     }
                     LineScan::Incomplete => break,
@@ -633,7 +750,13 @@ impl Session {
         if self.config.starttls_available && !self.tls_active {
             lines.push("STARTTLS".to_owned());
         }
-        // AUTH would be advertised here once submission exists.
+        if self.tls_active {
+            lines.push("REQUIRETLS".to_owned());
+        }
+        // RFC 8314 §3.3 / RFC 4954 §4: never invite a password over cleartext.
+        if self.config.auth_available && self.tls_active {
+            lines.push("AUTH PLAIN LOGIN".to_owned());
+        }
         lines.push("HELP".to_owned());
         self.send(Reply::new(250, None, lines.join("\n")));
     }
@@ -651,7 +774,7 @@ impl Session {
             self.send(r(503, (5, 5, 1), "Error: nested MAIL command"));
             return;
         }
-        if self.config.require_auth {
+        if self.config.require_auth && self.auth.is_none() {
             self.send(r(530, (5, 7, 0), "Authentication required"));
             return;
         }
@@ -666,14 +789,30 @@ impl Session {
             self.send(too_big());
             return;
         }
-        self.txn = Some(Transaction {
+        if mail.requiretls && !self.tls_active {
+            // RFC 8689 §4.1: REQUIRETLS is only valid on a TLS session.
+            self.send(r(530, (5, 7, 10), "REQUIRETLS needs a TLS session"));
+            return;
+        }
+        let txn = Transaction {
             mail_from: mail.path.to_owned(),
             body_8bit: mail.body_8bit,
             smtputf8: mail.smtputf8,
+            requiretls: mail.requiretls,
             declared_size: mail.size,
             recipients: Vec::new(),
             bdat: None,
-        });
+        };
+        if let Some(identity) = self.auth.clone() {
+            self.pending = Some(Event::Sender {
+                address: txn.mail_from.clone(),
+                identity,
+            });
+            self.txn = Some(txn);
+            self.wait = Wait::Sender;
+            return;
+        }
+        self.txn = Some(txn);
         self.send(r(250, (2, 1, 0), "Ok"));
     }
 
@@ -838,15 +977,108 @@ impl Session {
             body_8bit: txn.body_8bit,
             smtputf8: txn.smtputf8,
             declared_size: txn.declared_size,
+            requiretls: txn.requiretls,
+            auth: self.auth.clone(),
         };
         self.wait = Wait::Message;
         self.pending = Some(Event::Message { envelope, body });
     }
 
-    /// AUTH (RFC 4954). Submission will answer here; this listener does not
-    /// offer authentication.
-    fn cmd_auth(&mut self, _args: &str) {
-        self.send(r(503, (5, 5, 1), "Error: authentication not enabled"));
+    /// AUTH (RFC 4954).
+    fn cmd_auth(&mut self, args: &str) {
+        let (name, initial) = args.split_once(' ').unwrap_or((args, ""));
+        let initial = initial.trim_matches(' ');
+        let refusal = if !self.config.auth_available {
+            Some(r(503, (5, 5, 1), "Error: authentication not enabled"))
+        } else if name.is_empty() {
+            Some(r(
+                501,
+                (5, 5, 4),
+                "Syntax: AUTH mechanism [initial-response]",
+            ))
+        } else if !self.tls_active {
+            Some(r(
+                538,
+                (5, 7, 11),
+                "Encryption required for requested authentication mechanism",
+            ))
+        } else if self.helo.is_none() {
+            Some(r(503, (5, 5, 1), "Error: send EHLO first"))
+        } else if self.auth.is_some() {
+            Some(r(503, (5, 5, 1), "Error: already authenticated"))
+        } else if self.txn.is_some() {
+            Some(r(
+                503,
+                (5, 5, 1),
+                "Error: AUTH not permitted during a mail transaction",
+            ))
+        } else {
+            None
+        };
+        if let Some(reply) = refusal {
+            self.send(reply);
+            return;
+        }
+        let Some(mechanism) = Mechanism::from_name(name) else {
+            self.send(r(504, (5, 5, 4), "Unrecognized authentication type"));
+            return;
+        };
+        match (mechanism, initial.is_empty()) {
+            (Mechanism::Plain, true) => self.challenge(SaslStep::Plain, ""),
+            (Mechanism::Login, true) => {
+                self.challenge(SaslStep::LoginUser, sasl::LOGIN_USER_PROMPT)
+            }
+            (Mechanism::Plain, false) => {
+                let r = sasl::decode_response(initial).and_then(sasl::plain);
+                self.sasl_done(r);
+            }
+            (Mechanism::Login, false) => match sasl::decode_response(initial) {
+                Ok(user) => self.challenge(SaslStep::LoginPass(user), sasl::LOGIN_PASS_PROMPT),
+                Err(e) => self.sasl_done(Err(e)),
+            },
+        }
+    }
+
+    fn challenge(&mut self, step: SaslStep, text: &str) {
+        self.phase = Phase::Sasl(step);
+        self.send(Reply::new(334, None, text));
+    }
+
+    /// One client response line during AUTH.
+    fn sasl_line(&mut self, raw: &[u8]) {
+        let Phase::Sasl(step) = mem::replace(&mut self.phase, Phase::Command) else {
+            return;
+        };
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let decoded = std::str::from_utf8(line)
+            .map_err(|_| SaslError::Malformed)
+            .and_then(sasl::decode_response);
+        let result = match (step, decoded) {
+            (_, Err(e)) => Err(e),
+            (SaslStep::Plain, Ok(message)) => sasl::plain(message),
+            (SaslStep::LoginUser, Ok(user)) => {
+                self.challenge(SaslStep::LoginPass(user), sasl::LOGIN_PASS_PROMPT);
+                return;
+            }
+            (SaslStep::LoginPass(user), Ok(pass)) => sasl::login(user, pass),
+        };
+        self.sasl_done(result);
+    }
+
+    fn sasl_done(&mut self, result: Result<Credentials, SaslError>) {
+        match result {
+            Ok(creds) => {
+                self.wait = Wait::Auth;
+                self.pending = Some(Event::Auth(creds));
+            }
+            Err(SaslError::Cancelled) => self.send(r(501, (5, 0, 0), "Authentication cancelled")),
+            Err(SaslError::Malformed) => self.send(r(
+                501,
+                (5, 5, 2),
+                "Error: cannot decode the authentication response",
+            )),
+        }
     }
 
     fn cmd_starttls(&mut self, args: &str) {

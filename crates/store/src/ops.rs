@@ -86,6 +86,42 @@ pub(crate) fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Mailbox> {
 pub(crate) const MAILBOX_COLS: &str =
     "id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed";
 
+/// Enters a stored body in each `(account_id, mailbox name)` target: next UID, next MODSEQ.
+pub(crate) fn place(
+    c: &Connection,
+    targets: &[(i64, String)],
+    hash: &Hash,
+    size: u64,
+    internal_date: i64,
+    delivery_id: &str,
+) -> Result<Vec<Placed>> {
+    let mut placed = Vec::with_capacity(targets.len());
+    for (account_id, name) in targets {
+        let (mailbox_id, uid, modseq): (i64, u32, u64) = row(
+            c,
+            "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+             WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL
+             RETURNING id, uidnext - 1, highestmodseq",
+            params![account_id, name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("mailbox {name} of account {account_id}")))?;
+        exec(
+            c,
+            "INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, delivery_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
+        )?;
+        placed.push(Placed {
+            account_id: *account_id,
+            mailbox_id,
+            uid,
+        });
+    }
+    Ok(placed)
+}
+
 /// File whose content changes whenever domains, accounts or aliases change, in any process.
 const DIRECTORY_STAMP: &str = "directory.stamp";
 
@@ -427,33 +463,7 @@ impl Store {
         let delivery_id = delivery_id.to_owned();
         let work = move |c: &Connection, hash: Option<&Hash>| {
             let hash = hash.ok_or(Error::Closed)?;
-            let mut placed = Vec::with_capacity(targets.len());
-            for (account_id, name) in &targets {
-                let (mailbox_id, uid, modseq): (i64, u32, u64) = row(
-                    c,
-                    "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-                     WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL
-                     RETURNING id, uidnext - 1, highestmodseq",
-                    params![account_id, name],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?
-                .ok_or_else(|| {
-                    Error::NotFound(format!("mailbox {name} of account {account_id}"))
-                })?;
-                exec(
-                    c,
-                    "INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, delivery_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
-                )?;
-                placed.push(Placed {
-                    account_id: *account_id,
-                    mailbox_id,
-                    uid,
-                });
-            }
-            Ok(placed)
+            place(c, &targets, hash, size, internal_date, &delivery_id)
         };
         self.submit(Some(bytes), work, done);
     }

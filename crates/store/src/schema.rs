@@ -93,6 +93,36 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX messages_by_blob;
     CREATE INDEX messages_by_blob ON messages(blob_hash, mailbox_id);
     "#,
+    // 2 → 3: the outbound queue. A row per submitted message and one per remote recipient;
+    // rows are kept after the last attempt as the record of what was sent or bounced.
+    r#"
+    CREATE TABLE outbound (
+        id          INTEGER PRIMARY KEY,
+        queue_id    TEXT NOT NULL UNIQUE,          -- the id in '250 … queued as <id>'
+        account_id  INTEGER REFERENCES accounts(id),
+        sender      TEXT NOT NULL,                 -- envelope MAIL FROM; '' for a DSN
+        blob_hash   BLOB NOT NULL REFERENCES blobs(hash),
+        size        INTEGER NOT NULL,
+        smtputf8    INTEGER NOT NULL DEFAULT 0,
+        body_8bit   INTEGER NOT NULL DEFAULT 0,
+        requiretls  INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE outbound_rcpts (
+        id            INTEGER PRIMARY KEY,
+        outbound_id   INTEGER NOT NULL REFERENCES outbound(id),
+        address       TEXT NOT NULL,
+        domain        TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'queued',  -- queued | sent | failed | dropped
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_attempt  INTEGER NOT NULL,                -- unix seconds; also the claim lease
+        last_error    TEXT,
+        warned        INTEGER NOT NULL DEFAULT 0,      -- a delay warning went out
+        finished_at   INTEGER
+    );
+    CREATE INDEX outbound_due ON outbound_rcpts(next_attempt) WHERE state = 'queued';
+    CREATE INDEX outbound_rcpts_by_message ON outbound_rcpts(outbound_id);
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.

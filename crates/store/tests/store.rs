@@ -527,3 +527,100 @@ mod mailbox_ops {
         );
     }
 }
+
+#[test]
+fn outbound_queue_claim_record_retry_drop() {
+    use mailkeep_store::{NewOutbound, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    Store::create(dir.path()).unwrap();
+    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    store.add_domain("example.org", 1).unwrap();
+    let acc = store
+        .add_account("a@example.org", "example.org", "x", 1, 7)
+        .unwrap();
+    let out = NewOutbound {
+        queue_id: "Q1".into(),
+        account_id: Some(acc),
+        sender: "a@example.org".into(),
+        recipients: vec!["x@Remote.example".into(), "y@other.example".into()],
+        smtputf8: false,
+        body_8bit: false,
+        requiretls: true,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.accept_then(
+        b"Subject: q\r\n\r\nhi\r\n".to_vec(),
+        vec![(acc, "Sent".into())],
+        Some(out),
+        100,
+        "Q1",
+        move |r| tx.send(r).unwrap(),
+    );
+    let placed = rx.recv().unwrap().unwrap();
+    assert_eq!(
+        placed.len(),
+        1,
+        "the local copy and the queue entry commit together"
+    );
+
+    // Not due before its time; due at it; a claim leases both recipients.
+    assert!(store.queue_claim(99, 600, 10).unwrap().is_empty());
+    let claimed = store.queue_claim(100, 600, 10).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].domain, "remote.example");
+    assert!(claimed[0].requiretls);
+    assert_eq!(
+        store.read_blob(&claimed[0].blob).unwrap(),
+        b"Subject: q\r\n\r\nhi\r\n"
+    );
+    assert!(
+        store.queue_claim(200, 600, 10).unwrap().is_empty(),
+        "leased"
+    );
+    // An expired lease (a worker that died) makes them due again.
+    assert_eq!(store.queue_claim(701, 600, 10).unwrap().len(), 2);
+
+    store
+        .queue_record(
+            vec![
+                (
+                    claimed[0].rcpt_id,
+                    Outcome::Sent {
+                        reply: "250 ok".into(),
+                    },
+                ),
+                (
+                    claimed[1].rcpt_id,
+                    Outcome::Deferred {
+                        error: "451 later".into(),
+                        next_attempt: 5000,
+                        warned: false,
+                    },
+                ),
+            ],
+            800,
+        )
+        .unwrap();
+    let e = store.queue_entry("Q1").unwrap().unwrap();
+    assert_eq!(e.recipients[0].state, "sent");
+    assert_eq!(e.recipients[1].state, "queued");
+    assert_eq!(e.recipients[1].attempts, 1);
+    assert_eq!(store.queue_next_due().unwrap(), Some(5000));
+    assert_eq!(store.queue_list(false).unwrap().len(), 1);
+
+    assert_eq!(store.queue_retry("Q1", 900).unwrap(), 1);
+    assert_eq!(store.queue_claim(900, 600, 10).unwrap().len(), 1);
+    assert_eq!(store.queue_drop("Q1", 950).unwrap(), 1);
+    assert!(store.queue_claim(100_000, 600, 10).unwrap().is_empty());
+    assert!(store.queue_list(false).unwrap().is_empty());
+    assert_eq!(store.queue_list(true).unwrap().len(), 1);
+    assert_eq!(store.queue_entry("nope").unwrap(), None);
+
+    // It all survives a reopen.
+    drop(store);
+    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    assert_eq!(
+        store.queue_entry("Q1").unwrap().unwrap().recipients[1].state,
+        "dropped"
+    );
+}

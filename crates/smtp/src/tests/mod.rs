@@ -1,16 +1,21 @@
 //! Session tests: a scripted driver plus unit, smuggling and property tests.
 
+mod auth;
 mod props;
 mod smuggling;
 mod unit;
 
 use std::time::{Duration, Instant};
 
-use crate::{BareNewline, Event, MessageVerdict, RcptVerdict, Reply, Session, SessionConfig};
+use crate::{
+    AuthVerdict, BareNewline, Event, MessageVerdict, RcptVerdict, Reply, Session, SessionConfig,
+};
 
 /// Drives a session the way the runtime does, answering verdicts at once:
 /// recipients starting with "bad" are refused with 550 5.1.1, every message
 /// is accepted with ids Q1, Q2, …, and TLS handshakes succeed immediately.
+/// AUTH succeeds for the password `good-password` (as the user name given); senders
+/// of authenticated sessions must be in `@example.org` or are refused with 553 5.7.1.
 pub(crate) struct Driver {
     pub s: Session,
     pub now: Instant,
@@ -88,6 +93,24 @@ impl Driver {
                 Event::StartTls => {
                     self.out.extend(self.s.take_output());
                     self.s.tls_started();
+                }
+                Event::Auth(creds) => {
+                    let verdict = if creds.password == "good-password" {
+                        AuthVerdict::Accept {
+                            identity: creds.username.clone(),
+                        }
+                    } else {
+                        AuthVerdict::Reject
+                    };
+                    self.s.auth_verdict(verdict);
+                }
+                Event::Sender { address, .. } => {
+                    let verdict = if address.ends_with("@example.org") {
+                        RcptVerdict::Accept
+                    } else {
+                        RcptVerdict::Reject(Reply::new(553, Some((5, 7, 1)), "Not yours"))
+                    };
+                    self.s.sender_verdict(verdict);
                 }
                 Event::Close => {}
             }

@@ -229,7 +229,6 @@ fn mail_unsupported_parameters() {
     let mut d = Driver::ehlo();
     for param in [
         "BODY=BINARYMIME",
-        "AUTH=<>",
         "RET=FULL",
         "ENVID=abc",
         "FOO",

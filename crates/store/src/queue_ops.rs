@@ -1,0 +1,378 @@
+//! The outbound queue: durable entries for remote recipients, claimed by delivery workers,
+//! with the outcome of every attempt recorded.
+//!
+//! A claim moves `next_attempt` forward by a lease. A worker that dies mid-delivery (crash,
+//! kill) leaves the claim to expire, and the recipient becomes due again: at-least-once
+//! delivery, the most SMTP allows when a crash falls between the peer's `250` and our record.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::model::{Hash, Placed};
+use crate::ops::{exec, hash_from, row};
+use crate::{Error, Result, Store};
+
+/// A message to queue for remote recipients, stored with the same transaction as its local
+/// copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbound {
+    /// Shown to the client in `250 … queued as <id>` and to the admin.
+    pub queue_id: String,
+    /// The submitting account (none for DSNs the server generates).
+    pub account_id: Option<i64>,
+    /// Envelope sender; empty for the null sender.
+    pub sender: String,
+    /// Remote recipients, each `local@domain`.
+    pub recipients: Vec<String>,
+    /// The message needs SMTPUTF8.
+    pub smtputf8: bool,
+    /// The message is 8-bit MIME.
+    pub body_8bit: bool,
+    /// REQUIRETLS (RFC 8689) was requested.
+    pub requiretls: bool,
+}
+
+/// One recipient handed to a worker by [`Store::queue_claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The recipient row.
+    pub rcpt_id: i64,
+    /// Queue id of the message.
+    pub queue_id: String,
+    /// Submitting account.
+    pub account_id: Option<i64>,
+    /// Envelope sender.
+    pub sender: String,
+    /// Recipient address.
+    pub address: String,
+    /// Its domain (lower case).
+    pub domain: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The message body.
+    pub blob: Hash,
+    /// When the message was queued (unix seconds).
+    pub created_at: i64,
+    /// Flags of the message.
+    pub smtputf8: bool,
+    /// 8-bit MIME.
+    pub body_8bit: bool,
+    /// REQUIRETLS.
+    pub requiretls: bool,
+    /// A delay warning was already sent.
+    pub warned: bool,
+}
+
+/// What an attempt did for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The peer accepted it.
+    Sent {
+        /// The peer's reply.
+        reply: String,
+    },
+    /// A temporary failure: try again at `next_attempt`.
+    Deferred {
+        /// Why.
+        error: String,
+        /// Unix seconds.
+        next_attempt: i64,
+        /// A delay warning was sent with this outcome.
+        warned: bool,
+    },
+    /// A permanent failure or expiry: no more attempts (the bounce is the caller's).
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// One recipient of a queue entry, for the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRcpt {
+    /// Recipient address.
+    pub address: String,
+    /// `queued`, `sent`, `failed` or `dropped`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Next attempt (unix seconds) while queued.
+    pub next_attempt: i64,
+    /// The last reply or error.
+    pub last_error: Option<String>,
+}
+
+/// A queue entry, for the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Queue id.
+    pub queue_id: String,
+    /// Envelope sender.
+    pub sender: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// When it was queued (unix seconds).
+    pub created_at: i64,
+    /// Its body.
+    pub blob: Hash,
+    /// Every recipient.
+    pub recipients: Vec<QueueRcpt>,
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .to_ascii_lowercase()
+}
+
+pub(crate) fn insert_outbound(
+    c: &Connection,
+    out: &NewOutbound,
+    hash: &Hash,
+    size: u64,
+    now: i64,
+) -> Result<()> {
+    let id: i64 = row(
+        c,
+        "INSERT INTO outbound (queue_id, account_id, sender, blob_hash, size, smtputf8, body_8bit,
+                               requiretls, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+        params![
+            out.queue_id,
+            out.account_id,
+            out.sender,
+            &hash[..],
+            size,
+            out.smtputf8,
+            out.body_8bit,
+            out.requiretls,
+            now
+        ],
+        |r| r.get(0),
+    )?;
+    for rcpt in &out.recipients {
+        exec(
+            c,
+            "INSERT INTO outbound_rcpts (outbound_id, address, domain, next_attempt)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![id, rcpt, domain_of(rcpt), now],
+        )?;
+    }
+    Ok(())
+}
+
+fn entry_rcpts(c: &Connection, outbound_id: i64) -> Result<Vec<QueueRcpt>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT address, state, attempts, next_attempt, last_error FROM outbound_rcpts
+         WHERE outbound_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([outbound_id], |r| {
+        Ok(QueueRcpt {
+            address: r.get(0)?,
+            state: r.get(1)?,
+            attempts: r.get(2)?,
+            next_attempt: r.get(3)?,
+            last_error: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn entries(c: &Connection, filter: &str, arg: Option<&str>) -> Result<Vec<QueueEntry>> {
+    let sql = format!(
+        "SELECT id, queue_id, sender, size, created_at, blob_hash FROM outbound {filter} ORDER BY id"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let heads: Vec<(i64, QueueEntry)> = match arg {
+        None => stmt.query_map([], head)?.collect::<rusqlite::Result<_>>()?,
+        Some(a) => stmt
+            .query_map([a], head)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    heads
+        .into_iter()
+        .map(|(id, mut e)| {
+            e.recipients = entry_rcpts(c, id)?;
+            Ok(e)
+        })
+        .collect()
+}
+
+fn head(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, QueueEntry)> {
+    Ok((
+        r.get(0)?,
+        QueueEntry {
+            queue_id: r.get(1)?,
+            sender: r.get(2)?,
+            size: r.get(3)?,
+            created_at: r.get(4)?,
+            blob: hash_from(r.get(5)?)?,
+            recipients: Vec::new(),
+        },
+    ))
+}
+
+impl Store {
+    /// Stores `bytes` once, enters it in each local `(account_id, mailbox)` target and, with
+    /// `outbound`, queues it for remote recipients — all in one durable transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept_then(
+        &self,
+        bytes: Vec<u8>,
+        targets: Vec<(i64, String)>,
+        outbound: Option<NewOutbound>,
+        now: i64,
+        delivery_id: &str,
+        done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,
+    ) {
+        let size = bytes.len() as u64;
+        let delivery_id = delivery_id.to_owned();
+        let work = move |c: &Connection, hash: Option<&Hash>| {
+            let hash = hash.ok_or(Error::Closed)?;
+            let placed = crate::ops::place(c, &targets, hash, size, now, &delivery_id)?;
+            if let Some(out) = &outbound {
+                insert_outbound(c, out, hash, size, now)?;
+            }
+            Ok(placed)
+        };
+        self.submit(Some(bytes), work, done);
+    }
+
+    /// Takes up to `limit` due recipients (oldest first) and leases them for `lease` seconds.
+    pub fn queue_claim(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<Claimed>> {
+        self.write(None, move |c, _| {
+            let mut stmt = c.prepare_cached(
+                "SELECT r.id, o.queue_id, o.account_id, o.sender, r.address, r.domain, r.attempts,
+                        o.blob_hash, o.created_at, o.smtputf8, o.body_8bit, o.requiretls, r.warned
+                 FROM outbound_rcpts r JOIN outbound o ON o.id = r.outbound_id
+                 WHERE r.state = 'queued' AND r.next_attempt <= ?1
+                 ORDER BY r.next_attempt, r.id LIMIT ?2",
+            )?;
+            let claimed: Vec<Claimed> = stmt
+                .query_map(params![now, limit as i64], |r| {
+                    Ok(Claimed {
+                        rcpt_id: r.get(0)?,
+                        queue_id: r.get(1)?,
+                        account_id: r.get(2)?,
+                        sender: r.get(3)?,
+                        address: r.get(4)?,
+                        domain: r.get(5)?,
+                        attempts: r.get(6)?,
+                        blob: hash_from(r.get(7)?)?,
+                        created_at: r.get(8)?,
+                        smtputf8: r.get(9)?,
+                        body_8bit: r.get(10)?,
+                        requiretls: r.get(11)?,
+                        warned: r.get(12)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for c2 in &claimed {
+                exec(
+                    c,
+                    "UPDATE outbound_rcpts SET next_attempt = ?2 WHERE id = ?1",
+                    params![c2.rcpt_id, now + lease],
+                )?;
+            }
+            Ok(claimed)
+        })
+    }
+
+    /// Records the outcome of one attempt per recipient.
+    pub fn queue_record(&self, outcomes: Vec<(i64, Outcome)>, now: i64) -> Result<()> {
+        self.write(None, move |c, _| {
+            for (id, outcome) in &outcomes {
+                match outcome {
+                    Outcome::Sent { reply } => exec(
+                        c,
+                        "UPDATE outbound_rcpts SET state = 'sent', attempts = attempts + 1,
+                         last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
+                        params![id, reply, now],
+                    )?,
+                    Outcome::Deferred {
+                        error,
+                        next_attempt,
+                        warned,
+                    } => exec(
+                        c,
+                        "UPDATE outbound_rcpts SET attempts = attempts + 1, last_error = ?2,
+                         next_attempt = ?3, warned = warned OR ?4 WHERE id = ?1 AND state = 'queued'",
+                        params![id, error, next_attempt, warned],
+                    )?,
+                    Outcome::Failed { error } => exec(
+                        c,
+                        "UPDATE outbound_rcpts SET state = 'failed', attempts = attempts + 1,
+                         last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
+                        params![id, error, now],
+                    )?,
+                };
+            }
+            Ok(())
+        })
+    }
+
+    /// Every queue entry with a recipient still queued (`all`: every entry ever queued).
+    pub fn queue_list(&self, all: bool) -> Result<Vec<QueueEntry>> {
+        self.read(|c| {
+            if all {
+                entries(c, "", None)
+            } else {
+                entries(
+                    c,
+                    "WHERE id IN (SELECT outbound_id FROM outbound_rcpts WHERE state = 'queued')",
+                    None,
+                )
+            }
+        })
+    }
+
+    /// One queue entry by id.
+    pub fn queue_entry(&self, queue_id: &str) -> Result<Option<QueueEntry>> {
+        self.read(|c| {
+            Ok(entries(c, "WHERE queue_id = ?1", Some(queue_id))?
+                .into_iter()
+                .next())
+        })
+    }
+
+    /// Makes the queued recipients of an entry due now; returns how many.
+    pub fn queue_retry(&self, queue_id: &str, now: i64) -> Result<usize> {
+        let queue_id = queue_id.to_owned();
+        self.write(None, move |c, _| {
+            Ok(exec(
+                c,
+                "UPDATE outbound_rcpts SET next_attempt = ?2
+                 WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)",
+                params![queue_id, now],
+            )?)
+        })
+    }
+
+    /// Stops delivery of an entry's queued recipients (the record stays); returns how many.
+    pub fn queue_drop(&self, queue_id: &str, now: i64) -> Result<usize> {
+        let queue_id = queue_id.to_owned();
+        self.write(None, move |c, _| {
+            Ok(exec(
+                c,
+                "UPDATE outbound_rcpts SET state = 'dropped', finished_at = ?2,
+                 last_error = 'dropped by the administrator'
+                 WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)",
+                params![queue_id, now],
+            )?)
+        })
+    }
+
+    /// The earliest time a queued recipient is due, if any.
+    pub fn queue_next_due(&self) -> Result<Option<i64>> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT MIN(next_attempt) FROM outbound_rcpts WHERE state = 'queued'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+        })
+    }
+}
