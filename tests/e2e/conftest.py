@@ -11,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("MAILKEEP_BIN", str(ROOT / "target" / "debug" / "mailkeep"))
+# No server under test may ask the system's resolver; tests that need DNS start their own
+# and override this per server; "none" makes every lookup fail at once.
+os.environ.setdefault("MAILKEEP_DNS_RESOLVER", "none")
 PASSWORD = "correct horse battery"
 
 

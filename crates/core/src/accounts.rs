@@ -221,3 +221,23 @@ impl RecipientCache {
         state.1.insert(rcpt.to_lowercase(), found.clone());
     }
 }
+
+/// Whether an authenticated account may use `address` as envelope sender or `From:`: its own
+/// address, an alias that points at it, and `+tag` forms of either. A catch-all does not
+/// count (it would let one user sign as every colleague).
+pub fn owns_address(store: &Store, account: &Account, address: &str) -> Result<bool, store::Error> {
+    let Ok(addr) = Address::parse(address) else {
+        return Ok(false);
+    };
+    let mut candidates = vec![addr.to_string()];
+    candidates.extend(addr.without_tag().map(|a| a.to_string()));
+    for c in candidates {
+        if c == account.address {
+            return Ok(true);
+        }
+        if store.alias_target(&c)?.as_deref() == Some(account.address.as_str()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

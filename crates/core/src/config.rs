@@ -31,6 +31,110 @@ pub struct Config {
     /// Account policy.
     #[serde(default)]
     pub accounts: Accounts,
+    /// Limits on what authenticated users send.
+    #[serde(default)]
+    pub submission: Submission,
+    /// The outbound queue and delivery to other servers.
+    #[serde(default)]
+    pub outbound: Outbound,
+    /// Where DNS questions go.
+    #[serde(default)]
+    pub dns: Dns,
+    /// What happens to inbound mail that fails authentication.
+    #[serde(default)]
+    pub inbound: Inbound,
+}
+
+/// Limits on authenticated senders (RFC 6409).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Submission {
+    /// Messages one account may submit per hour (`451 4.7.1` beyond).
+    pub max_messages_per_hour: u32,
+    /// Recipients per submitted message (`452 4.5.3` beyond).
+    pub max_recipients_per_message: usize,
+}
+
+impl Default for Submission {
+    fn default() -> Self {
+        Submission {
+            max_messages_per_hour: 300,
+            max_recipients_per_message: 50,
+        }
+    }
+}
+
+/// The outbound queue (RFC 5321 §4.5.4.1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    /// The port MX hosts are contacted on (25; tests use others).
+    pub port: u16,
+    /// Give up and bounce after this many seconds in the queue (default 5 days).
+    pub expiry_secs: u64,
+    /// Send the sender a delay warning after this many seconds; 0 = never.
+    pub delay_warning_secs: u64,
+    /// Wait before the first retry; doubled for every further one.
+    pub retry_initial_secs: u64,
+    /// Longest wait between retries.
+    pub retry_max_secs: u64,
+    /// Destinations delivered to at once.
+    pub workers: usize,
+    /// Seconds to wait for a TCP connection and for each reply.
+    pub timeout_secs: u64,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            port: 25,
+            expiry_secs: 5 * 24 * 3600,
+            delay_warning_secs: 4 * 3600,
+            retry_initial_secs: 300,
+            retry_max_secs: 4 * 3600,
+            workers: 4,
+            timeout_secs: 300,
+        }
+    }
+}
+
+/// DNS.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// `HOST:PORT` of the resolver to ask (UDP and TCP); unset: the system's resolvers.
+    pub resolver: Option<SocketAddr>,
+    /// Ask no one: every lookup fails at once (SPF/DMARC temperror, remote mail deferred).
+    /// For isolated test machines; `MAILKEEP_DNS_RESOLVER=none` sets it too.
+    pub offline: bool,
+}
+
+/// Policy for inbound mail on the MX listener (SPF, DKIM, DMARC, ARC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Inbound {
+    /// Check SPF, DKIM, DMARC and ARC and add `Authentication-Results:`.
+    pub authenticate: bool,
+    /// Reject (`550 5.7.1`) mail failing DMARC of a domain with `p=reject`; `p=quarantine`
+    /// failures go to Junk either way.
+    pub enforce_dmarc: bool,
+    /// Reject unauthenticated mail on the MX port whose From is one of our own domains even
+    /// if that domain publishes no DMARC policy (the anti-spoofing rule).
+    pub protect_own_domains: bool,
+    /// Own domains exempt from that rule (e.g. one whose mail also leaves through a
+    /// third-party service that does not sign).
+    pub unprotected_domains: Vec<String>,
+}
+
+impl Default for Inbound {
+    fn default() -> Self {
+        Inbound {
+            authenticate: true,
+            enforce_dmarc: true,
+            protect_own_domains: true,
+            unprotected_domains: Vec::new(),
+        }
+    }
 }
 
 /// Socket addresses per listener kind.
@@ -235,7 +339,23 @@ impl Config {
             path: path.clone(),
             cause,
         })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        })?;
+        // Test harnesses and containers point every instance at one resolver without
+        // editing each file; a typo must not silently fall back to the system's resolver.
+        if let Ok(v) = std::env::var("MAILKEEP_DNS_RESOLVER") {
+            config.dns.offline = v == "none";
+            if config.dns.offline {
+                return Ok(config);
+            }
+            config.dns.resolver = Some(v.parse().map_err(|_| ConfigError::Invalid {
+                path,
+                message: format!("MAILKEEP_DNS_RESOLVER={v} is not HOST:PORT"),
+            })?);
+        }
+        Ok(config)
     }
 
     /// Parses and validates config text.
@@ -255,6 +375,11 @@ impl Config {
         }
         if self.imap.idle_timeout_secs < 1800 {
             return Err("imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into());
+        }
+        if self.outbound.workers < 1 || self.outbound.retry_initial_secs < 1 {
+            return Err(
+                "outbound.workers and outbound.retry_initial_secs must be at least 1".into(),
+            );
         }
         if self.smtp.max_recipients < 1 || self.smtp.max_errors < 1 {
             return Err("smtp.max_recipients and smtp.max_errors must be at least 1".into());
@@ -276,6 +401,8 @@ impl Config {
         let s = Smtp::default();
         let i = Imap::default();
         let a = Accounts::default();
+        let sub = Submission::default();
+        let o = Outbound::default();
         format!(
             r#"# mailkeep configuration. Every key is shown with its default value; delete a line
 # to use the default, change it to override. Paths are relative to this directory.
@@ -322,6 +449,31 @@ max_sessions_per_account = {imspa}   # logged-in sessions of one user at once
 [accounts]
 min_password_length = {mpl}
 quota_bytes = {qb}                 # storage per account (IMAP QUOTA); 0 = no limit
+
+# Authenticated users sending mail (submission, submissions).
+[submission]
+max_messages_per_hour = {smph}      # per account; beyond: 451 4.7.1
+max_recipients_per_message = {srpm}  # beyond: 452 4.5.3
+
+# Delivery to other servers.
+[outbound]
+port = {op}                          # MX hosts are contacted on this port
+expiry_secs = {oe}               # bounce after this long in the queue (5 days)
+delay_warning_secs = {odw}          # tell the sender after this long; 0 = never
+retry_initial_secs = {ori}          # first retry; doubled each time up to retry_max_secs
+retry_max_secs = {orm}
+workers = {ow}                        # destinations served at once
+timeout_secs = {ot}                 # connect and per-reply timeout
+
+[dns]
+# resolver = "127.0.0.1:53"        # HOST:PORT; unset = the system's resolvers
+
+# Mail arriving on the smtp (MX) listener.
+[inbound]
+authenticate = true                # SPF, DKIM, DMARC, ARC -> Authentication-Results:
+enforce_dmarc = true               # p=reject failures are refused (550 5.7.1); quarantine -> Junk
+protect_own_domains = true         # unauthenticated mail From: our own domains is refused
+unprotected_domains = []           # own domains exempt from that rule
 "#,
             mms = s.max_message_size,
             mr = s.max_recipients,
@@ -341,6 +493,15 @@ quota_bytes = {qb}                 # storage per account (IMAP QUOTA); 0 = no li
             imspa = i.max_sessions_per_account,
             mpl = a.min_password_length,
             qb = a.quota_bytes,
+            smph = sub.max_messages_per_hour,
+            srpm = sub.max_recipients_per_message,
+            op = o.port,
+            oe = o.expiry_secs,
+            odw = o.delay_warning_secs,
+            ori = o.retry_initial_secs,
+            orm = o.retry_max_secs,
+            ow = o.workers,
+            ot = o.timeout_secs,
         )
     }
 }
@@ -358,6 +519,10 @@ mod tests {
         assert_eq!(c.smtp.max_message_size, Smtp::default().max_message_size);
         assert_eq!(c.accounts.min_password_length, 12);
         assert_eq!(c.smtp.bare_newline, BareNewline::Normalize);
+        assert_eq!(c.outbound.expiry_secs, 432_000);
+        assert_eq!(c.dns.resolver, None);
+        assert!(c.inbound.protect_own_domains);
+        assert_eq!(c.submission.max_messages_per_hour, 300);
     }
 
     #[test]

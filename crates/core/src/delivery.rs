@@ -41,33 +41,50 @@ pub fn received_header(trace: &Trace, id: &str, single_rcpt: Option<&str>, now: 
     h
 }
 
-/// Stores one message for several accounts in one durable transaction: the bytes once, an
-/// INBOX entry per distinct account. `accounts` may repeat (an alias and the account itself);
-/// each account gets one copy. `done` runs on the store's writer thread once the message is
-/// durable (or the write failed), so it must only hand the result on.
-#[allow(clippy::too_many_arguments)]
-pub fn deliver(
+/// One accepted message: where its local copies go and what is queued for elsewhere.
+#[derive(Debug, Clone)]
+pub struct Accepted<'a> {
+    /// Delivery id (`250 … queued as <id>`).
+    pub id: &'a str,
+    /// Envelope recipients (the `for <…>` clause names a single one).
+    pub rcpts: &'a [String],
+    /// Local accounts to receive a copy; may repeat (an alias and the account itself): each
+    /// account gets one copy.
+    pub accounts: &'a [i64],
+    /// The mailbox local copies go to (`INBOX`, or `Junk` for quarantined mail).
+    pub mailbox: &'a str,
+    /// Header fields to add below `Received:` (`Authentication-Results:`, `DKIM-Signature:`),
+    /// each CRLF-terminated.
+    pub extra_headers: &'a str,
+    /// Remote recipients to queue, with the message.
+    pub outbound: Option<store::NewOutbound>,
+}
+
+/// Stores one message in one durable transaction: the bytes once (trace header first), a
+/// copy per distinct local account, and the queue entry for remote recipients. `done` runs
+/// on the store's writer thread once all of it is durable (or the write failed), so it must
+/// only hand the result on.
+pub fn accept(
     store: &Store,
     trace: &Trace,
-    id: &str,
-    rcpts: &[String],
-    accounts: &[i64],
+    msg: Accepted<'_>,
     body: &[u8],
     now: i64,
     done: impl FnOnce(Result<Vec<Placed>, store::Error>) + Send + 'static,
 ) {
     let mut targets: Vec<(i64, String)> = Vec::new();
-    for &a in accounts {
+    for &a in msg.accounts {
         if !targets.iter().any(|(x, _)| *x == a) {
-            targets.push((a, "INBOX".into()));
+            targets.push((a, msg.mailbox.to_owned()));
         }
     }
-    let single = (rcpts.len() == 1).then(|| rcpts[0].as_str());
-    let header = received_header(trace, id, single, now);
-    let mut bytes = Vec::with_capacity(header.len() + body.len());
+    let single = (msg.rcpts.len() == 1).then(|| msg.rcpts[0].as_str());
+    let header = received_header(trace, msg.id, single, now);
+    let mut bytes = Vec::with_capacity(header.len() + msg.extra_headers.len() + body.len());
     bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(msg.extra_headers.as_bytes());
     bytes.extend_from_slice(body);
-    store.deliver_then(bytes, targets, now, id, done);
+    store.accept_then(bytes, targets, msg.outbound, now, msg.id, done);
 }
 
 /// A fresh delivery id: 16 hex digits from the caller's randomness.

@@ -13,6 +13,7 @@ pub mod address;
 pub mod config;
 pub mod delivery;
 pub mod import;
+pub mod outbound;
 pub mod time;
 
 pub use mailkeep_store as store;

@@ -47,21 +47,7 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
     )?;
     write_durable(&keys.join("tls-cert.pem"), cert.pem().as_bytes(), 0o600)?;
 
-    // DKIM keys for outgoing mail (RFC 6376 rsa-sha256 and RFC 8463 ed25519-sha256).
-    let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
-        .context("generating DKIM ed25519 key")?;
-    write_durable(
-        &keys.join(format!("dkim-{domain}-ed25519.pem")),
-        ed.serialize_pem().as_bytes(),
-        0o600,
-    )?;
-    let rsa =
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).context("generating DKIM RSA key")?;
-    write_durable(
-        &keys.join(format!("dkim-{domain}-rsa.pem")),
-        rsa.serialize_pem().as_bytes(),
-        0o600,
-    )?;
+    dkim_keys(&keys, &domain)?;
 
     write_durable(
         &dir.join(config::FILE_NAME),
@@ -72,5 +58,23 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
     let store = Store::open(dir, OpenOptions::default())?;
     accounts::add_domain(&store, &domain, now())?;
     store.close();
+    Ok(())
+}
+
+/// Generates a domain's DKIM keys for outgoing mail (RFC 6376 rsa-sha256 and RFC 8463
+/// ed25519-sha256) unless they exist.
+pub fn dkim_keys(keys: &Path, domain: &str) -> Result<()> {
+    let ed_path = keys.join(format!("dkim-{domain}-ed25519.pem"));
+    if !ed_path.exists() {
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
+            .context("generating DKIM ed25519 key")?;
+        write_durable(&ed_path, ed.serialize_pem().as_bytes(), 0o600)?;
+    }
+    let rsa_path = keys.join(format!("dkim-{domain}-rsa.pem"));
+    if !rsa_path.exists() {
+        let rsa = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+            .context("generating DKIM RSA key")?;
+        write_durable(&rsa_path, rsa.serialize_pem().as_bytes(), 0o600)?;
+    }
     Ok(())
 }

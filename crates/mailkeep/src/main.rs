@@ -3,9 +3,11 @@
 
 #![deny(unsafe_code)]
 
+mod dns;
 mod files;
 mod import;
 mod init;
+mod queue;
 mod quickstart;
 
 use std::io::BufRead;
@@ -75,6 +77,39 @@ enum Command {
     /// Manage aliases.
     #[command(subcommand)]
     Alias(AliasCmd),
+    /// Inspect and steer the outbound queue.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// Print the DNS records to publish for a domain, ready for a zone file.
+    Dns {
+        /// One of our domains.
+        domain: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCmd {
+    /// Messages with recipients still waiting (`--all`: everything ever queued).
+    List {
+        /// Include finished entries.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One entry with every recipient's state and last error.
+    Show {
+        /// Queue id (as in `250 … queued as <id>`).
+        id: String,
+    },
+    /// Try an entry's waiting recipients now.
+    Retry {
+        /// Queue id.
+        id: String,
+    },
+    /// Stop delivering an entry (the record stays; no bounce is sent).
+    Drop {
+        /// Queue id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +224,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => user(dir, cmd),
         Command::Domain(cmd) => domain(dir, cmd),
         Command::Alias(cmd) => alias(dir, cmd),
+        Command::Queue(cmd) => queue::run(dir, cmd),
+        Command::Dns { domain } => dns::run(dir, &domain),
     }
 }
 
@@ -242,7 +279,11 @@ fn domain(dir: &Path, cmd: DomainCmd) -> Result<()> {
     match cmd {
         DomainCmd::Add { domain } => {
             let d = accounts::add_domain(&store, &domain, now())?;
-            println!("added domain {d}");
+            init::dkim_keys(&dir.join("keys"), &d)?;
+            println!(
+                "added domain {d} (DKIM keys in {}; `mailkeep dns {d}` prints the records)",
+                dir.join("keys").display()
+            );
         }
         DomainCmd::List => {
             for d in store.domains()? {

@@ -14,10 +14,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth_in;
 mod conn;
 mod deflate;
+pub mod dkim;
+pub mod dns;
 mod imap;
 mod limits;
+mod outbound;
 mod smtp;
 pub mod tls;
 
@@ -82,6 +86,9 @@ pub enum StartError {
         /// OS error (address in use, permission denied, …).
         cause: std::io::Error,
     },
+    /// The DNS resolver could not be set up.
+    #[error("{0}")]
+    Dns(String),
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
@@ -96,6 +103,14 @@ pub(crate) struct Shared {
     pub imap_limits: ConnLimits,
     pub imap_sessions: limits::AccountLimits,
     pub recipients: mailkeep_core::accounts::RecipientCache,
+    /// DNS for SPF/DKIM/DMARC/ARC checks and MX lookups.
+    pub resolver: mail_auth::MessageAuthenticator,
+    /// DKIM keys of our domains.
+    pub dkim: dkim::Signer,
+    /// Submissions per account in the last hour (`[submission] max_messages_per_hour`).
+    pub send_rate: limits::RateWindow,
+    /// Wakes the outbound queue when something was queued.
+    pub queue_wake: tokio::sync::Notify,
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
     /// IMAP sessions on them (DESIGN §2 step 5).
     pub changes: tokio::sync::broadcast::Sender<i64>,
@@ -127,6 +142,13 @@ impl Server {
             &Config::path(&data_dir, &config.tls.cert),
             &Config::path(&data_dir, &config.tls.key),
         )?;
+        let resolver =
+            dns::resolver(config.dns.resolver, config.dns.offline).map_err(StartError::Dns)?;
+        let domains: Vec<String> = store
+            .domains()
+            .map(|d| d.into_iter().map(|d| d.name).collect())
+            .unwrap_or_default();
+        let signer = dkim::Signer::load(&data_dir.join("keys"), &domains);
         let mut listeners = Vec::new();
         let l = &config.listen;
         for (kind, addrs) in [
@@ -162,6 +184,10 @@ impl Server {
             store,
             tls,
             recipients: Default::default(),
+            resolver,
+            dkim: signer,
+            send_rate: limits::RateWindow::new(std::time::Duration::from_secs(3600)),
+            queue_wake: tokio::sync::Notify::new(),
             changes: tokio::sync::broadcast::channel(4096).0,
             shutdown,
         });
@@ -215,7 +241,10 @@ impl Server {
                 }
             });
         }
+        let queue = tokio::spawn(outbound::run(self.shared.clone()));
         shutdown.await;
+        queue.abort();
+        let _ = queue.await;
         tracing::info!("shutting down: no new connections; finishing open sessions");
         accept_tasks.abort_all();
         while accept_tasks.join_next().await.is_some() {}

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailkeep_core::accounts::{self, Recipient};
-use mailkeep_core::delivery::{self, Trace};
+use mailkeep_core::delivery::{self, Accepted, Trace};
+use mailkeep_core::store::{Account, NewOutbound};
 use mailkeep_smtp::{
-    BareNewline, Event, MessageVerdict, RcptVerdict, Reply, Session, SessionConfig,
+    AuthVerdict, BareNewline, Credentials, Envelope, Event, MessageVerdict, RcptVerdict, Reply,
+    Session, SessionConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,6 +35,7 @@ fn session_config(shared: &Shared, kind: Kind) -> SessionConfig {
             mailkeep_core::config::BareNewline::Reject => BareNewline::Reject,
         },
         starttls_available: !kind.implicit_tls(),
+        auth_available: matches!(kind, Kind::Submission | Kind::Submissions),
         require_auth: matches!(kind, Kind::Submission | Kind::Submissions),
     }
 }
@@ -83,6 +86,21 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     let _ = conn.shutdown().await;
 }
 
+/// Per-connection state beside the session.
+#[derive(Default)]
+struct Conversation {
+    /// The authenticated account.
+    account: Option<Account>,
+    /// Accepted local recipients of the current transaction and their accounts.
+    local: HashMap<String, i64>,
+    /// Accepted remote recipients (authenticated sessions only).
+    remote: Vec<String>,
+}
+
+fn reply(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply {
+    Reply::new(code, Some(enhanced), text)
+}
+
 async fn drive(
     shared: &Arc<Shared>,
     conn: &mut Conn,
@@ -92,129 +110,35 @@ async fn drive(
     let mut session = Session::new(session_config(shared, kind), conn.is_tls(), Instant::now());
     let mut shutdown = shared.shutdown.clone();
     let mut shutting_down = false;
-    // Accepted recipients of the current transaction and the account each resolved to.
-    let mut accounts: HashMap<String, i64> = HashMap::new();
+    let mut convo = Conversation::default();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         while let Some(event) = session.poll_event() {
             match event {
+                Event::Auth(creds) => {
+                    let verdict = auth(shared, &mut convo, creds, peer).await;
+                    session.auth_verdict(verdict);
+                    session.receive(&[], Instant::now());
+                }
+                Event::Sender { address, .. } => {
+                    let verdict = sender(shared, &convo, &address).await;
+                    session.sender_verdict(verdict);
+                    session.receive(&[], Instant::now());
+                }
                 Event::Recipient { address, .. } => {
                     // A new transaction (after RSET or a rejected one): forget the old one's
-                    // recipients, so a connection cannot grow this map without bound.
+                    // recipients, so a connection cannot grow this state without bound.
                     if session.accepted_recipients() == 0 {
-                        accounts.clear();
+                        convo.local.clear();
+                        convo.remote.clear();
                     }
-                    // Cache hits cost one small file read; misses go to the blocking pool.
-                    let stamp = shared.store.directory_stamp();
-                    let found = match shared.recipients.get(&stamp, &address) {
-                        Some(hit) => Some(Ok::<_, mailkeep_core::store::Error>(hit)),
-                        None => {
-                            let (store, shared2, addr) =
-                                (shared.store.clone(), shared.clone(), address.clone());
-                            blocking(move || {
-                                let found = accounts::resolve_recipient(&store, &addr)?;
-                                shared2.recipients.put(stamp, &addr, &found);
-                                Ok(found)
-                            })
-                            .await
-                        }
-                    };
-                    let verdict = match found {
-                        Some(Ok(Recipient::Local(acc))) if over_quota(shared, acc.id).await => {
-                            RcptVerdict::Reject(Reply::new(
-                                452,
-                                Some((4, 2, 2)),
-                                format!("<{address}>: Mailbox full, try again later"),
-                            ))
-                        }
-                        Some(Ok(Recipient::Local(acc))) => {
-                            accounts.insert(address, acc.id);
-                            RcptVerdict::Accept
-                        }
-                        Some(Ok(Recipient::UnknownUser)) => RcptVerdict::Reject(Reply::new(
-                            550,
-                            Some((5, 1, 1)),
-                            format!("<{address}>: Recipient address rejected: User unknown"),
-                        )),
-                        Some(Ok(Recipient::NotLocal)) => RcptVerdict::Reject(Reply::new(
-                            554,
-                            Some((5, 7, 1)),
-                            format!("<{address}>: Relay access denied"),
-                        )),
-                        Some(Ok(Recipient::Invalid)) => RcptVerdict::Reject(Reply::new(
-                            550,
-                            Some((5, 1, 3)),
-                            format!("<{address}>: Bad recipient address syntax"),
-                        )),
-                        Some(Err(e)) => {
-                            tracing::error!(error = %e, "recipient lookup failed");
-                            RcptVerdict::Reject(Reply::new(
-                                451,
-                                Some((4, 3, 0)),
-                                "Error: temporary lookup failure, try again later",
-                            ))
-                        }
-                        None => RcptVerdict::Reject(temp_failure()),
-                    };
+                    let verdict = recipient(shared, &mut convo, address, &session).await;
                     session.recipient_verdict(verdict);
                     // The lookup's time is ours, not the client's idleness.
                     session.receive(&[], Instant::now());
                 }
                 Event::Message { envelope, body } => {
-                    let ids: Vec<i64> = envelope
-                        .recipients
-                        .iter()
-                        .filter_map(|r| accounts.get(r).copied())
-                        .collect();
-                    accounts.clear();
-                    let verdict = if ids.is_empty() {
-                        MessageVerdict::Rejected(Reply::new(
-                            554,
-                            Some((5, 5, 1)),
-                            "Error: no valid recipients",
-                        ))
-                    } else {
-                        let trace = Trace {
-                            helo: envelope.helo.clone(),
-                            peer_ip: peer.ip(),
-                            protocol: match (envelope.esmtp, envelope.tls) {
-                                (false, _) => "SMTP",
-                                (true, false) => "ESMTP",
-                                (true, true) => "ESMTPS",
-                            },
-                            hostname: shared.config.hostname.clone(),
-                            tls: conn.tls_description(),
-                        };
-                        let id = delivery::new_id(rand::random());
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        delivery::deliver(
-                            &shared.store,
-                            &trace,
-                            &id,
-                            &envelope.recipients,
-                            &ids,
-                            &body,
-                            mailkeep_core::time::now(),
-                            move |r| {
-                                let _ = tx.send(r);
-                            },
-                        );
-                        let stored = rx.await.ok();
-                        match stored {
-                            Some(Ok(placed)) => {
-                                for p in &placed {
-                                    shared.notify(p.mailbox_id);
-                                }
-                                tracing::info!(%id, from = %envelope.mail_from, rcpts = envelope.recipients.len(), "delivered");
-                                MessageVerdict::Accepted { id }
-                            }
-                            Some(Err(e)) => {
-                                tracing::error!(error = %e, "delivery failed");
-                                MessageVerdict::Rejected(temp_failure())
-                            }
-                            None => MessageVerdict::Rejected(temp_failure()),
-                        }
-                    };
+                    let verdict = message(shared, &mut convo, conn, peer, envelope, body).await;
                     session.message_verdict(verdict);
                     session.receive(&[], Instant::now());
                 }
@@ -259,5 +183,311 @@ async fn drive(
                 session.shutdown();
             }
         }
+    }
+}
+
+/// Checks AUTH credentials. A failure costs the client a second, which together with the
+/// session's error limit slows password guessing down to a crawl per connection.
+async fn auth(
+    shared: &Arc<Shared>,
+    convo: &mut Conversation,
+    creds: Credentials,
+    peer: SocketAddr,
+) -> AuthVerdict {
+    if !creds.authzid.is_empty() && creds.authzid != creds.username {
+        return AuthVerdict::Fail(reply(
+            535,
+            (5, 7, 8),
+            "Error: acting as another user is not permitted",
+        ));
+    }
+    let store = shared.store.clone();
+    let (user, pass) = (creds.username.clone(), creds.password.clone());
+    match blocking(move || accounts::authenticate(&store, &user, &pass)).await {
+        Some(Ok(Some(acc))) => {
+            tracing::info!(%peer, user = %acc.address, mechanism = creds.mechanism.name(), "smtp auth ok");
+            let identity = acc.address.clone();
+            convo.account = Some(acc);
+            AuthVerdict::Accept { identity }
+        }
+        Some(Ok(None)) => {
+            tracing::warn!(%peer, user = %creds.username, "smtp auth failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            AuthVerdict::Reject
+        }
+        _ => AuthVerdict::Fail(reply(
+            454,
+            (4, 7, 0),
+            "Temporary authentication failure, try again later",
+        )),
+    }
+}
+
+/// MAIL FROM of an authenticated session: the account must own the address, and be within
+/// its hourly sending limit.
+async fn sender(shared: &Arc<Shared>, convo: &Conversation, address: &str) -> RcptVerdict {
+    let Some(acc) = convo.account.clone() else {
+        return RcptVerdict::Reject(reply(530, (5, 7, 0), "Authentication required"));
+    };
+    let limit = shared.config.submission.max_messages_per_hour as usize;
+    if shared.send_rate.count(acc.id, Instant::now()) >= limit {
+        return RcptVerdict::Reject(reply(
+            451,
+            (4, 7, 1),
+            format!("Sending limit of {limit} messages per hour reached, try again later"),
+        ));
+    }
+    if address.is_empty() {
+        return RcptVerdict::Reject(reply(
+            553,
+            (5, 7, 1),
+            "The null sender <> is reserved for delivery notifications",
+        ));
+    }
+    let (store, addr, acc2) = (shared.store.clone(), address.to_owned(), acc.clone());
+    match blocking(move || accounts::owns_address(&store, &acc2, &addr)).await {
+        Some(Ok(true)) => RcptVerdict::Accept,
+        Some(Ok(false)) => RcptVerdict::Reject(reply(
+            553,
+            (5, 7, 1),
+            format!(
+                "Sender address <{address}> is not owned by {}; send as your own address or one of your aliases",
+                acc.address
+            ),
+        )),
+        _ => RcptVerdict::Reject(temp_failure()),
+    }
+}
+
+async fn recipient(
+    shared: &Arc<Shared>,
+    convo: &mut Conversation,
+    address: String,
+    session: &Session,
+) -> RcptVerdict {
+    let authenticated = convo.account.is_some();
+    if authenticated
+        && session.accepted_recipients() >= shared.config.submission.max_recipients_per_message
+    {
+        return RcptVerdict::Reject(reply(
+            452,
+            (4, 5, 3),
+            "Too many recipients for one submitted message",
+        ));
+    }
+    // Cache hits cost one small file read; misses go to the blocking pool.
+    let stamp = shared.store.directory_stamp();
+    let found = match shared.recipients.get(&stamp, &address) {
+        Some(hit) => Some(Ok::<_, mailkeep_core::store::Error>(hit)),
+        None => {
+            let (store, shared2, addr) = (shared.store.clone(), shared.clone(), address.clone());
+            blocking(move || {
+                let found = accounts::resolve_recipient(&store, &addr)?;
+                shared2.recipients.put(stamp, &addr, &found);
+                Ok(found)
+            })
+            .await
+        }
+    };
+    match found {
+        Some(Ok(Recipient::Local(acc))) if over_quota(shared, acc.id).await => {
+            RcptVerdict::Reject(reply(
+                452,
+                (4, 2, 2),
+                format!("<{address}>: Mailbox full, try again later"),
+            ))
+        }
+        Some(Ok(Recipient::Local(acc))) => {
+            convo.local.insert(address, acc.id);
+            RcptVerdict::Accept
+        }
+        Some(Ok(Recipient::NotLocal)) if authenticated => {
+            convo.remote.push(address);
+            RcptVerdict::Accept
+        }
+        Some(Ok(Recipient::UnknownUser)) => RcptVerdict::Reject(reply(
+            550,
+            (5, 1, 1),
+            format!("<{address}>: Recipient address rejected: User unknown"),
+        )),
+        Some(Ok(Recipient::NotLocal)) => RcptVerdict::Reject(reply(
+            554,
+            (5, 7, 1),
+            format!("<{address}>: Relay access denied"),
+        )),
+        Some(Ok(Recipient::Invalid)) => RcptVerdict::Reject(reply(
+            550,
+            (5, 1, 3),
+            format!("<{address}>: Bad recipient address syntax"),
+        )),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "recipient lookup failed");
+            RcptVerdict::Reject(reply(
+                451,
+                (4, 3, 0),
+                "Error: temporary lookup failure, try again later",
+            ))
+        }
+        None => RcptVerdict::Reject(temp_failure()),
+    }
+}
+
+/// The addresses in the From: header field, as mail-parser reads them.
+fn from_addresses(body: &[u8]) -> Vec<String> {
+    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(body) else {
+        return Vec::new();
+    };
+    parsed
+        .from()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.address())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn message(
+    shared: &Arc<Shared>,
+    convo: &mut Conversation,
+    conn: &Conn,
+    peer: SocketAddr,
+    envelope: Envelope,
+    body: Vec<u8>,
+) -> MessageVerdict {
+    let local: Vec<i64> = envelope
+        .recipients
+        .iter()
+        .filter_map(|r| convo.local.get(r).copied())
+        .collect();
+    let remote: Vec<String> = envelope
+        .recipients
+        .iter()
+        .filter(|r| convo.remote.contains(r))
+        .cloned()
+        .collect();
+    convo.local.clear();
+    convo.remote.clear();
+    if local.is_empty() && remote.is_empty() {
+        return MessageVerdict::Rejected(reply(554, (5, 5, 1), "Error: no valid recipients"));
+    }
+    let mut body = body;
+    let mut extra = String::new();
+    let mut mailbox = "INBOX";
+    let account = convo.account.clone();
+    if let Some(acc) = &account {
+        // Submission: the From: must be the user's own too, and we sign for its domain.
+        let froms = from_addresses(&body);
+        if froms.is_empty() || crate::auth_in::ambiguous_from(&body).is_some() {
+            return MessageVerdict::Rejected(reply(
+                553,
+                (5, 7, 1),
+                "The message needs exactly one From: header field with your address",
+            ));
+        }
+        for f in &froms {
+            let (store, acc2, addr) = (shared.store.clone(), acc.clone(), f.clone());
+            match blocking(move || accounts::owns_address(&store, &acc2, &addr)).await {
+                Some(Ok(true)) => {}
+                Some(Ok(false)) => {
+                    return MessageVerdict::Rejected(reply(
+                        553,
+                        (5, 7, 1),
+                        format!("From: <{f}> is not an address of {}", acc.address),
+                    ));
+                }
+                _ => return MessageVerdict::Rejected(temp_failure()),
+            }
+        }
+        let domain = froms[0].rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+        extra = shared.dkim.sign(&domain, &body);
+    } else if shared.config.inbound.authenticate {
+        body = crate::auth_in::strip_forged_results(&body, &shared.config.hostname);
+        let store = shared.store.clone();
+        let own: Vec<String> = blocking(move || store.domains())
+            .await
+            .and_then(Result::ok)
+            .map(|d| d.into_iter().map(|d| d.name).collect())
+            .unwrap_or_default();
+        let cx = crate::auth_in::Context {
+            ip: peer.ip(),
+            helo: &envelope.helo,
+            mail_from: &envelope.mail_from,
+            hostname: &shared.config.hostname,
+            own_domains: &own,
+        };
+        match crate::auth_in::check(&shared.resolver, &shared.config.inbound, &cx, &body).await {
+            crate::auth_in::Decision::Accept { header, junk } => {
+                extra = header;
+                if junk {
+                    mailbox = "Junk";
+                }
+            }
+            crate::auth_in::Decision::Reject(text) => {
+                tracing::info!(%peer, from = %envelope.mail_from, reason = %text, "rejected");
+                return MessageVerdict::Rejected(reply(550, (5, 7, 1), text));
+            }
+        }
+    }
+    let trace = Trace {
+        helo: envelope.helo.clone(),
+        peer_ip: peer.ip(),
+        protocol: match (envelope.esmtp, envelope.tls, account.is_some()) {
+            (false, _, _) => "SMTP",
+            (true, false, _) => "ESMTP",
+            (true, true, false) => "ESMTPS",
+            (true, true, true) => "ESMTPSA",
+        },
+        hostname: shared.config.hostname.clone(),
+        tls: conn.tls_description(),
+    };
+    let id = delivery::new_id(rand::random());
+    let outbound = (!remote.is_empty()).then(|| NewOutbound {
+        queue_id: id.clone(),
+        account_id: account.as_ref().map(|a| a.id),
+        sender: envelope.mail_from.clone(),
+        recipients: remote.clone(),
+        smtputf8: envelope.smtputf8,
+        body_8bit: envelope.body_8bit || body.iter().any(|b| *b >= 0x80),
+        requiretls: envelope.requiretls,
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    delivery::accept(
+        &shared.store,
+        &trace,
+        Accepted {
+            id: &id,
+            rcpts: &envelope.recipients,
+            accounts: &local,
+            mailbox,
+            extra_headers: &extra,
+            outbound,
+        },
+        &body,
+        mailkeep_core::time::now(),
+        move |r| {
+            let _ = tx.send(r);
+        },
+    );
+    match rx.await.ok() {
+        Some(Ok(placed)) => {
+            for p in &placed {
+                shared.notify(p.mailbox_id);
+            }
+            if let Some(acc) = &account {
+                shared.send_rate.record(acc.id, Instant::now());
+            }
+            if !remote.is_empty() {
+                shared.queue_wake.notify_one();
+            }
+            tracing::info!(%id, from = %envelope.mail_from, local = local.len(), remote = remote.len(), "accepted");
+            MessageVerdict::Accepted { id }
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "storing the message failed");
+            MessageVerdict::Rejected(temp_failure())
+        }
+        None => MessageVerdict::Rejected(temp_failure()),
     }
 }

@@ -86,6 +86,7 @@
 )]
 
 mod address;
+pub mod client;
 mod command;
 mod config;
 mod data;

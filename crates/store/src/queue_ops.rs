@@ -1,9 +1,10 @@
 //! The outbound queue: durable entries for remote recipients, claimed by delivery workers,
 //! with the outcome of every attempt recorded.
 //!
-//! A claim moves `next_attempt` forward by a lease. A worker that dies mid-delivery (crash,
-//! kill) leaves the claim to expire, and the recipient becomes due again: at-least-once
-//! delivery, the most SMTP allows when a crash falls between the peer's `250` and our record.
+//! A claim leases a recipient to one worker (`claimed_until`). A worker that dies
+//! mid-delivery leaves the lease to expire — or, on a single node, the next start releases
+//! every lease — and the recipient becomes due again: at-least-once delivery, the most SMTP
+//! allows when a crash falls between the peer's `250` and our record of it.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -246,6 +247,7 @@ impl Store {
                         o.blob_hash, o.created_at, o.smtputf8, o.body_8bit, o.requiretls, r.warned
                  FROM outbound_rcpts r JOIN outbound o ON o.id = r.outbound_id
                  WHERE r.state = 'queued' AND r.next_attempt <= ?1
+                   AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
                  ORDER BY r.next_attempt, r.id LIMIT ?2",
             )?;
             let claimed: Vec<Claimed> = stmt
@@ -270,7 +272,7 @@ impl Store {
             for c2 in &claimed {
                 exec(
                     c,
-                    "UPDATE outbound_rcpts SET next_attempt = ?2 WHERE id = ?1",
+                    "UPDATE outbound_rcpts SET claimed_until = ?2 WHERE id = ?1",
                     params![c2.rcpt_id, now + lease],
                 )?;
             }
@@ -285,7 +287,7 @@ impl Store {
                 match outcome {
                     Outcome::Sent { reply } => exec(
                         c,
-                        "UPDATE outbound_rcpts SET state = 'sent', attempts = attempts + 1,
+                        "UPDATE outbound_rcpts SET state = 'sent', attempts = attempts + 1, claimed_until = NULL,
                          last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
                         params![id, reply, now],
                     )?,
@@ -295,13 +297,13 @@ impl Store {
                         warned,
                     } => exec(
                         c,
-                        "UPDATE outbound_rcpts SET attempts = attempts + 1, last_error = ?2,
+                        "UPDATE outbound_rcpts SET attempts = attempts + 1, last_error = ?2, claimed_until = NULL,
                          next_attempt = ?3, warned = warned OR ?4 WHERE id = ?1 AND state = 'queued'",
                         params![id, error, next_attempt, warned],
                     )?,
                     Outcome::Failed { error } => exec(
                         c,
-                        "UPDATE outbound_rcpts SET state = 'failed', attempts = attempts + 1,
+                        "UPDATE outbound_rcpts SET state = 'failed', attempts = attempts + 1, claimed_until = NULL,
                          last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
                         params![id, error, now],
                     )?,
@@ -341,7 +343,7 @@ impl Store {
         self.write(None, move |c, _| {
             Ok(exec(
                 c,
-                "UPDATE outbound_rcpts SET next_attempt = ?2
+                "UPDATE outbound_rcpts SET next_attempt = ?2, claimed_until = NULL
                  WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)",
                 params![queue_id, now],
             )?)
@@ -358,6 +360,17 @@ impl Store {
                  last_error = 'dropped by the administrator'
                  WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)",
                 params![queue_id, now],
+            )?)
+        })
+    }
+
+    /// Releases every lease: at start, before any worker runs, every lease is stale.
+    pub fn queue_release_claims(&self) -> Result<usize> {
+        self.write(None, |c, _| {
+            Ok(exec(
+                c,
+                "UPDATE outbound_rcpts SET claimed_until = NULL WHERE claimed_until IS NOT NULL",
+                [],
             )?)
         })
     }

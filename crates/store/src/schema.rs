@@ -115,7 +115,8 @@ pub const MIGRATIONS: &[&str] = &[
         domain        TEXT NOT NULL,
         state         TEXT NOT NULL DEFAULT 'queued',  -- queued | sent | failed | dropped
         attempts      INTEGER NOT NULL DEFAULT 0,
-        next_attempt  INTEGER NOT NULL,                -- unix seconds; also the claim lease
+        next_attempt  INTEGER NOT NULL,                -- unix seconds
+        claimed_until INTEGER,                         -- a worker has it until then
         last_error    TEXT,
         warned        INTEGER NOT NULL DEFAULT 0,      -- a delay warning went out
         finished_at   INTEGER

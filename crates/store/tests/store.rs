@@ -579,6 +579,9 @@ fn outbound_queue_claim_record_retry_drop() {
     );
     // An expired lease (a worker that died) makes them due again.
     assert_eq!(store.queue_claim(701, 600, 10).unwrap().len(), 2);
+    assert!(store.queue_claim(702, 600, 10).unwrap().is_empty());
+    assert_eq!(store.queue_release_claims().unwrap(), 2);
+    assert_eq!(store.queue_claim(702, 600, 10).unwrap().len(), 2);
 
     store
         .queue_record(

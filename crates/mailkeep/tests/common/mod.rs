@@ -101,6 +101,8 @@ impl Server {
             .arg(dir)
             .arg("serve")
             .env("MAILKEEP_LOG", "info")
+            // No test may ask the system's resolver: nothing listens here, every lookup fails at once.
+            .env("MAILKEEP_DNS_RESOLVER", "none")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,0 +1,67 @@
+//! `mailkeep queue …`: the admin's view of the outbound queue.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use mailkeep_core::store::{OpenOptions, QueueEntry, Store};
+use mailkeep_core::time::{now, rfc5322};
+
+use crate::QueueCmd;
+
+fn summary(e: &QueueEntry) -> String {
+    let waiting = e.recipients.iter().filter(|r| r.state == "queued").count();
+    format!(
+        "{id}  {size:>9} B  {when}  from <{from}>  {waiting}/{total} recipients waiting",
+        id = e.queue_id,
+        size = e.size,
+        when = rfc5322(e.created_at),
+        from = e.sender,
+        total = e.recipients.len(),
+    )
+}
+
+pub fn run(dir: &Path, cmd: QueueCmd) -> Result<()> {
+    let store = Store::open(dir, OpenOptions::default())?;
+    match cmd {
+        QueueCmd::List { all } => {
+            let entries = store.queue_list(all)?;
+            if entries.is_empty() {
+                println!("the queue is empty");
+            }
+            for e in &entries {
+                println!("{}", summary(e));
+            }
+        }
+        QueueCmd::Show { id } => {
+            let Some(e) = store.queue_entry(&id)? else {
+                bail!("no queue entry {id}");
+            };
+            println!("{}", summary(&e));
+            for r in &e.recipients {
+                let next = if r.state == "queued" {
+                    format!(", next attempt {}", rfc5322(r.next_attempt))
+                } else {
+                    String::new()
+                };
+                println!(
+                    "  <{}>  {}  after {} attempt(s){next}",
+                    r.address, r.state, r.attempts
+                );
+                if let Some(err) = &r.last_error {
+                    println!("    last: {err}");
+                }
+            }
+        }
+        QueueCmd::Retry { id } => match store.queue_retry(&id, now())? {
+            0 => bail!("no waiting recipients in queue entry {id}"),
+            n => println!(
+                "{n} recipient(s) of {id} will be tried at once (within a minute if the server is idle)"
+            ),
+        },
+        QueueCmd::Drop { id } => match store.queue_drop(&id, now())? {
+            0 => bail!("no waiting recipients in queue entry {id}"),
+            n => println!("dropped {n} waiting recipient(s) of {id}; the record is kept"),
+        },
+    }
+    Ok(())
+}

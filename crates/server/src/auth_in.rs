@@ -1,0 +1,262 @@
+//! Authentication of inbound mail on the MX listener: SPF (RFC 7208), DKIM (RFC 6376),
+//! ARC (RFC 8617) and DMARC (RFC 7489), the `Authentication-Results:` header (RFC 8601) and
+//! the policy that rejects spoofed mail or files it as junk.
+
+use std::net::IpAddr;
+
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dmarc::Policy;
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
+    SpfResult,
+};
+use mailkeep_core::config::Inbound;
+
+/// What to do with an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Store it with this `Authentication-Results:` field (CRLF-terminated) prepended; to
+    /// Junk instead of INBOX with `junk`.
+    Accept {
+        /// The header field.
+        header: String,
+        /// DMARC asked for quarantine.
+        junk: bool,
+    },
+    /// Refuse at the end of DATA: `550 5.7.1 <text>`.
+    Reject(String),
+}
+
+/// The connection facts the checks need.
+pub struct Context<'a> {
+    /// The client's address.
+    pub ip: IpAddr,
+    /// Its EHLO name.
+    pub helo: &'a str,
+    /// MAIL FROM (empty for `<>`).
+    pub mail_from: &'a str,
+    /// Our host name: the authserv-id.
+    pub hostname: &'a str,
+    /// Our domains (lower case).
+    pub own_domains: &'a [String],
+}
+
+/// Header field names as a verifier reads them: the bytes before the colon. A name with
+/// whitespace inside (`Fr om`) is what lenient parsers, and so some mail clients, read as the
+/// field without it; DMARC must not judge a different From than the reader sees.
+fn header_names(message: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |i| i + 2);
+    message[..end]
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty() && line[0] != b' ' && line[0] != b'\t')
+        .filter_map(|line| line.iter().position(|&b| b == b':').map(|i| &line[..i]))
+}
+
+/// Why the From header cannot be judged, if it cannot.
+pub fn ambiguous_from(message: &[u8]) -> Option<&'static str> {
+    let mut exact = 0;
+    for name in header_names(message) {
+        if name.eq_ignore_ascii_case(b"from") {
+            exact += 1;
+        } else {
+            let squeezed: Vec<u8> = name
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            if squeezed.eq_ignore_ascii_case(b"from") {
+                return Some("a header field name resembling From: contains whitespace");
+            }
+        }
+    }
+    (exact > 1).then_some("more than one From: header field")
+}
+
+/// Removes `Authentication-Results:` fields that claim to come from us (authserv-id equal to
+/// `hostname`, RFC 8601 §5): only we may write those, and a forged one could make a reader
+/// or filter trust a message that never passed our checks.
+pub fn strip_forged_results(message: &[u8], hostname: &str) -> Vec<u8> {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |i| i + 2);
+    let (head, body) = message.split_at(end);
+    let mut out = Vec::with_capacity(message.len());
+    let mut dropping = false;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            dropping = is_our_result(line, hostname);
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+fn is_our_result(line: &[u8], hostname: &str) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    if !line[..colon]
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"authentication-results")
+    {
+        return false;
+    }
+    let value = String::from_utf8_lossy(&line[colon + 1..]);
+    // authserv-id is the first token, possibly followed by a version, then ';'. A forger may
+    // put it on the next (folded) line; an id we cannot find on this line is treated as ours.
+    let id = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    id.is_empty() || id.eq_ignore_ascii_case(hostname)
+}
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
+/// Whether `signer` is aligned with `from` in DMARC's relaxed sense (same organisational
+/// domain, approximated as equal or one a subdomain of the other).
+fn aligned(signer: &str, from: &str) -> bool {
+    let (s, f) = (signer.to_ascii_lowercase(), from.to_ascii_lowercase());
+    s == f || s.ends_with(&format!(".{f}")) || f.ends_with(&format!(".{s}"))
+}
+
+/// Runs every check and decides.
+pub async fn check(
+    resolver: &MessageAuthenticator,
+    config: &Inbound,
+    cx: &Context<'_>,
+    message: &[u8],
+) -> Decision {
+    if let Some(why) = ambiguous_from(message) {
+        return Decision::Reject(format!("Message refused: {why}"));
+    }
+    let Some(parsed) = AuthenticatedMessage::parse(message) else {
+        return Decision::Reject("Message refused: header section cannot be parsed".into());
+    };
+    let from_domain = parsed
+        .from
+        .first()
+        .map(|f| domain_of(f).to_ascii_lowercase())
+        .unwrap_or_default();
+    let dkim = resolver.verify_dkim(&parsed).await;
+    let helo = if cx.helo.is_empty() {
+        "unknown"
+    } else {
+        cx.helo
+    };
+    let spf = resolver
+        .verify_spf(SpfParameters::verify(
+            cx.ip,
+            helo,
+            cx.hostname,
+            cx.mail_from,
+        ))
+        .await;
+    let arc = resolver.verify_arc(&parsed).await;
+    let mail_from_domain = if cx.mail_from.is_empty() {
+        helo
+    } else {
+        domain_of(cx.mail_from)
+    };
+    let dmarc = resolver
+        .verify_dmarc(mail_auth::dmarc::verify::DmarcParameters {
+            message: &parsed,
+            dkim_output: &dkim,
+            dkim2_output: None,
+            rfc5321_mail_from_domain: mail_from_domain,
+            spf_output: &spf,
+        })
+        .await;
+    let header = AuthenticationResults::new(cx.hostname)
+        .with_dkim_results(&dkim, &from_domain)
+        .with_spf_mailfrom_result(&spf, cx.ip, cx.mail_from, helo)
+        .with_arc_result(&arc, cx.ip)
+        .with_dmarc_result(&dmarc)
+        .to_header();
+
+    let dmarc_failed = matches!(dmarc.result(), DmarcResult::Fail(_));
+    if dmarc_failed && config.enforce_dmarc && dmarc.policy() == Policy::Reject {
+        return Decision::Reject(format!(
+            "Message rejected: it fails the DMARC policy (p=reject) of {from_domain}"
+        ));
+    }
+    let own = !from_domain.is_empty()
+        && cx.own_domains.iter().any(|d| *d == from_domain)
+        && !config
+            .unprotected_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&from_domain));
+    if own && config.protect_own_domains {
+        let dkim_ok = dkim.iter().any(|d| {
+            *d.result() == DkimResult::Pass
+                && d.signature().is_some_and(|s| aligned(&s.d, &from_domain))
+        });
+        let spf_ok = spf.result() == SpfResult::Pass && aligned(mail_from_domain, &from_domain);
+        if !(dkim_ok || spf_ok || dmarc.result() == DmarcResult::Pass) {
+            return Decision::Reject(format!(
+                "Message refused: it claims to be from {from_domain}, which is hosted here, \
+                 but it is not authenticated (no aligned DKIM signature or SPF pass)"
+            ));
+        }
+    }
+    let junk = dmarc_failed && dmarc.policy() == Policy::Quarantine;
+    Decision::Accept { header, junk }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forged_results_for_our_host_are_removed_others_kept() {
+        let msg =
+            b"Authentication-Results: mx.example.org;\r\n\tdkim=pass header.d=bank.example\r\n\
+Authentication-Results: other.example; spf=fail\r\n\
+authentication-results :MX.EXAMPLE.ORG; dmarc=pass\r\n\
+Authentication-Results:\r\n mx.example.org; dmarc=pass\r\n\
+Subject: hi\r\n\r\nAuthentication-Results: mx.example.org; body stays\r\n";
+        let out = String::from_utf8(strip_forged_results(msg, "mx.example.org")).unwrap();
+        assert_eq!(
+            out,
+            "Authentication-Results: other.example; spf=fail\r\nSubject: hi\r\n\r\n\
+Authentication-Results: mx.example.org; body stays\r\n"
+        );
+    }
+
+    #[test]
+    fn ambiguous_from_is_detected() {
+        assert_eq!(
+            ambiguous_from(b"From: a@b.example\r\nSubject: x\r\n\r\nbody"),
+            None
+        );
+        assert_eq!(
+            ambiguous_from(b"Subject: no from\r\n\r\nFrom: in body\r\n"),
+            None
+        );
+        assert!(ambiguous_from(b"Fr om: ceo@example.org\r\nFrom: x@y.example\r\n\r\n").is_some());
+        assert!(ambiguous_from(b"From : a@b.example\r\n\r\n").is_some());
+        assert!(ambiguous_from(b"From: a@b.example\r\nFROM: c@d.example\r\n\r\n").is_some());
+    }
+
+    #[test]
+    fn alignment_is_relaxed() {
+        assert!(aligned("example.org", "example.org"));
+        assert!(aligned("mail.example.org", "example.org"));
+        assert!(!aligned("example.org.evil", "example.org"));
+        assert!(!aligned("badexample.org", "example.org"));
+    }
+}
