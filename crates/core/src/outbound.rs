@@ -222,6 +222,6 @@ mod tests {
             parsed.subject(),
             Some("Undelivered Mail Returned to Sender")
         );
-        assert_eq!(parsed.parts.len() >= 4, true);
+        assert!(parsed.parts.len() >= 4);
     }
 }

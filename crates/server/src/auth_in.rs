@@ -195,7 +195,7 @@ pub async fn check(
         ));
     }
     let own = !from_domain.is_empty()
-        && cx.own_domains.iter().any(|d| *d == from_domain)
+        && cx.own_domains.contains(&from_domain)
         && !config
             .unprotected_domains
             .iter()

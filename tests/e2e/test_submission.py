@@ -1,0 +1,221 @@
+"""Issue 4: authenticated submission, the outbound queue between two instances on loopback,
+DKIM signing checked by dkimpy, bounces, and spoofed mail caught on the way in.
+
+DNS comes from dnsmasq on a loopback port, started here; the receiving instance listens on
+127.0.0.2 and the sender reaches it through MX records and `[outbound] port`."""
+import email
+import imaplib
+import re
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+
+import dkim
+import pytest
+
+from conftest import PASSWORD, Server, mk
+
+pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="needs dnsmasq")
+
+CTX = ssl.create_default_context()
+CTX.check_hostname = False
+CTX.verify_mode = ssl.CERT_NONE
+
+
+def free_port(host):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def listen_on(data, smtp_addr, host):
+    cfg = data / "mailkeep.toml"
+    text = cfg.read_text()
+    for port in ("2587", "2465", "2143", "2993"):
+        text = text.replace(f"127.0.0.1:{port}", f"{host}:0")
+    text = text.replace("127.0.0.1:2525", smtp_addr)
+    cfg.write_text(text)
+
+
+def set_key(data, key, value):
+    cfg = data / "mailkeep.toml"
+    text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", cfg.read_text())
+    cfg.write_text(text)
+
+
+def dkim_records(data, domain):
+    """(name, value) of the DKIM TXT records `mailkeep dns` prints."""
+    out = mk(data, "dns", domain).stdout
+    recs = []
+    for line in out.splitlines():
+        m = re.match(r"(\S+)\.\s+IN TXT\s+(.*)$", line)
+        if m and "_domainkey" in m.group(1):
+            recs.append((m.group(1), "".join(re.findall(r'"([^"]*)"', m.group(2)))))
+    return recs
+
+
+@pytest.fixture
+def pair(tmp_path, monkeypatch):
+    mx_port = free_port("127.0.0.2")
+    # The sender: example.org, alice and bob.
+    a = tmp_path / "a"
+    mk(a, "init", "--domain", "example.org", "--hostname", "mail.example.org")
+    listen_on(a, "127.0.0.1:0", "127.0.0.1")
+    set_key(a, "port", str(mx_port))
+    set_key(a, "retry_initial_secs", "1")
+    set_key(a, "retry_max_secs", "2")
+    set_key(a, "timeout_secs", "10")
+    for u in ("alice@example.org", "bob@example.org"):
+        mk(a, "user", "add", u, "--password-stdin", stdin=PASSWORD + "\n")
+    # The receiver: remote.test, carol.
+    b = tmp_path / "b"
+    mk(b, "init", "--domain", "remote.test", "--hostname", "mx.remote.test")
+    listen_on(b, f"127.0.0.2:{mx_port}", "127.0.0.2")
+    mk(b, "user", "add", "carol@remote.test", "--password-stdin", stdin=PASSWORD + "\n")
+
+    dns_port = free_port("127.0.0.1")
+    args = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+            "--user=root", "--listen-address=127.0.0.1", "--bind-interfaces",
+            f"--port={dns_port}", "--log-facility=-",
+            # Authoritative for the test names: unknown ones get NXDOMAIN, not REFUSED (a DNS
+            # error, which DMARC would report as temperror).
+            "--local=/test/", "--local=/example.org/", "--local=/example.net/",
+            "--mx-host=remote.test,mx.remote.test,10",
+            "--host-record=mx.remote.test,127.0.0.2",
+            "--mx-host=example.org,mail.example.org,10",
+            "--host-record=mail.example.org,127.0.0.1",
+            "--txt-record=example.org,v=spf1 ip4:127.0.0.1 -all",
+            "--txt-record=_dmarc.example.org,v=DMARC1; p=reject",
+            "--txt-record=remote.test,v=spf1 ip4:127.0.0.2 -all",
+            "--txt-record=_dmarc.remote.test,v=DMARC1; p=reject",
+            # A domain whose policy is reject and that authorises nobody: the phisher's pick.
+            "--txt-record=bank.test,v=spf1 -all",
+            "--txt-record=_dmarc.bank.test,v=DMARC1; p=reject"]
+    for name, value in dkim_records(a, "example.org"):
+        args.append(f"--txt-record={name},{value}")
+    dns = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    monkeypatch.setenv("MAILKEEP_DNS_RESOLVER", f"127.0.0.1:{dns_port}")
+    sa, sb = Server(a), Server(b)
+    yield sa, sb, dkim_records(a, "example.org")
+    sa.stop()
+    sb.stop()
+    dns.terminate()
+    dns.wait(10)
+
+
+def fetch_all(server, user, mailbox="INBOX"):
+    host, port = server.addrs["imaps"]
+    with imaplib.IMAP4_SSL(host, port, ssl_context=CTX) as im:
+        im.login(user, PASSWORD)
+        im.select(mailbox)
+        _, data = im.search(None, "ALL")
+        out = []
+        for n in data[0].split():
+            _, d = im.fetch(n, "(BODY.PEEK[])")
+            out.append(d[0][1])
+        return out
+
+
+def wait_for(pred, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = pred()
+        if r:
+            return r
+        time.sleep(0.3)
+    return pred()
+
+
+def message(frm, to, subject):
+    return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@example.org>\r\n"
+            f"\r\nHello {subject}.\r\n  \r\n\t\r\n").encode()
+
+
+def test_submission_queue_dkim_and_bounce(pair):
+    a, b, records = pair
+    host, port = a.addrs["submission"]
+    with smtplib.SMTP(host, port) as s:
+        s.ehlo("client.example")
+        assert not s.has_extn("auth"), "AUTH must not be offered before TLS"
+        code, _ = s.docmd("AUTH", "PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHg=")
+        assert code == 538
+        s.starttls(context=CTX)
+        s.ehlo("client.example")
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            s.login("alice@example.org", "wrong password!!")
+        s.login("alice@example.org", PASSWORD)
+        # Someone else's envelope sender, and someone else's From:.
+        with pytest.raises(smtplib.SMTPSenderRefused) as e:
+            s.sendmail("bob@example.org", ["carol@remote.test"], message("bob@example.org", "c", "x"))
+        assert e.value.smtp_code == 553
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.org", ["carol@remote.test"],
+                       message("ceo@bank.test", "carol@remote.test", "forged"))
+        assert e.value.smtp_code == 553
+        # One local and one remote recipient.
+        s.sendmail("alice@example.org", ["bob@example.org", "carol@remote.test"],
+                   message("Alice <alice+news@example.org>", "carol@remote.test", "first"))
+    # Implicit TLS on the submissions port, to a recipient the peer refuses.
+    host, port = a.addrs["submissions"]
+    with smtplib.SMTP_SSL(host, port, context=CTX) as s:
+        s.login("alice@example.org", PASSWORD)
+        s.sendmail("alice@example.org", ["nobody@remote.test"],
+                   message("alice@example.org", "nobody@remote.test", "bounce"))
+
+    local = fetch_all(a, "bob@example.org")
+    assert len(local) == 1 and b"Hello first." in local[0]
+
+    got = wait_for(lambda: fetch_all(b, "carol@remote.test"))
+    assert len(got) == 1, b.log[-20:]
+    raw = got[0]
+    assert raw.count(b"DKIM-Signature:") == 2
+    txt = {name + ".": value.encode() for name, value in records}
+
+    def dnsfunc(name, timeout=5):
+        return txt.get(name.decode() if isinstance(name, bytes) else name)
+
+    # dkimpy verifies both signatures (rsa-sha256 and ed25519-sha256) of what arrived.
+    d = dkim.DKIM(raw)
+    for i in range(2):
+        assert d.verify(idx=i, dnsfunc=dnsfunc), f"signature {i} does not verify"
+    # The receiving mailkeep checked it too.
+    ar = email.message_from_bytes(raw)["Authentication-Results"]
+    assert "dkim=pass header.d=example.org header.s=mked" in ar, ar
+    assert "dkim=pass header.d=example.org header.s=mkrsa" in ar, ar
+    assert "spf=pass" in ar, ar
+
+    # The refused recipient bounces to alice's INBOX as a delivery status report.
+    dsn = wait_for(lambda: [m for m in fetch_all(a, "alice@example.org")
+                            if b"Undelivered Mail Returned to Sender" in m])
+    assert dsn, a.log[-20:]
+    assert b"report-type=delivery-status" in dsn[0]
+    assert b"Final-Recipient: rfc822; nobody@remote.test" in dsn[0]
+    assert b"Status: 5.1.1" in dsn[0]
+
+    listing = mk(a.data, "queue", "list", "--all").stdout
+    assert "0/1 recipients waiting" in listing, listing
+
+
+def test_spoofed_inbound_mail_is_caught(pair):
+    a, b, _ = pair
+    host, port = b.addrs["smtp"]
+    # 1. Forged From of the receiver's own domain, unauthenticated, from outside.
+    with smtplib.SMTP(host, port) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("x@example.net", ["carol@remote.test"],
+                       message("IT Support <admin@remote.test>", "carol@remote.test", "phish"))
+        assert e.value.smtp_code == 550
+        # 2. A replayed Authentication-Results claiming our host: accepted, but the header is gone.
+        forged = (b"Authentication-Results: mx.remote.test; dkim=pass header.d=bank.test;"
+                  b" dmarc=pass\r\n" + message("friend@example.net", "carol@remote.test", "replay"))
+        s.sendmail("friend@example.net", ["carol@remote.test"], forged)
+    got = fetch_all(b, "carol@remote.test")
+    assert len(got) == 1
+    headers = got[0].split(b"\r\n\r\n")[0]
+    assert b"header.d=bank.test" not in headers
+    assert headers.count(b"Authentication-Results: mx.remote.test") == 1
