@@ -260,7 +260,7 @@ fn storage_quota_is_reported_and_enforced() {
     let tmp = data_dir(&[("quota_bytes", "3000")]);
     let dir = data_path(&tmp);
     let server = Server::start(&dir);
-    let body = format!("Subject: q\r\n\r\n{}\r\n", "x".repeat(1800));
+    let body = format!("Subject: q\r\n\r\n{}\r\n", "x".repeat(1500));
     assert!(
         send_mail(
             server.addr("smtp"),

@@ -265,6 +265,16 @@ pub fn send_mail(addr: SocketAddr, from: &str, rcpts: &[&str], body: &str) -> St
 /// The message as sent: everything after our Received: header.
 pub fn strip_received(msg: &[u8]) -> &[u8] {
     assert!(msg.starts_with(b"Received: "), "Received: header first");
+    // The trace field, then the Authentication-Results: the MX adds below it.
+    let mut rest = skip_field(msg);
+    if rest.starts_with(b"Authentication-Results: ") {
+        rest = skip_field(rest);
+    }
+    rest
+}
+
+/// `msg` after its first header field (with continuation lines).
+fn skip_field(msg: &[u8]) -> &[u8] {
     let mut i = 0;
     loop {
         let nl = msg[i..].iter().position(|&b| b == b'\n').unwrap() + i + 1;
