@@ -16,10 +16,15 @@ def tls_context(data):
 
 
 def strip_trace(raw: bytes) -> bytes:
-    """Everything after mailkeep's Received: header (and its folded lines)."""
+    """Everything after mailkeep's Received: header and the Authentication-Results: the MX
+    adds below it (each with its folded lines)."""
     assert raw.startswith(b"Received: ")
     lines = raw.split(b"\r\n")
     i = 1
+    while lines[i].startswith((b"\t", b" ")):
+        i += 1
+    assert lines[i].startswith(b"Authentication-Results: ")
+    i += 1
     while lines[i].startswith((b"\t", b" ")):
         i += 1
     return b"\r\n".join(lines[i:])
