@@ -82,7 +82,8 @@ def pair(tmp_path, monkeypatch):
             f"--port={dns_port}", "--log-facility=-",
             # Authoritative for the test names: unknown ones get NXDOMAIN, not REFUSED (a DNS
             # error, which DMARC would report as temperror).
-            "--local=/test/", "--local=/example.org/", "--local=/example.net/",
+            # DMARC walks up the tree (_dmarc.org), so the parents are local too.
+            "--local=/test/", "--local=/org/", "--local=/net/",
             "--mx-host=remote.test,mx.remote.test,10",
             "--host-record=mx.remote.test,127.0.0.2",
             "--mx-host=example.org,mail.example.org,10",
@@ -187,7 +188,7 @@ def test_submission_queue_dkim_and_bounce(pair):
     ar = email.message_from_bytes(raw)["Authentication-Results"]
     assert "dkim=pass header.d=example.org header.s=mked" in ar, ar
     assert "dkim=pass header.d=example.org header.s=mkrsa" in ar, ar
-    assert "spf=pass" in ar, ar
+    assert "spf=pass" in ar and "dmarc=pass" in ar, ar
 
     # The refused recipient bounces to alice's INBOX as a delivery status report.
     dsn = wait_for(lambda: [m for m in fetch_all(a, "alice@example.org")
@@ -210,10 +211,23 @@ def test_spoofed_inbound_mail_is_caught(pair):
             s.sendmail("x@example.net", ["carol@remote.test"],
                        message("IT Support <admin@remote.test>", "carol@remote.test", "phish"))
         assert e.value.smtp_code == 550
-        # 2. A replayed Authentication-Results claiming our host: accepted, but the header is gone.
+        # 2. A p=reject domain failing SPF and DKIM.
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alerts@bank.test", ["carol@remote.test"],
+                       message("alerts@bank.test", "carol@remote.test", "bank"))
+        assert e.value.smtp_code == 550
+        # 3. A replayed Authentication-Results claiming our host: accepted, but the header is gone.
         forged = (b"Authentication-Results: mx.remote.test; dkim=pass header.d=bank.test;"
                   b" dmarc=pass\r\n" + message("friend@example.net", "carol@remote.test", "replay"))
         s.sendmail("friend@example.net", ["carol@remote.test"], forged)
+    # 4. A broken DKIM signature of a p=reject domain, from an address its SPF does not list.
+    with smtplib.SMTP(host, port, source_address=("127.0.0.3", 0)) as s:
+        signed = (b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org;"
+                  b" s=mked; h=From:Subject; bh=AAAA; b=AAAA\r\n"
+                  + message("alice@example.org", "carol@remote.test", "tampered"))
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.org", ["carol@remote.test"], signed)
+        assert e.value.smtp_code == 550 and b"DMARC" in e.value.smtp_error
     got = fetch_all(b, "carol@remote.test")
     assert len(got) == 1
     headers = got[0].split(b"\r\n\r\n")[0]
