@@ -13,12 +13,21 @@ import ssl
 import subprocess
 import time
 
+import threading
+
+import base64
+
 import dkim
+import nacl.signing
 import pytest
 
 from conftest import PASSWORD, Server, mk
 
 pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="needs dnsmasq")
+
+# dkimpy's signing key for third.test (ed25519, RFC 8463).
+THIRD_KEY = nacl.signing.SigningKey.generate()
+THIRD_PUB = base64.b64encode(bytes(THIRD_KEY.verify_key)).decode()
 
 CTX = ssl.create_default_context()
 CTX.check_hostname = False
@@ -86,6 +95,11 @@ def pair(tmp_path, monkeypatch):
             "--local=/test/", "--local=/org/", "--local=/net/",
             "--mx-host=remote.test,mx.remote.test,10",
             "--host-record=mx.remote.test,127.0.0.2",
+            "--mx-host=flaky.test,mx.flaky.test,10",
+            "--host-record=mx.flaky.test,127.0.0.4",
+            "--txt-record=third.test,v=spf1 -all",
+            "--txt-record=_dmarc.third.test,v=DMARC1; p=reject",
+            f"--txt-record=py._domainkey.third.test,v=DKIM1; k=ed25519; p={THIRD_PUB}",
             "--mx-host=example.org,mail.example.org,10",
             "--host-record=mail.example.org,127.0.0.1",
             "--txt-record=example.org,v=spf1 ip4:127.0.0.1 -all",
@@ -101,8 +115,9 @@ def pair(tmp_path, monkeypatch):
     time.sleep(0.5)
     monkeypatch.setenv("MAILKEEP_DNS_RESOLVER", f"127.0.0.1:{dns_port}")
     sa, sb = Server(a), Server(b)
-    yield sa, sb, dkim_records(a, "example.org")
-    sa.stop()
+    state = {"a": sa}
+    yield sa, sb, dkim_records(a, "example.org"), mx_port, state
+    state["a"].stop()
     sb.stop()
     dns.terminate()
     dns.wait(10)
@@ -138,7 +153,7 @@ def message(frm, to, subject):
 
 
 def test_submission_queue_dkim_and_bounce(pair):
-    a, b, records = pair
+    a, b, records, _, _ = pair
     host, port = a.addrs["submission"]
     with smtplib.SMTP(host, port) as s:
         s.ehlo("client.example")
@@ -203,7 +218,7 @@ def test_submission_queue_dkim_and_bounce(pair):
 
 
 def test_spoofed_inbound_mail_is_caught(pair):
-    a, b, _ = pair
+    a, b, _, _, _ = pair
     host, port = b.addrs["smtp"]
     # 1. Forged From of the receiver's own domain, unauthenticated, from outside.
     with smtplib.SMTP(host, port) as s:
@@ -233,3 +248,173 @@ def test_spoofed_inbound_mail_is_caught(pair):
     headers = got[0].split(b"\r\n\r\n")[0]
     assert b"header.d=bank.test" not in headers
     assert headers.count(b"Authentication-Results: mx.remote.test") == 1
+
+
+def test_mailkeep_verifies_what_dkimpy_signs(pair):
+    _, b, _, _, _ = pair
+    msg = message("news@third.test", "carol@remote.test", "dkimpy")
+    seed = base64.b64encode(bytes(THIRD_KEY))
+    sig = dkim.sign(msg, b"py", b"third.test", seed, signature_algorithm=b"ed25519-sha256",
+                    include_headers=[b"From", b"To", b"Subject", b"Date"])
+    host, port = b.addrs["smtp"]
+    # From an address third.test's SPF refuses: only the signature can carry DMARC.
+    with smtplib.SMTP(host, port, source_address=("127.0.0.3", 0)) as s:
+        s.sendmail("news@third.test", ["carol@remote.test"], sig + msg)
+    got = fetch_all(b, "carol@remote.test")
+    ar = email.message_from_bytes(got[0])["Authentication-Results"]
+    assert "dkim=pass header.i=@third.test header.s=py" in ar, ar
+    assert "spf=fail" in ar and "dmarc=pass" in ar, ar
+
+
+class ScriptedMX:
+    """A peer MX on 127.0.0.4 that follows a script, one entry per connection:
+    "451" refuses RCPT with 451, "drop" closes the connection in the middle of DATA,
+    "ok" accepts. It keeps what it accepted."""
+
+    def __init__(self, port, script):
+        self.script = list(script)
+        self.received = []
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.4", port))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            mode = self.script.pop(0) if self.script else "ok"
+            try:
+                self.session(conn.makefile("rwb"), mode)
+            except OSError:
+                pass
+            conn.close()
+
+    def session(self, f, mode):
+        def say(line):
+            f.write(line.encode() + b"\r\n")
+            f.flush()
+        say("220 mx.flaky.test ESMTP scripted")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO"):
+                say("250-mx.flaky.test")
+                say("250 8BITMIME")
+            elif cmd.startswith(b"MAIL"):
+                say("250 2.1.0 ok")
+            elif cmd.startswith(b"RCPT"):
+                say("451 4.3.0 try again later" if mode == "451" else "250 2.1.5 ok")
+            elif cmd == b"DATA":
+                say("354 go ahead")
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    chunk = f.readline()
+                    if not chunk:
+                        return
+                    data += chunk
+                    if mode == "drop" and len(data) > 20:
+                        return  # the connection dies mid-DATA
+                self.received.append(data)
+                say("250 2.0.0 queued")
+            elif cmd == b"QUIT":
+                say("221 bye")
+                return
+            else:
+                say("250 ok")
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def submit(server, rcpts, subject):
+    host, port = server.addrs["submissions"]
+    with smtplib.SMTP_SSL(host, port, context=CTX) as s:
+        s.login("alice@example.org", PASSWORD)
+        s.sendmail("alice@example.org", rcpts, message("alice@example.org", rcpts[0], subject))
+
+
+def test_retries_after_4xx_and_a_connection_killed_mid_data(pair):
+    a, _, _, mx_port, _ = pair
+    mx = ScriptedMX(mx_port, ["451", "drop", "ok"])
+    try:
+        submit(a, ["dave@flaky.test"], "persistent")
+        got = wait_for(lambda: mx.received, timeout=40)
+        assert len(got) == 1 and b"Hello persistent." in got[0]
+        assert mx.connections == 3
+        show = mk(a.data, "queue", "list", "--all").stdout
+        queue_id = show.split()[0]
+        detail = mk(a.data, "queue", "show", queue_id).stdout
+        assert "<dave@flaky.test>  sent  after 3 attempt(s)" in detail, detail
+    finally:
+        mx.stop()
+
+
+def test_queue_survives_a_restart_and_admin_commands_work(pair):
+    a, _, _, mx_port, state = pair
+    # Nobody listens for flaky.test yet: the entry waits in the queue.
+    submit(a, ["erin@flaky.test"], "durable")
+    submit(a, ["frank@flaky.test"], "dropped")
+    listing = wait_for(lambda: "2/2" not in mk(a.data, "queue", "list").stdout
+                       and mk(a.data, "queue", "list").stdout)
+    ids = {line.split()[0]: line for line in listing.splitlines()}
+    assert len(ids) == 2, listing
+    drop_id = [i for i, line in ids.items()][1]
+    assert "dropped 1 waiting recipient" in mk(a.data, "queue", "drop", drop_id).stdout
+    assert mk(a.data, "queue", "drop", drop_id, check=False).returncode != 0
+    assert mk(a.data, "queue", "show", "NOPE", check=False).returncode != 0
+    # Restart the sender, then bring the peer up: the entry is delivered, once.
+    a.stop()
+    a2 = Server(a.data)
+    state["a"] = a2
+    mx = ScriptedMX(mx_port, ["ok"])
+    try:
+        keep_id = [i for i in ids if i != drop_id][0]
+        mk(a2.data, "queue", "retry", keep_id)
+        got = wait_for(lambda: mx.received, timeout=40)
+        assert len(got) == 1 and b"Hello durable." in got[0]
+        time.sleep(1.5)
+        assert len(mx.received) == 1, "the dropped entry is not sent"
+    finally:
+        mx.stop()
+
+
+def test_submission_limits(tmp_path):
+    data = tmp_path / "lim"
+    mk(data, "init", "--domain", "example.org")
+    listen_on(data, "127.0.0.1:0", "127.0.0.1")
+    set_key(data, "max_messages_per_hour", "2")
+    set_key(data, "max_recipients_per_message", "2")
+    mk(data, "user", "add", "alice@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    srv = Server(data)
+    try:
+        host, port = srv.addrs["submissions"]
+        with smtplib.SMTP_SSL(host, port, context=CTX) as s:
+            s.login("alice@example.org", PASSWORD)
+            s.mail("alice@example.org")
+            assert s.rcpt("a@remote.test")[0] == 250
+            assert s.rcpt("b@remote.test")[0] == 250
+            code, text = s.rcpt("c@remote.test")
+            assert code == 452 and b"4.5.3" in text
+            s.rset()
+            for n in range(2):
+                s.sendmail("alice@example.org", ["alice@example.org"],
+                           message("alice@example.org", "alice@example.org", f"n{n}"))
+            with pytest.raises(smtplib.SMTPSenderRefused) as e:
+                s.sendmail("alice@example.org", ["alice@example.org"],
+                           message("alice@example.org", "alice@example.org", "n3"))
+            assert e.value.smtp_code == 451 and b"4.7.1" in e.value.smtp_error
+    finally:
+        srv.stop()
