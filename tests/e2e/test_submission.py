@@ -77,6 +77,7 @@ def pair(tmp_path, monkeypatch):
     set_key(a, "retry_initial_secs", "1")
     set_key(a, "retry_max_secs", "2")
     set_key(a, "timeout_secs", "10")
+    set_key(a, "delay_warning_secs", "1")
     for u in ("alice@example.org", "bob@example.org"):
         mk(a, "user", "add", u, "--password-stdin", stdin=PASSWORD + "\n")
     # The receiver: remote.test, carol.
@@ -358,6 +359,12 @@ def test_retries_after_4xx_and_a_connection_killed_mid_data(pair):
         queue_id = show.split()[0]
         detail = mk(a.data, "queue", "show", queue_id).stdout
         assert "<dave@flaky.test>  sent  after 3 attempt(s)" in detail, detail
+        # The sender heard about the delay once, and got no bounce.
+        inbox = fetch_all(a, "alice@example.org")
+        warnings = [m for m in inbox if b"Delayed Mail" in m]
+        assert len(warnings) == 1, [m[:300] for m in inbox]
+        assert b"Action: delayed" in warnings[0]
+        assert not [m for m in inbox if b"Undelivered" in m]
     finally:
         mx.stop()
 
@@ -418,3 +425,36 @@ def test_submission_limits(tmp_path):
             assert e.value.smtp_code == 451 and b"4.7.1" in e.value.smtp_error
     finally:
         srv.stop()
+
+
+def test_requiretls_and_smtputf8_are_honoured(pair):
+    a, b, _, mx_port, _ = pair
+    mx = ScriptedMX(mx_port, ["ok"] * 4)
+    try:
+        host, port = a.addrs["submissions"]
+        with smtplib.SMTP_SSL(host, port, context=CTX) as s:
+            s.login("alice@example.org", PASSWORD)
+            # The scripted peer offers neither STARTTLS nor REQUIRETLS nor SMTPUTF8.
+            s.sendmail("alice@example.org", ["gina@flaky.test"],
+                       message("alice@example.org", "gina@flaky.test", "needs-tls"),
+                       mail_options=["REQUIRETLS"])
+            s.sendmail("alice@example.org", ["jürgen@flaky.test"],
+                       message("alice@example.org", "jürgen@flaky.test", "needs-utf8"),
+                       mail_options=["SMTPUTF8"])
+            # The other mailkeep offers STARTTLS and, under TLS, REQUIRETLS.
+            s.sendmail("alice@example.org", ["carol@remote.test"],
+                       message("alice@example.org", "carol@remote.test", "tls-ok"),
+                       mail_options=["REQUIRETLS"])
+        bounces = wait_for(lambda: [m for m in fetch_all(a, "alice@example.org")
+                                    if b"Undelivered" in m and b"flaky.test" in m])
+        bounces = wait_for(lambda: len(bounces) == 2 and bounces or
+                           [m for m in fetch_all(a, "alice@example.org")
+                            if b"Undelivered" in m and b"flaky.test" in m])
+        text = b"\n".join(bounces)
+        assert b"Status: 5.7.10" in text and b"Status: 5.6.7" in text, text
+        assert mx.received == [], "nothing may go out in the clear or mangled"
+        got = wait_for(lambda: fetch_all(b, "carol@remote.test"))
+        assert got and b"Hello tls-ok." in got[0]
+        assert b"with ESMTPS" in got[0]
+    finally:
+        mx.stop()
