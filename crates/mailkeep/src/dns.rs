@@ -89,3 +89,33 @@ pub fn run(dir: &Path, domain: &str) -> Result<()> {
 fn chrono_free_id() -> String {
     format!("{}", mailkeep_core::time::now())
 }
+
+/// `mailkeep check spf`: prints the result keyword, then the explanation of a `fail`.
+pub fn check_spf(
+    ip: std::net::IpAddr,
+    helo: &str,
+    mail_from: &str,
+    resolver: Option<std::net::SocketAddr>,
+    timeout_secs: u64,
+) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (word, explanation) = rt.block_on(async {
+        let r = mailkeep_server::dns::resolver_with_timeout(
+            resolver,
+            false,
+            std::time::Duration::from_secs(timeout_secs),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok::<_, anyhow::Error>(
+            mailkeep_server::dns::check_spf(&r, ip, helo, mail_from, "localhost").await,
+        )
+    })?;
+    println!("{word}");
+    if let Some(e) = explanation {
+        println!("{e}");
+    }
+    Ok(())
+}

@@ -80,10 +80,35 @@ enum Command {
     /// Inspect and steer the outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
+    /// Ask DNS what a policy says about a sender (needs no data directory).
+    #[command(subcommand)]
+    Check(CheckCmd),
     /// Print the DNS records to publish for a domain, ready for a zone file.
     Dns {
         /// One of our domains.
         domain: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckCmd {
+    /// The SPF result (RFC 7208) for a client address and sender, e.g. before publishing.
+    Spf {
+        /// The connecting client's IP address.
+        #[arg(long)]
+        ip: std::net::IpAddr,
+        /// The EHLO name it gave.
+        #[arg(long)]
+        helo: String,
+        /// The MAIL FROM address; empty checks postmaster@HELO.
+        #[arg(long, default_value = "")]
+        mail_from: String,
+        /// Resolver to ask (HOST:PORT) instead of the system's (or $MAILKEEP_DNS_RESOLVER).
+        #[arg(long, env = "MAILKEEP_DNS_RESOLVER")]
+        resolver: Option<std::net::SocketAddr>,
+        /// Seconds to wait for each DNS answer.
+        #[arg(long, default_value_t = 5)]
+        dns_timeout: u64,
     },
 }
 
@@ -226,6 +251,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Alias(cmd) => alias(dir, cmd),
         Command::Queue(cmd) => queue::run(dir, cmd),
         Command::Dns { domain } => dns::run(dir, &domain),
+        Command::Check(CheckCmd::Spf {
+            ip,
+            helo,
+            mail_from,
+            resolver,
+            dns_timeout,
+        }) => dns::check_spf(ip, &helo, &mail_from, resolver, dns_timeout),
     }
 }
 

@@ -34,9 +34,17 @@ fn whitespace_only_trailing_lines_do_not_change_the_relaxed_body_hash() {
         b"Hello\r\n\r\n\r\n",
     ] {
         let msg = [&head[..], body].concat();
-        assert_eq!(body_hash(&msg), expected, "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            body_hash(&msg),
+            expected,
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
     }
     // Whitespace before text survives as one space; inner empty lines stay.
     let msg = [&head[..], b"Hello\r\n  \r\n  world  \r\n \r\n"].concat();
-    assert_eq!(body_hash(&msg), Sha256::digest(b"Hello\r\n\r\n world\r\n").to_vec());
+    assert_eq!(
+        body_hash(&msg),
+        Sha256::digest(b"Hello\r\n\r\n world\r\n").to_vec()
+    );
 }
