@@ -85,6 +85,21 @@ def pair(tmp_path, monkeypatch):
     mk(b, "init", "--domain", "remote.test", "--hostname", "mx.remote.test")
     listen_on(b, f"127.0.0.2:{mx_port}", "127.0.0.2")
     mk(b, "user", "add", "carol@remote.test", "--password-stdin", stdin=PASSWORD + "\n")
+    # B serves its MTA-STS policy and autoconfig; so does C, for strict.test, whose policy
+    # names an MX that strict.test's DNS does not point to.
+    https_port = free_port("127.0.0.2")
+    set_key(b, "http", '["127.0.0.2:0"]')
+    set_key(b, "https", f'["127.0.0.2:{https_port}"]')
+    c = tmp_path / "c"
+    mk(c, "init", "--domain", "strict.test", "--hostname", "mx.elsewhere.test")
+    listen_on(c, "127.0.0.5:0", "127.0.0.5")
+    set_key(c, "https", f'["127.0.0.5:{https_port}"]')
+    # A trusts B's and C's self-signed certificates, as if a CA had issued them.
+    ca = tmp_path / "ca.pem"
+    ca.write_text((b / "keys" / "tls-cert.pem").read_text() + (c / "keys" / "tls-cert.pem").read_text())
+    cfg = a / "mailkeep.toml"
+    cfg.write_text(cfg.read_text().replace('# ca_file = "extra-ca.pem"', f'ca_file = "{ca}"'))
+    set_key(a, "mta_sts_port", str(https_port))
 
     dns_port = free_port("127.0.0.1")
     args = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
@@ -96,6 +111,12 @@ def pair(tmp_path, monkeypatch):
             "--local=/test/", "--local=/org/", "--local=/net/",
             "--mx-host=remote.test,mx.remote.test,10",
             "--host-record=mx.remote.test,127.0.0.2",
+            "--txt-record=_mta-sts.remote.test,v=STSv1; id=20261127",
+            "--host-record=mta-sts.remote.test,127.0.0.2",
+            "--mx-host=strict.test,mx.strict.test,10",
+            "--host-record=mx.strict.test,127.0.0.4",
+            "--txt-record=_mta-sts.strict.test,v=STSv1; id=1",
+            "--host-record=mta-sts.strict.test,127.0.0.5",
             "--mx-host=flaky.test,mx.flaky.test,10",
             "--host-record=mx.flaky.test,127.0.0.4",
             "--txt-record=third.test,v=spf1 -all",
@@ -115,11 +136,14 @@ def pair(tmp_path, monkeypatch):
     dns = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     monkeypatch.setenv("MAILKEEP_DNS_RESOLVER", f"127.0.0.1:{dns_port}")
-    sa, sb = Server(a), Server(b)
+    sa, sb, sc = Server(a), Server(b), Server(c)
+    for srv, kinds in ((sb, ("http", "https")), (sc, ("https",))):
+        assert wait_for(lambda: all(k in srv.addrs for k in kinds), timeout=10)
     state = {"a": sa}
     yield sa, sb, dkim_records(a, "example.org"), mx_port, state
     state["a"].stop()
     sb.stop()
+    sc.stop()
     dns.terminate()
     dns.wait(10)
 
@@ -458,3 +482,40 @@ def test_requiretls_and_smtputf8_are_honoured(pair):
         assert b"with ESMTPS" in got[0]
     finally:
         mx.stop()
+
+
+def test_mta_sts_enforced_and_autoconfig_served(pair):
+    a, b, _, mx_port, _ = pair
+    mx = ScriptedMX(mx_port, ["ok"] * 4)
+    try:
+        # strict.test's policy allows only mx.elsewhere.test: its real MX gets nothing.
+        submit(a, ["henry@strict.test"], "strict")
+        submit(a, ["carol@remote.test"], "sts-ok")
+        got = wait_for(lambda: fetch_all(b, "carol@remote.test"))
+        assert got and b"Hello sts-ok." in got[0]
+        assert any("verified=true" in line for line in a.log), "delivered over verified TLS"
+        entry = wait_for(lambda: [line for line in mk(a.data, "queue", "list").stdout.splitlines()
+                                  if line.strip()])
+        detail = wait_for(lambda: (lambda d: "MTA-STS" in d and d)(
+            mk(a.data, "queue", "show", entry[0].split()[0]).stdout))
+        assert detail and "4.7.5" in detail, detail
+        assert mx.received == [] and mx.connections == 0
+    finally:
+        mx.stop()
+    # The policy and the autoconfig file, as clients fetch them.
+    host, port = b.addrs["http"]
+    import http.client
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("GET", "/mail/config-v1.1.xml?emailaddress=carol%40remote.test")
+    r = conn.getresponse()
+    body = r.read().decode()
+    assert r.status == 200 and "<hostname>mx.remote.test</hostname>" in body, body
+    assert "<socketType>SSL</socketType>" in body
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("GET", "/mail/config-v1.1.xml?emailaddress=x%40elsewhere.test")
+    assert conn.getresponse().status == 404
+    host, port = b.addrs["https"]
+    conn = http.client.HTTPSConnection(host, port, timeout=5, context=CTX)
+    conn.request("GET", "/.well-known/mta-sts.txt", headers={"Host": "mta-sts.remote.test"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.read().decode().startswith("version: STSv1\r\nmode: enforce")

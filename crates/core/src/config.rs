@@ -82,6 +82,10 @@ pub struct Outbound {
     pub workers: usize,
     /// Seconds to wait for a TCP connection and for each reply.
     pub timeout_secs: u64,
+    /// Extra trusted CA certificates (PEM) for verifying peers, besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Port MTA-STS policies are fetched from (443; tests use others).
+    pub mta_sts_port: u16,
 }
 
 impl Default for Outbound {
@@ -94,6 +98,8 @@ impl Default for Outbound {
             retry_max_secs: 4 * 3600,
             workers: 4,
             timeout_secs: 300,
+            ca_file: None,
+            mta_sts_port: 443,
         }
     }
 }
@@ -151,6 +157,10 @@ pub struct Listen {
     pub imap: Vec<SocketAddr>,
     /// IMAP over implicit TLS.
     pub imaps: Vec<SocketAddr>,
+    /// HTTP: client autoconfiguration (none by default).
+    pub http: Vec<SocketAddr>,
+    /// HTTPS: autoconfiguration and the MTA-STS policy of our domains (none by default).
+    pub https: Vec<SocketAddr>,
 }
 
 fn loopback(port: u16) -> Vec<SocketAddr> {
@@ -165,6 +175,8 @@ impl Default for Listen {
             submissions: loopback(2465),
             imap: loopback(2143),
             imaps: loopback(2993),
+            http: Vec::new(),
+            https: Vec::new(),
         }
     }
 }
@@ -419,6 +431,8 @@ submission = ["127.0.0.1:2587"]   # mail clients sending, STARTTLS
 submissions = ["127.0.0.1:2465"]  # mail clients sending, implicit TLS
 imap = ["127.0.0.1:2143"]         # mail clients reading, STARTTLS
 imaps = ["127.0.0.1:2993"]        # mail clients reading, implicit TLS
+http = []                          # client autoconfig (Thunderbird & co.), e.g. ["0.0.0.0:80"]
+https = []                         # autoconfig and MTA-STS policy, e.g. ["0.0.0.0:443"]
 
 # PEM files. init generates a self-signed pair; point these at a real certificate.
 [tls]
@@ -464,6 +478,8 @@ retry_initial_secs = {ori}          # first retry; doubled each time up to retry
 retry_max_secs = {orm}
 workers = {ow}                        # destinations served at once
 timeout_secs = {ot}                 # connect and per-reply timeout
+# ca_file = "extra-ca.pem"          # trusted besides the system's CAs (MTA-STS, REQUIRETLS)
+mta_sts_port = 443                  # where MTA-STS policies are fetched
 
 [dns]
 # resolver = "127.0.0.1:53"        # HOST:PORT; unset = the system's resolvers

@@ -28,11 +28,14 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
     let keys = dir.join("keys");
     create_dir(&keys, 0o700)?;
 
-    // Self-signed certificate for the host name; replace with a real one in [tls].
+    // Self-signed certificate for the host name and the names the https listener answers
+    // for (MTA-STS policy, client autoconfig); replace with a real one in [tls].
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .context("generating TLS key")?;
     let params = rcgen::CertificateParams::new(vec![
         hostname.clone(),
+        format!("mta-sts.{domain}"),
+        format!("autoconfig.{domain}"),
         "localhost".into(),
         "127.0.0.1".into(),
     ])

@@ -19,6 +19,7 @@ mod conn;
 mod deflate;
 pub mod dkim;
 pub mod dns;
+mod http;
 mod imap;
 mod limits;
 mod outbound;
@@ -51,6 +52,10 @@ pub enum Kind {
     Imap,
     /// IMAP over implicit TLS.
     Imaps,
+    /// HTTP (autoconfiguration).
+    Http,
+    /// HTTPS (autoconfiguration, MTA-STS policy).
+    Https,
 }
 
 impl Kind {
@@ -61,11 +66,13 @@ impl Kind {
             Kind::Submissions => "submissions",
             Kind::Imap => "imap",
             Kind::Imaps => "imaps",
+            Kind::Http => "http",
+            Kind::Https => "https",
         }
     }
 
     fn implicit_tls(self) -> bool {
-        matches!(self, Kind::Submissions | Kind::Imaps)
+        matches!(self, Kind::Submissions | Kind::Imaps | Kind::Https)
     }
 
     fn is_imap(self) -> bool {
@@ -111,6 +118,10 @@ pub(crate) struct Shared {
     pub send_rate: limits::RateWindow,
     /// Wakes the outbound queue when something was queued.
     pub queue_wake: tokio::sync::Notify,
+    /// Certificate authorities trusted for outbound TLS (system bundle + `[outbound] ca_file`).
+    pub roots: Arc<rustls::RootCertStore>,
+    /// MTA-STS policies of destinations.
+    pub mta_sts: outbound::mta_sts::Cache,
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
     /// IMAP sessions on them (DESIGN §2 step 5).
     pub changes: tokio::sync::broadcast::Sender<i64>,
@@ -149,6 +160,12 @@ impl Server {
             .map(|d| d.into_iter().map(|d| d.name).collect())
             .unwrap_or_default();
         let signer = dkim::Signer::load(&data_dir.join("keys"), &domains);
+        let extra_ca = config
+            .outbound
+            .ca_file
+            .as_ref()
+            .map(|p| Config::path(&data_dir, p));
+        let roots = Arc::new(outbound::client::load_roots(extra_ca.as_deref()));
         let mut listeners = Vec::new();
         let l = &config.listen;
         for (kind, addrs) in [
@@ -157,6 +174,8 @@ impl Server {
             (Kind::Submissions, &l.submissions),
             (Kind::Imap, &l.imap),
             (Kind::Imaps, &l.imaps),
+            (Kind::Http, &l.http),
+            (Kind::Https, &l.https),
         ] {
             for &addr in addrs {
                 let listener = TcpListener::bind(addr)
@@ -188,6 +207,8 @@ impl Server {
             dkim: signer,
             send_rate: limits::RateWindow::new(std::time::Duration::from_secs(3600)),
             queue_wake: tokio::sync::Notify::new(),
+            roots,
+            mta_sts: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,
             shutdown,
         });
@@ -234,6 +255,8 @@ impl Server {
                     set.spawn(async move {
                         if kind.is_imap() {
                             imap::serve(shared, stream, peer, kind).await;
+                        } else if matches!(kind, Kind::Http | Kind::Https) {
+                            http::serve(shared, stream, peer, kind).await;
                         } else {
                             smtp::serve(shared, stream, peer, kind).await;
                         }

@@ -15,22 +15,55 @@ use tokio::net::TcpStream;
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// Opportunistic TLS (RFC 7435): encryption against passive listeners without
-/// authentication, which is what SMTP between MX hosts has without MTA-STS or DANE. The
-/// handshake signature is still checked, so the peer must hold the key it presents.
-#[derive(Debug)]
-struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+/// How much a connection's TLS must prove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// STARTTLS when offered; a certificate that does not verify is still used (RFC 7435:
+    /// encryption against passive listeners), and noted, so REQUIRETLS can refuse it.
+    Opportunistic,
+    /// STARTTLS without it: a retry after a failed handshake.
+    Plain,
+    /// STARTTLS with a certificate valid for the MX name, or no delivery (MTA-STS enforce).
+    Verified,
+}
 
-impl ServerCertVerifier for AnyCert {
+/// Checks the certificate against the trusted roots and records the outcome; with `required`
+/// a failure ends the handshake, otherwise it is only recorded. The handshake signature is
+/// always checked, so the peer must hold the key it presents.
+#[derive(Debug)]
+struct Recording {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    verified: Arc<std::sync::atomic::AtomicBool>,
+    required: bool,
+}
+
+impl ServerCertVerifier for Recording {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let checked = match &self.webpki {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::General(
+                "no trusted certificate authorities".into(),
+            )),
+        };
+        match checked {
+            Ok(ok) => {
+                self.verified
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(ok)
+            }
+            Err(e) if self.required => Err(e),
+            Err(_) => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -43,7 +76,7 @@ impl ServerCertVerifier for AnyCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -57,34 +90,79 @@ impl ServerCertVerifier for AnyCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
-fn opportunistic_tls() -> tokio_rustls::TlsConnector {
+/// The trusted roots: the system's bundle plus the configured extra file.
+pub fn load_roots(extra: Option<&std::path::Path>) -> rustls::RootCertStore {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let system = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ];
+    let files = system
+        .iter()
+        .map(std::path::Path::new)
+        .filter(|p| p.exists())
+        .take(1)
+        .chain(extra);
+    for file in files {
+        match CertificateDer::pem_file_iter(file) {
+            Ok(certs) => {
+                let (added, ignored) = roots.add_parsable_certificates(certs.flatten());
+                tracing::debug!(file = %file.display(), added, ignored, "trusted certificates loaded");
+            }
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cannot read trusted certificates")
+            }
+        }
+    }
+    roots
+}
+
+/// A connector for one connection, and the flag its verifier sets.
+pub fn connector(
+    roots: &Arc<rustls::RootCertStore>,
+    required: bool,
+) -> Result<
+    (
+        tokio_rustls::TlsConnector,
+        Arc<std::sync::atomic::AtomicBool>,
+    ),
+    String,
+> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let webpki = if roots.is_empty() {
+        None
+    } else {
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()
+            .ok()
+    };
+    let verified = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let verifier = Recording {
+        provider: provider.clone(),
+        webpki,
+        verified: verified.clone(),
+        required,
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
-                .with_no_client_auth()
-        });
-    match config {
-        Ok(c) => tokio_rustls::TlsConnector::from(Arc::new(c)),
-        // The default provider always supports the default versions.
-        Err(_) => unreachable_tls(),
-    }
-}
-
-#[allow(clippy::panic)]
-fn unreachable_tls() -> tokio_rustls::TlsConnector {
-    panic!("aws-lc-rs provider rejects the default TLS versions")
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), verified))
 }
 
 /// A message to send over an open connection.
@@ -130,20 +208,21 @@ pub struct Client {
     buf: Vec<u8>,
     ext: Extensions,
     tls: bool,
+    verified: bool,
     timeout: Duration,
     /// The MX host name (for logs and bounces).
     pub host: String,
 }
 
 impl Client {
-    /// Connects, reads the greeting, says EHLO and upgrades to TLS when offered. With
-    /// `try_tls = false` the upgrade is skipped (a retry after a failed handshake).
+    /// Connects, reads the greeting, says EHLO and upgrades to TLS as `tls` asks.
     pub async fn connect(
         addr: SocketAddr,
         host: &str,
         helo: &str,
         timeout: Duration,
-        try_tls: bool,
+        tls: TlsPolicy,
+        roots: &Arc<rustls::RootCertStore>,
     ) -> Result<Client, String> {
         let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
@@ -155,6 +234,7 @@ impl Client {
             buf: Vec::new(),
             ext: Extensions::default(),
             tls: false,
+            verified: false,
             timeout,
             host: host.to_owned(),
         };
@@ -163,18 +243,28 @@ impl Client {
             return Err(format!("{host} greeted with {}", greeting.text()));
         }
         c.hello(helo).await?;
-        if try_tls && c.ext.starttls {
+        if tls == TlsPolicy::Verified && !c.ext.starttls {
+            return Err(format!(
+                "{host} does not offer STARTTLS, which the domain's MTA-STS policy requires"
+            ));
+        }
+        if tls != TlsPolicy::Plain && c.ext.starttls {
             let r = c.command(b"STARTTLS\r\n").await?;
+            if r.code != 220 && tls == TlsPolicy::Verified {
+                return Err(format!("{host} refused STARTTLS: {}", r.text()));
+            }
             if r.code == 220 {
                 let name = ServerName::try_from(host.to_owned())
                     .unwrap_or(ServerName::IpAddress(addr.ip().into()));
+                let (connector, verified) = connector(roots, tls == TlsPolicy::Verified)?;
                 let io = std::mem::replace(&mut c.io, Box::new(tokio::io::duplex(1).0));
-                let tls = tokio::time::timeout(timeout, opportunistic_tls().connect(name, io))
+                let stream = tokio::time::timeout(timeout, connector.connect(name, io))
                     .await
                     .map_err(|_| format!("TLS handshake with {host} timed out"))?
                     .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
-                c.io = Box::new(tls);
+                c.io = Box::new(stream);
                 c.tls = true;
+                c.verified = verified.load(std::sync::atomic::Ordering::Relaxed);
                 c.buf.clear();
                 c.hello(helo).await?;
             }
@@ -200,6 +290,11 @@ impl Client {
     /// Whether the session is encrypted.
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// Whether the peer's certificate verified for its MX name.
+    pub fn is_verified(&self) -> bool {
+        self.verified
     }
 
     async fn read_reply(&mut self) -> Result<ServerReply, String> {
@@ -244,9 +339,18 @@ impl Client {
     /// connection failed and the results are unknown.
     pub async fn send(&mut self, m: &Outgoing<'_>) -> Result<Vec<RcptResult>, String> {
         let all = |r: RcptResult| vec![r; m.recipients.len()];
-        if m.requiretls && !(self.tls && self.ext.requiretls) {
+        // RFC 8689 §4.2: TLS with a certificate that verifies, and a peer that keeps the
+        // promise further (it offers REQUIRETLS).
+        if m.requiretls && !(self.tls && self.verified && self.ext.requiretls) {
+            let why = if !self.tls {
+                "offers no TLS"
+            } else if !self.verified {
+                "presents a certificate that does not verify"
+            } else {
+                "does not offer REQUIRETLS"
+            };
             return Ok(all(RcptResult::Permanent(format!(
-                "550 5.7.10 REQUIRETLS was requested but {} does not offer it over TLS",
+                "550 5.7.10 REQUIRETLS was requested but {} {why}",
                 self.host
             ))));
         }

@@ -2,7 +2,8 @@
 //! domain (one connection carries every message for that domain), record each recipient's
 //! outcome, and tell senders about failures and long delays (RFC 3464).
 
-mod client;
+pub(crate) mod client;
+pub(crate) mod mta_sts;
 mod route;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use mailkeep_core::store::{Claimed, Outcome};
 use mailkeep_core::time;
 
 use crate::{Shared, blocking};
-use client::{Client, Outgoing, RcptResult};
+use client::{Client, Outgoing, RcptResult, TlsPolicy};
 
 /// Runs until the server stops.
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -104,21 +105,46 @@ async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>)
             batches = Vec::new();
         }
         Err(route::RouteError::Temporary(e)) => last_error = e,
-        Ok(targets) => {
+        Ok(mut targets) => {
+            let policy = mta_sts::policy(
+                &shared.resolver,
+                &shared.mta_sts,
+                &shared.roots,
+                domain,
+                cfg.mta_sts_port,
+                time::now(),
+            )
+            .await
+            .filter(|p| p.mode == mailkeep_core::mta_sts::Mode::Enforce);
+            if let Some(p) = &policy {
+                targets.retain(|t| p.allows(&t.name));
+                if targets.is_empty() {
+                    last_error = format!(
+                        "451 4.7.5 none of the MX hosts of {domain} is allowed by its MTA-STS policy"
+                    );
+                }
+            }
+            // Under an enforced policy there is no fallback to unverified or plain SMTP.
+            let attempts: &[TlsPolicy] = if policy.is_some() {
+                &[TlsPolicy::Verified]
+            } else {
+                &[TlsPolicy::Opportunistic, TlsPolicy::Plain]
+            };
             'hosts: for t in &targets {
                 for &addr in &t.addrs {
-                    for try_tls in [true, false] {
+                    for &tls in attempts {
                         match Client::connect(
                             addr,
                             &t.name,
                             &shared.config.hostname,
                             timeout,
-                            try_tls,
+                            tls,
+                            &shared.roots,
                         )
                         .await
                         {
                             Ok(c) => {
-                                tracing::debug!(%domain, host = %t.name, %addr, tls = c.is_tls(), "connected");
+                                tracing::info!(%domain, host = %t.name, %addr, tls = c.is_tls(), verified = c.is_verified(), "connected");
                                 conn = Some(c);
                                 break 'hosts;
                             }
