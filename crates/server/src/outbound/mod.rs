@@ -257,8 +257,9 @@ async fn settle(shared: &Arc<Shared>, results: Vec<(Claimed, RcptResult, Option<
             }
             RcptResult::Permanent(error) => Outcome::Failed { error },
             RcptResult::Temporary(error) if age >= cfg.expiry_secs as i64 => Outcome::Failed {
+                // RFC 3463 X.4.7: delivery time expired.
                 error: format!(
-                    "gave up after {} days in the queue; last error: {error}",
+                    "554 5.4.7 gave up after {} days in the queue; last error: {error}",
                     age / 86_400
                 ),
             },
