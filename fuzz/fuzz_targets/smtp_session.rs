@@ -1,14 +1,18 @@
 //! Arbitrary bytes into an SMTP session that accepts every recipient and message: nothing may
-//! panic, the output stays well-formed, and no message is longer than the size limit.
+//! panic, the output stays well-formed, and no message is longer than the size limit. The
+//! first byte picks a submission session (AUTH offered; every login and sender accepted).
 #![no_main]
 
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use mailkeep_smtp::{Event, MessageVerdict, RcptVerdict, Session, SessionConfig};
+use mailkeep_smtp::{AuthVerdict, Event, MessageVerdict, RcptVerdict, Session, SessionConfig};
 
 fuzz_target!(|data: &[u8]| {
+    let submission = data.first().is_some_and(|b| b & 1 == 1);
     let config = SessionConfig {
+        auth_available: submission,
+        require_auth: submission,
         max_message_size: 4096,
         max_command_line: 512,
         max_data_line: 1000,
@@ -16,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         ..SessionConfig::default()
     };
     let now = Instant::now();
-    let mut session = Session::new(config, false, now);
+    let mut session = Session::new(config, submission, now);
     for (i, chunk) in data.chunks(97).enumerate() {
         session.receive(chunk, now + Duration::from_millis(i as u64));
         while let Some(event) = session.poll_event() {
@@ -27,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
                     session.message_verdict(MessageVerdict::Accepted { id: "F".into() });
                 }
                 Event::StartTls => session.tls_started(),
+                Event::Auth(creds) => session.auth_verdict(AuthVerdict::Accept {
+                    identity: creds.username,
+                }),
+                Event::Sender { .. } => session.sender_verdict(RcptVerdict::Accept),
                 Event::Close => return,
             }
         }
