@@ -590,3 +590,25 @@ def test_arc_sealed_forwarded_mail_is_validated(pair):
     got = fetch_all(b, "carol@remote.test")
     ar = email.message_from_bytes(got[0])["Authentication-Results"]
     assert "arc=pass" in ar, ar
+
+
+def test_dns_prints_every_record(tmp_path):
+    data = tmp_path / "dns"
+    mk(data, "init", "--domain", "example.org", "--hostname", "mail.example.org")
+    mk(data, "domain", "add", "example.net")
+    out = mk(data, "dns", "example.net").stdout
+    for expected in ("example.net.\t\t\tIN MX\t10 mail.example.org.",
+                     '"v=spf1 mx -all"', "mkrsa._domainkey.example.net.", "k=rsa; h=sha256; p=MII",
+                     "mked._domainkey.example.net.", "k=ed25519; h=sha256; p=",
+                     '"v=DMARC1; p=reject; rua=mailto:postmaster@example.net',
+                     "_mta-sts.example.net.", '"v=STSv1; id=', "_smtp._tls.example.net.",
+                     "v=TLSRPTv1; rua=mailto:postmaster@example.net",
+                     "_submissions._tcp.example.net.\tIN SRV\t0 1 465 mail.example.org.",
+                     "_imaps._tcp.example.net.", "autoconfig.example.net.\t\tIN CNAME",
+                     ";   mode: enforce", ";   mx: mail.example.org"):
+        assert expected in out, expected
+    # Every TXT string fits the 255-byte limit of one DNS character-string.
+    for s in re.findall(r'"([^"]*)"', out):
+        assert len(s) <= 255
+    r = mk(data, "dns", "nope.example", check=False)
+    assert r.returncode != 0 and "not one of this server's domains" in r.stderr

@@ -66,6 +66,7 @@ pub fn run(dir: &Path, domain: &str) -> Result<()> {
         txt(&format!("v=STSv1; id={id}"))
     );
     println!("mta-sts.{domain}.\t\tIN CNAME\t{host}.");
+    println!("autoconfig.{domain}.\t\tIN CNAME\t{host}.");
     println!(
         "_smtp._tls.{domain}.\t\tIN TXT\t{}",
         txt(&format!("v=TLSRPTv1; rua=mailto:postmaster@{domain}"))
@@ -75,13 +76,13 @@ pub fn run(dir: &Path, domain: &str) -> Result<()> {
     println!("_imaps._tcp.{domain}.\t\tIN SRV\t0 1 993 {host}.");
     println!("_imap._tcp.{domain}.\t\tIN SRV\t0 1 143 {host}.");
     println!();
-    println!(
-        "; MTA-STS policy: serve this text at https://mta-sts.{domain}/.well-known/mta-sts.txt"
-    );
-    println!("; version: STSv1");
-    println!("; mode: enforce");
-    println!("; mx: {host}");
-    println!("; max_age: 604800");
+    println!("; With [listen] https configured, `serve` itself answers");
+    println!(";   https://mta-sts.{domain}/.well-known/mta-sts.txt (the MTA-STS policy) and");
+    println!(";   http(s)://autoconfig.{domain}/mail/config-v1.1.xml (mail client set-up);");
+    println!("; its certificate must then cover both names. Otherwise publish this policy there:");
+    for line in mailkeep_core::mta_sts::own_policy(host).lines() {
+        println!(";   {line}");
+    }
     Ok(())
 }
 
