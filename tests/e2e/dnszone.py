@@ -2,7 +2,6 @@
 {name: [{"A": "1.2.3.4"}, {"TXT": "v=spf1 ..." or ["part1", "part2"]}, {"MX": [10, "mx"]},
 "TIMEOUT", ...]}. Unknown names get NXDOMAIN; a name with a TIMEOUT entry gets no answer."""
 import socket
-import socketserver
 import struct
 import threading
 

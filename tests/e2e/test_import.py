@@ -1,13 +1,11 @@
 """`mailkeep import`: the 6,046 real messages of ../shared/corpus as a tree of Maildirs, read
 back over IMAP with BODYSTRUCTURE, ENVELOPE and BODY[] for every one; an mbox; re-runs."""
 
-import imaplib
 import re
 import tarfile
 import time
 
-from conftest import BIN, ROOT, Server, mk
-from test_mail_path import tls_context
+from conftest import ROOT, Server, mk
 from test_imap_ops import login, ok
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "spamassassin-public-corpus.tar.gz"

@@ -1,7 +1,6 @@
 """The official RFC 7208 SPF test suite (../shared/testsuites/spf), run against mailkeep's SPF
 evaluation (`mailkeep check spf`), with each scenario's zone served by a DNS server on loopback."""
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml

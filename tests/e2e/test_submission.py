@@ -3,25 +3,21 @@ DKIM signing checked by dkimpy, bounces, and spoofed mail caught on the way in.
 
 DNS comes from dnsmasq on a loopback port, started here; the receiving instance listens on
 127.0.0.2 and the sender reaches it through MX records and `[outbound] port`."""
+import base64
 import email
-import imaplib
 import re
 import shutil
 import smtplib
-import socket
-import ssl
 import subprocess
 import time
-
-import threading
-
-import base64
 
 import dkim
 import nacl.signing
 import pytest
 
 from conftest import PASSWORD, Server, mk
+from mailpeers import (CTX, ScriptedMX, fetch_all, free_port, listen_on, message, set_key,
+                       submit, wait_for)
 
 pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="needs dnsmasq")
 
@@ -40,31 +36,6 @@ def rsa_key():
 
 # The ARC sealer of list.test, a forwarding mailing list.
 LIST_KEY, LIST_PUB = rsa_key() if shutil.which("openssl") else (b"", "")
-
-CTX = ssl.create_default_context()
-CTX.check_hostname = False
-CTX.verify_mode = ssl.CERT_NONE
-
-
-def free_port(host):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def listen_on(data, smtp_addr, host):
-    cfg = data / "mailkeep.toml"
-    text = cfg.read_text()
-    for port in ("2587", "2465", "2143", "2993"):
-        text = text.replace(f"127.0.0.1:{port}", f"{host}:0")
-    text = text.replace("127.0.0.1:2525", smtp_addr)
-    cfg.write_text(text)
-
-
-def set_key(data, key, value):
-    cfg = data / "mailkeep.toml"
-    text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", cfg.read_text())
-    cfg.write_text(text)
 
 
 def dkim_records(data, domain):
@@ -159,35 +130,6 @@ def pair(tmp_path, monkeypatch):
     sc.stop()
     dns.terminate()
     dns.wait(10)
-
-
-def fetch_all(server, user, mailbox="INBOX"):
-    host, port = server.addrs["imaps"]
-    with imaplib.IMAP4_SSL(host, port, ssl_context=CTX) as im:
-        im.login(user, PASSWORD)
-        im.select(mailbox)
-        _, data = im.search(None, "ALL")
-        out = []
-        for n in data[0].split():
-            _, d = im.fetch(n, "(BODY.PEEK[])")
-            out.append(d[0][1])
-        return out
-
-
-def wait_for(pred, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.3)
-    return pred()
-
-
-def message(frm, to, subject):
-    return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
-            f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@example.org>\r\n"
-            f"\r\nHello {subject}.\r\n  \r\n\t\r\n").encode()
 
 
 def test_submission_queue_dkim_and_bounce(pair):
@@ -302,86 +244,6 @@ def test_mailkeep_verifies_what_dkimpy_signs(pair):
     ar = email.message_from_bytes(got[0])["Authentication-Results"]
     assert "dkim=pass header.i=@third.test header.s=py" in ar, ar
     assert "spf=fail" in ar and "dmarc=pass" in ar, ar
-
-
-class ScriptedMX:
-    """A peer MX on 127.0.0.4 that follows a script, one entry per connection:
-    "451" refuses RCPT with 451, "drop" closes the connection in the middle of DATA,
-    "ok" accepts. It keeps what it accepted."""
-
-    def __init__(self, port, script):
-        self.script = list(script)
-        self.received = []
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.4", port))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            mode = self.script.pop(0) if self.script else "ok"
-            try:
-                self.session(conn.makefile("rwb"), mode)
-            except OSError:
-                pass
-            conn.close()
-
-    def session(self, f, mode):
-        def say(line):
-            f.write(line.encode() + b"\r\n")
-            f.flush()
-        say("220 mx.flaky.test ESMTP scripted")
-        while True:
-            line = f.readline()
-            if not line:
-                return
-            cmd = line.strip().upper()
-            if cmd.startswith(b"EHLO"):
-                say("250-mx.flaky.test")
-                say("250 8BITMIME")
-            elif cmd.startswith(b"MAIL"):
-                say("250 2.1.0 ok")
-            elif cmd.startswith(b"RCPT"):
-                say("451 4.3.0 try again later" if mode == "451" else "250 2.1.5 ok")
-            elif cmd == b"DATA":
-                say("354 go ahead")
-                data = b""
-                while not data.endswith(b"\r\n.\r\n"):
-                    chunk = f.readline()
-                    if not chunk:
-                        return
-                    data += chunk
-                    if mode == "drop" and len(data) > 20:
-                        return  # the connection dies mid-DATA
-                self.received.append(data)
-                say("250 2.0.0 queued")
-            elif cmd == b"QUIT":
-                say("221 bye")
-                return
-            else:
-                say("250 ok")
-
-    def stop(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
-
-
-def submit(server, rcpts, subject):
-    host, port = server.addrs["submissions"]
-    with smtplib.SMTP_SSL(host, port, context=CTX) as s:
-        s.login("alice@example.org", PASSWORD)
-        s.sendmail("alice@example.org", rcpts, message("alice@example.org", rcpts[0], subject))
 
 
 def test_retries_after_4xx_and_a_connection_killed_mid_data(pair):
