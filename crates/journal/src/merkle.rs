@@ -1,0 +1,278 @@
+//! The Merkle tree of RFC 9162 §2.1 (the same as RFC 6962): hashes, tree heads, inclusion
+//! and consistency proofs, and their verification.
+//!
+//! Trees are read through [`Nodes`], which answers the hash of any *complete* subtree
+//! (`2^level` leaves starting at `index * 2^level`). A store keeps those hashes, so a head or
+//! a proof for a tree of `n` leaves costs O(log² n) lookups, not O(n) hashing.
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 value.
+pub type Hash = [u8; 32];
+
+/// `SHA-256(0x00 ‖ leaf)`.
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(leaf);
+    h.finalize().into()
+}
+
+/// `SHA-256(0x01 ‖ left ‖ right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The head of the empty tree: SHA-256 of nothing.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// Hashes of complete subtrees: `node(level, index)` covers leaves
+/// `index * 2^level .. (index + 1) * 2^level`. `None` when unknown.
+pub trait Nodes {
+    /// The hash, or `None` if the store does not have it.
+    fn node(&self, level: u32, index: u64) -> Option<Hash>;
+}
+
+/// All nodes computed from leaf hashes held in memory (tests, verification from scratch).
+pub struct InMemory {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl InMemory {
+    /// Builds every complete subtree over `leaves` (leaf hashes).
+    pub fn new(leaves: Vec<Hash>) -> InMemory {
+        let mut levels = vec![leaves];
+        while let Some(last) = levels.last() {
+            if last.len() < 2 {
+                break;
+            }
+            let next: Vec<Hash> = last
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
+            levels.push(next);
+        }
+        InMemory { levels }
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.len() as u64)
+    }
+}
+
+impl Nodes for InMemory {
+    fn node(&self, level: u32, index: u64) -> Option<Hash> {
+        self.levels
+            .get(level as usize)?
+            .get(usize::try_from(index).ok()?)
+            .copied()
+    }
+}
+
+/// Largest power of two strictly less than `n` (n ≥ 2).
+fn split(n: u64) -> u64 {
+    debug_assert!(n >= 2);
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
+/// Why a head or proof could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeError {
+    /// A node the computation needs is missing: the store lost part of the tree.
+    MissingNode {
+        /// Level of the complete subtree.
+        level: u32,
+        /// Its index.
+        index: u64,
+    },
+    /// The request does not fit the tree (index beyond the size, old size > new size).
+    OutOfRange,
+}
+
+/// MTH over leaves `start .. start + n` (RFC 9162 §2.1.1), from complete-subtree hashes.
+fn subtree(nodes: &impl Nodes, start: u64, n: u64) -> Result<Hash, TreeError> {
+    if n.is_power_of_two() && start % n == 0 {
+        let level = n.trailing_zeros();
+        let index = start >> level;
+        return nodes
+            .node(level, index)
+            .ok_or(TreeError::MissingNode { level, index });
+    }
+    let k = split(n);
+    let left = subtree(nodes, start, k)?;
+    let right = subtree(nodes, start + k, n - k)?;
+    Ok(node_hash(&left, &right))
+}
+
+/// The tree head (root hash) for the first `size` leaves.
+pub fn root(nodes: &impl Nodes, size: u64) -> Result<Hash, TreeError> {
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    subtree(nodes, 0, size)
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1).
+pub fn inclusion_proof(nodes: &impl Nodes, index: u64, size: u64) -> Result<Vec<Hash>, TreeError> {
+    if index >= size {
+        return Err(TreeError::OutOfRange);
+    }
+    let mut path = Vec::new();
+    // PATH(m, D[start:start+n]), iteratively, collecting siblings top-down, then reversed.
+    let (mut start, mut n, mut m) = (0u64, size, index);
+    while n > 1 {
+        let k = split(n);
+        if m < k {
+            path.push(subtree(nodes, start + k, n - k)?);
+            n = k;
+        } else {
+            path.push(subtree(nodes, start, k)?);
+            start += k;
+            m -= k;
+            n -= k;
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// The consistency proof between the trees of `old` and `new` leaves (RFC 9162 §2.1.4.1).
+pub fn consistency_proof(nodes: &impl Nodes, old: u64, new: u64) -> Result<Vec<Hash>, TreeError> {
+    if old > new {
+        return Err(TreeError::OutOfRange);
+    }
+    if old == 0 || old == new {
+        return Ok(Vec::new());
+    }
+    let mut proof = Vec::new();
+    // SUBPROOF(m, D[start:start+n], b)
+    let (mut start, mut n, mut m, mut complete) = (0u64, new, old, true);
+    loop {
+        if m == n {
+            if !complete {
+                proof.push(subtree(nodes, start, n)?);
+            }
+            break;
+        }
+        let k = split(n);
+        if m <= k {
+            proof.push(subtree(nodes, start + k, n - k)?);
+            n = k;
+        } else {
+            proof.push(subtree(nodes, start, k)?);
+            start += k;
+            m -= k;
+            n -= k;
+            complete = false;
+        }
+    }
+    proof.reverse();
+    Ok(proof)
+}
+
+/// Checks an inclusion proof (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if sn == 0 {
+            return false;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    sn == 0 && r == *root
+}
+
+/// Checks a consistency proof (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    old: u64,
+    new: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> bool {
+    if old > new {
+        return false;
+    }
+    if old == new {
+        return proof.is_empty() && old_root == new_root;
+    }
+    if old == 0 {
+        return proof.is_empty();
+    }
+    if proof.is_empty() {
+        return false;
+    }
+    let mut path: Vec<Hash> = proof.to_vec();
+    if old.is_power_of_two() {
+        path.insert(0, *old_root);
+    }
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let (mut fn_, mut sn) = (old - 1, new - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if sn == 0 {
+            return false;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    fr == *old_root && sr == *new_root && sn == 0
+}
+
+/// The complete subtrees that become known when leaf `index` (0-based) is appended:
+/// `(level, node index, left child, right child)` for every level ≥ 1 it completes, lowest
+/// first. A store appends the leaf hash at level 0, then these, in one transaction.
+pub fn completed_by(index: u64) -> impl Iterator<Item = (u32, u64)> {
+    let mut level = 1u32;
+    std::iter::from_fn(move || {
+        let width = 1u64.checked_shl(level)?;
+        if (index + 1) % width == 0 {
+            let out = (level, index >> level);
+            level += 1;
+            Some(out)
+        } else {
+            None
+        }
+    })
+}
