@@ -98,7 +98,7 @@ pub enum TreeError {
 
 /// MTH over leaves `start .. start + n` (RFC 9162 §2.1.1), from complete-subtree hashes.
 fn subtree(nodes: &impl Nodes, start: u64, n: u64) -> Result<Hash, TreeError> {
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros();
         let index = start >> level;
         return nodes
@@ -267,7 +267,7 @@ pub fn completed_by(index: u64) -> impl Iterator<Item = (u32, u64)> {
     let mut level = 1u32;
     std::iter::from_fn(move || {
         let width = 1u64.checked_shl(level)?;
-        if (index + 1) % width == 0 {
+        if (index + 1).is_multiple_of(width) {
             let out = (level, index >> level);
             level += 1;
             Some(out)
