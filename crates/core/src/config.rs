@@ -43,6 +43,25 @@ pub struct Config {
     /// What happens to inbound mail that fails authentication.
     #[serde(default)]
     pub inbound: Inbound,
+    /// The tamper-evident journal.
+    #[serde(default)]
+    pub journal: Journal,
+}
+
+/// The journal (DESIGN §4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Journal {
+    /// Seconds between signed checkpoints (written only when the journal grew).
+    pub checkpoint_secs: u64,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal {
+            checkpoint_secs: 300,
+        }
+    }
 }
 
 /// Limits on authenticated senders (RFC 6409).
@@ -388,6 +407,9 @@ impl Config {
         if self.imap.idle_timeout_secs < 1800 {
             return Err("imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into());
         }
+        if self.journal.checkpoint_secs < 1 {
+            return Err("journal.checkpoint_secs must be at least 1".into());
+        }
         if self.outbound.workers < 1 || self.outbound.retry_initial_secs < 1 {
             return Err(
                 "outbound.workers and outbound.retry_initial_secs must be at least 1".into(),
@@ -490,6 +512,10 @@ authenticate = true                # SPF, DKIM, DMARC, ARC -> Authentication-Res
 enforce_dmarc = true               # p=reject failures are refused (550 5.7.1); quarantine -> Junk
 protect_own_domains = true         # unauthenticated mail From: our own domains is refused
 unprotected_domains = []           # own domains exempt from that rule
+
+# The tamper-evident journal of every delivery, submission, expunge and admin change.
+[journal]
+checkpoint_secs = 300              # a signed checkpoint this often, when the journal grew
 "#,
             mms = s.max_message_size,
             mr = s.max_recipients,

@@ -46,6 +46,8 @@ pub fn received_header(trace: &Trace, id: &str, single_rcpt: Option<&str>, now: 
 pub struct Accepted<'a> {
     /// Delivery id (`250 … queued as <id>`).
     pub id: &'a str,
+    /// Envelope sender (journaled with the message).
+    pub mail_from: &'a str,
     /// Envelope recipients (the `for <…>` clause names a single one).
     pub rcpts: &'a [String],
     /// Local accounts to receive a copy; may repeat (an alias and the account itself): each
@@ -84,7 +86,8 @@ pub fn accept(
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(msg.extra_headers.as_bytes());
     bytes.extend_from_slice(body);
-    store.accept_then(bytes, targets, msg.outbound, now, msg.id, done);
+    let envelope = (msg.mail_from.to_owned(), msg.rcpts.to_vec());
+    store.accept_then(bytes, targets, msg.outbound, envelope, now, msg.id, done);
 }
 
 /// A fresh delivery id: 16 hex digits from the caller's randomness.

@@ -13,6 +13,7 @@ pub mod address;
 pub mod config;
 pub mod delivery;
 pub mod import;
+pub mod journal;
 pub mod mta_sts;
 pub mod outbound;
 pub mod time;

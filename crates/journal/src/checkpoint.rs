@@ -105,6 +105,14 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// A new random key, PKCS#8-encoded.
+    pub fn generate_pkcs8() -> Option<Vec<u8>> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        Ed25519KeyPair::generate_pkcs8(&rng)
+            .ok()
+            .map(|d| d.as_ref().to_vec())
+    }
+
     /// From a PKCS#8 Ed25519 key; `name` names the key in signatures (our host name).
     pub fn from_pkcs8(name: &str, pkcs8: &[u8]) -> Option<Signer> {
         let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).ok()?;

@@ -13,11 +13,12 @@
 //! | actor | string (address, admin name, peer host; empty for system) |
 //! | origin | string (IP address of the client, empty if none) |
 //! | account | string (the mailbox owner's address, or empty) |
-//! | mailbox | string (mailbox name, or empty) |
+//! | mailbox | string (mailbox name at the time, or empty) |
+//! | mailbox id | i64 (the store's permanent id of the mailbox; 0 if none) |
 //! | uid | u32 (0 if none) |
 //! | mail from | string (envelope sender, empty for `<>` or none) |
 //! | recipients | u32 count, then that many strings (every envelope recipient, Bcc included) |
-//! | commitment | optional 32 bytes: HMAC-SHA256(message secret, message bytes) |
+//! | commitment | optional 32 bytes: HMAC-SHA256(message secret, SHA-256(message bytes)) |
 //! | detail | string (free text: reason, query, hold id, error) |
 //!
 //! The commitment binds the leaf to the exact bytes without revealing them: it can only be
@@ -162,13 +163,15 @@ pub struct Event {
     pub account: String,
     /// Mailbox name.
     pub mailbox: String,
+    /// The store's id of the mailbox (names change with RENAME; ids do not).
+    pub mailbox_id: i64,
     /// UID in the mailbox.
     pub uid: u32,
     /// Envelope sender.
     pub mail_from: String,
     /// Envelope recipients, Bcc included.
     pub recipients: Vec<String>,
-    /// HMAC-SHA256(secret, bytes) of the message.
+    /// HMAC-SHA256(secret, SHA-256(bytes)) of the message.
     pub commitment: Option<[u8; 32]>,
     /// Free text.
     pub detail: String,
@@ -194,6 +197,7 @@ impl Event {
         put_str(&mut out, &self.origin);
         put_str(&mut out, &self.account);
         put_str(&mut out, &self.mailbox);
+        out.extend_from_slice(&self.mailbox_id.to_be_bytes());
         out.extend_from_slice(&self.uid.to_be_bytes());
         put_str(&mut out, &self.mail_from);
         out.extend_from_slice(&(self.recipients.len() as u32).to_be_bytes());
@@ -230,6 +234,7 @@ impl Event {
         let origin = r.string()?;
         let account = r.string()?;
         let mailbox = r.string()?;
+        let mailbox_id = i64::from_be_bytes(r.take(8)?.try_into().ok()?);
         let uid = r.u32()?;
         let mail_from = r.string()?;
         let n = r.u32()?;
@@ -254,6 +259,7 @@ impl Event {
             origin,
             account,
             mailbox,
+            mailbox_id,
             uid,
             mail_from,
             recipients,
@@ -286,10 +292,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The commitment to a message: HMAC-SHA256 keyed with its secret (RFC 2104).
-pub fn commitment(secret: &[u8; 32], message: &[u8]) -> [u8; 32] {
+/// The commitment to a message: HMAC-SHA256 (RFC 2104) keyed with its secret, over the
+/// SHA-256 of its bytes (the store's address of the bytes, so committing needs no re-read).
+pub fn commitment(secret: &[u8; 32], message_sha256: &[u8; 32]) -> [u8; 32] {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-    let tag = aws_lc_rs::hmac::sign(&key, message);
+    let tag = aws_lc_rs::hmac::sign(&key, message_sha256);
     let mut out = [0u8; 32];
     out.copy_from_slice(tag.as_ref());
     out

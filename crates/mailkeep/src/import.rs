@@ -37,7 +37,8 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
             )
         }
         other => other?,
-    };
+    }
+    .acting(store::Actor::admin());
     let acc = store
         .account(&address)?
         .with_context(|| format!("no such user: {address}"))?;

@@ -51,6 +51,7 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
     write_durable(&keys.join("tls-cert.pem"), cert.pem().as_bytes(), 0o600)?;
 
     dkim_keys(&keys, &domain)?;
+    mailkeep_core::journal::create_key(dir)?;
 
     write_durable(
         &dir.join(config::FILE_NAME),
@@ -58,7 +59,8 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
         0o640,
     )?;
     Store::create(dir)?;
-    let store = Store::open(dir, OpenOptions::default())?;
+    let store =
+        Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
     accounts::add_domain(&store, &domain, now())?;
     store.close();
     Ok(())

@@ -7,6 +7,7 @@ mod dns;
 mod files;
 mod import;
 mod init;
+mod journal;
 mod queue;
 mod quickstart;
 
@@ -80,6 +81,9 @@ enum Command {
     /// Inspect and steer the outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
+    /// The tamper-evident journal: checkpoints, verification, proofs.
+    #[command(subcommand)]
+    Journal(JournalCmd),
     /// Ask DNS what a policy says about a sender (needs no data directory).
     #[command(subcommand)]
     Check(CheckCmd),
@@ -110,6 +114,33 @@ enum CheckCmd {
         #[arg(long, default_value_t = 5)]
         dns_timeout: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum JournalCmd {
+    /// Write a signed checkpoint now and print it (keep copies elsewhere: they pin history).
+    Checkpoint,
+    /// Recompute the journal from its leaves and check it against every stored checkpoint,
+    /// the mailboxes and the message bytes; exit 1 with a precise report if anything is off.
+    Verify {
+        /// A checkpoint kept outside the data directory, to detect a rewritten history.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Print the inclusion proof of a message's journal record.
+    Prove {
+        /// The mailbox owner.
+        #[arg(long)]
+        account: String,
+        /// Mailbox name.
+        #[arg(long)]
+        mailbox: String,
+        /// The message's UID.
+        #[arg(long)]
+        uid: u32,
+    },
+    /// Print the key outsiders verify checkpoints with (save it to a file).
+    Pubkey,
 }
 
 #[derive(Subcommand)]
@@ -250,6 +281,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Domain(cmd) => domain(dir, cmd),
         Command::Alias(cmd) => alias(dir, cmd),
         Command::Queue(cmd) => queue::run(dir, cmd),
+        Command::Journal(cmd) => journal::run(dir, cmd),
         Command::Dns { domain } => dns::run(dir, &domain),
         Command::Check(CheckCmd::Spf {
             ip,
@@ -264,7 +296,8 @@ fn run(cli: Cli) -> Result<()> {
 /// Config plus a store opened for administration (no blob writer lock, so this works next
 /// to a running server).
 fn open_admin(dir: &Path) -> Result<(Config, Store)> {
-    let store = Store::open(dir, OpenOptions::default())?;
+    let store =
+        Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
     let config = Config::load(dir)?;
     Ok((config, store))
 }

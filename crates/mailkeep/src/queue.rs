@@ -21,7 +21,8 @@ fn summary(e: &QueueEntry) -> String {
 }
 
 pub fn run(dir: &Path, cmd: QueueCmd) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?;
+    let store =
+        Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
     match cmd {
         QueueCmd::List { all } => {
             let entries = store.queue_list(all)?;

@@ -26,7 +26,8 @@ pub fn run(dir: &Path, domain: &str) -> Result<()> {
             .map(char::from)
             .collect();
         let config = Config::load(dir)?;
-        let store = Store::open(dir, OpenOptions::default())?;
+        let store =
+            Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
         accounts::add_user(
             &store,
             &user,

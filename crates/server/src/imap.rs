@@ -71,6 +71,9 @@ fn flags_lines(keywords: &[String]) -> String {
 
 struct Session {
     shared: Arc<Shared>,
+    /// The store, acting as the logged-in account (so the journal records who did what).
+    acting: mailkeep_core::store::Store,
+    peer: SocketAddr,
     conn: Conn,
     framer: Framer,
     out: Vec<u8>,
@@ -127,6 +130,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             .saturating_add(shared.config.imap.max_line),
     };
     let mut s = Session {
+        acting: shared.store.clone(),
+        peer,
         shared,
         conn,
         framer: Framer::new(limits),
@@ -494,7 +499,7 @@ impl Session {
                 if body_is_close && let Some(sel) = self.selected.as_ref().filter(|s| !s.read_only)
                 {
                     // CLOSE expunges silently (RFC 9051 §6.4.1).
-                    let (store, id) = (self.shared.store.clone(), sel.mailbox.id);
+                    let (store, id) = (self.acting.clone(), sel.mailbox.id);
                     let now = mailkeep_core::time::now();
                     if let Some(Ok(gone)) = blocking(move || store.expunge(id, None, now)).await
                         && !gone.is_empty()
@@ -511,7 +516,7 @@ impl Session {
     }
 
     async fn login(&mut self, tag: &str, username: String, password: String) {
-        let store = self.shared.store.clone();
+        let store = self.acting.clone();
         match blocking(move || accounts::authenticate(&store, &username, &password)).await {
             Some(Ok(Some(acc))) => {
                 let Some(slot) = self.shared.imap_sessions.acquire(acc.id) else {
@@ -524,6 +529,13 @@ impl Session {
                 };
                 self._account_slot = Some(slot);
                 tracing::info!(user = %acc.address, "imap login");
+                self.acting = self
+                    .shared
+                    .store
+                    .acting(mailkeep_core::store::Actor::account(
+                        &acc.address,
+                        &self.peer.ip().to_string(),
+                    ));
                 self.account = Some(acc);
                 self.state = State::Authenticated;
                 let code = format!("CAPABILITY {}", self.caps());
@@ -626,7 +638,7 @@ impl Session {
     }
 
     async fn find_mailbox(&self, name: &MailboxName) -> Result<Option<Mailbox>, ()> {
-        let store = self.shared.store.clone();
+        let store = self.acting.clone();
         let id = self.account_id();
         let name = name.as_str().to_owned();
         match blocking(move || store.mailbox(id, &name)).await {
@@ -657,7 +669,7 @@ impl Session {
     }
 
     async fn load_messages(&self, mailbox_id: i64) -> Option<Vec<MessageEntry>> {
-        let store = self.shared.store.clone();
+        let store = self.acting.clone();
         blocking(move || store.messages(mailbox_id)).await?.ok()
     }
 
@@ -805,7 +817,7 @@ impl Session {
                 .extend_from_slice(format!("* {verb} (\\Noselect) \"/\" \"\"\r\n").as_bytes());
             return self.tagged(tag, Status::Ok, None, &done);
         }
-        let store = self.shared.store.clone();
+        let store = self.acting.clone();
         let id = self.account_id();
         let Some(Ok(boxes)) = blocking(move || store.mailboxes(id)).await else {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
@@ -959,7 +971,7 @@ impl Session {
                 continue;
             };
             let raw = if want_body {
-                let store = self.shared.store.clone();
+                let store = self.acting.clone();
                 let hash = entry.hash;
                 match blocking(move || store.read_blob(&hash)).await {
                     Some(Ok(b)) => Some(b),
@@ -981,7 +993,7 @@ impl Session {
             let mut flags = entry.flags.clone();
             let mut items_here = items.clone();
             if mark_seen && !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")) {
-                let store = self.shared.store.clone();
+                let store = self.acting.clone();
                 let uid = entry.uid;
                 if let Some(Ok(_)) =
                     blocking(move || store.add_flags(mailbox_id, vec![uid], vec!["\\Seen".into()]))

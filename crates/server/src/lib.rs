@@ -96,6 +96,9 @@ pub enum StartError {
     /// The DNS resolver could not be set up.
     #[error("{0}")]
     Dns(String),
+    /// The journal signing key is unusable.
+    #[error(transparent)]
+    Journal(#[from] mailkeep_core::journal::KeyError),
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
@@ -122,6 +125,8 @@ pub(crate) struct Shared {
     pub roots: Arc<rustls::RootCertStore>,
     /// MTA-STS policies of destinations.
     pub mta_sts: outbound::mta_sts::Cache,
+    /// Signs journal checkpoints.
+    pub journal_signer: Arc<mailkeep_core::store::journal::Signer>,
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
     /// IMAP sessions on them (DESIGN §2 step 5).
     pub changes: tokio::sync::broadcast::Sender<i64>,
@@ -166,6 +171,10 @@ impl Server {
             .as_ref()
             .map(|p| Config::path(&data_dir, p));
         let roots = Arc::new(outbound::client::load_roots(extra_ca.as_deref()));
+        let journal_signer = Arc::new(mailkeep_core::journal::load_signer(
+            &data_dir,
+            &config.hostname,
+        )?);
         let mut listeners = Vec::new();
         let l = &config.listen;
         for (kind, addrs) in [
@@ -209,6 +218,7 @@ impl Server {
             queue_wake: tokio::sync::Notify::new(),
             roots,
             mta_sts: Default::default(),
+            journal_signer,
             changes: tokio::sync::broadcast::channel(4096).0,
             shutdown,
         });
@@ -265,9 +275,12 @@ impl Server {
             });
         }
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
+        let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
         shutdown.await;
         queue.abort();
         let _ = queue.await;
+        checkpoints.abort();
+        let _ = checkpoints.await;
         tracing::info!("shutting down: no new connections; finishing open sessions");
         accept_tasks.abort_all();
         while accept_tasks.join_next().await.is_some() {}
@@ -280,6 +293,8 @@ impl Server {
         {
             tracing::warn!("sessions still open after 30 s; closing them");
         }
+        // A last checkpoint, so the record of this run is signed before the process ends.
+        write_checkpoint(&self.shared).await;
         let store = self.shared.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.close()).await;
         tracing::info!("stopped");
@@ -291,4 +306,29 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Writes a signed checkpoint if the journal grew since the last one.
+async fn write_checkpoint(shared: &Arc<Shared>) {
+    let (store, signer, host) = (
+        shared.store.clone(),
+        shared.journal_signer.clone(),
+        shared.config.hostname.clone(),
+    );
+    match blocking(move || mailkeep_core::journal::checkpoint(&store, signer, &host, false)).await {
+        Some(Ok(Some(cp))) => tracing::info!(size = cp.size, "journal checkpoint written"),
+        Some(Ok(None)) => {}
+        Some(Err(e)) => tracing::error!(error = %e, "journal checkpoint failed"),
+        None => tracing::error!("journal checkpoint task failed"),
+    }
+}
+
+/// Signs a checkpoint every `[journal] checkpoint_secs` while the journal grows.
+async fn checkpoint_timer(shared: Arc<Shared>) {
+    let period = Duration::from_secs(shared.config.journal.checkpoint_secs);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tick.tick().await;
+        write_checkpoint(&shared).await;
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mailkeep_core::accounts::{self, Recipient};
 use mailkeep_core::delivery::{self, Accepted, Trace};
-use mailkeep_core::store::{Account, NewOutbound};
+use mailkeep_core::store::{Account, Actor, NewOutbound};
 use mailkeep_smtp::{
     AuthVerdict, BareNewline, Credentials, Envelope, Event, MessageVerdict, RcptVerdict, Reply,
     Session, SessionConfig,
@@ -452,12 +452,17 @@ async fn message(
         body_8bit: envelope.body_8bit || body.iter().any(|b| *b >= 0x80),
         requiretls: envelope.requiretls,
     });
+    let actor = match &account {
+        Some(acc) => Actor::account(&acc.address, &peer.ip().to_string()),
+        None => Actor::peer(&envelope.helo, &peer.ip().to_string()),
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     delivery::accept(
-        &shared.store,
+        &shared.store.acting(actor),
         &trace,
         Accepted {
             id: &id,
+            mail_from: &envelope.mail_from,
             rcpts: &envelope.recipients,
             accounts: &local,
             mailbox,

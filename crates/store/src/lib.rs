@@ -37,6 +37,7 @@
 
 mod error;
 pub mod format;
+mod journal_ops;
 mod mailbox_ops;
 mod model;
 mod ops;
@@ -47,7 +48,9 @@ pub mod segments;
 mod writer;
 
 pub use error::{Error, Result};
+pub use journal_ops::{Actor, EntryRecord, StoredCheckpoint, StoredLeaf};
 pub use mailbox_ops::{Copied, FlagChange, FlagMode};
+pub use mailkeep_journal as journal;
 pub use model::*;
 pub use queue_ops::{Claimed, NewOutbound, Outcome, QueueEntry, QueueRcpt};
 pub use writer::Store;

@@ -7,8 +7,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::journal_ops::{Actor, record_message};
 use crate::ops::{exec, row, split_flags};
 use crate::{Error, Result, Store};
+use mailkeep_journal::Kind;
 
 /// How STORE changes flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +99,7 @@ fn uidvalidity(c: &Connection, mailbox_id: i64) -> Result<u32> {
 /// Enters a stored body in a mailbox under the next UID; returns the UID.
 fn insert_message(
     c: &Connection,
+    actor: &Actor,
     mailbox_id: i64,
     flags: &str,
     hash: &crate::Hash,
@@ -118,6 +121,7 @@ fn insert_message(
             internal_date
         ],
     )?;
+    record_message(c, actor, Kind::Appended, mailbox_id, uid, hash, None, "")?;
     Ok(uid)
 }
 
@@ -131,17 +135,27 @@ fn insert_mailbox(c: &Connection, account_id: i64, name: &str, uidvalidity: u32)
 }
 
 /// Marks live messages expunged; returns their UIDs.
-fn expunge_where(c: &Connection, mailbox_id: i64, uids: &[u32], now: i64) -> Result<Vec<u32>> {
+fn expunge_where(
+    c: &Connection,
+    actor: &Actor,
+    mailbox_id: i64,
+    uids: &[u32],
+    now: i64,
+) -> Result<Vec<u32>> {
     let mut done = Vec::with_capacity(uids.len());
     for &uid in uids {
         let modseq = next_modseq(c, mailbox_id)?;
-        let n = exec(
+        let blob: Option<Vec<u8>> = row(
             c,
             "UPDATE messages SET expunged_at = ?1, modseq = ?2
-             WHERE mailbox_id = ?3 AND uid = ?4 AND expunged_at IS NULL",
+             WHERE mailbox_id = ?3 AND uid = ?4 AND expunged_at IS NULL RETURNING blob_hash",
             params![now, modseq, mailbox_id, uid],
-        )?;
-        if n > 0 {
+            |r| r.get(0),
+        )
+        .optional()?;
+        if let Some(blob) = blob {
+            let blob = crate::ops::hash_from(blob)?;
+            record_message(c, actor, Kind::Expunged, mailbox_id, uid, &blob, None, "")?;
             done.push(uid);
         }
     }
@@ -159,7 +173,14 @@ fn live_uids(c: &Connection, mailbox_id: i64) -> Result<Vec<u32>> {
 }
 
 /// Copies live messages (by UID, ascending) into `to`; returns the UID pairs.
-fn copy_into(c: &Connection, from: i64, uids: &[u32], to: i64) -> Result<Vec<(u32, u32)>> {
+fn copy_into(
+    c: &Connection,
+    actor: &Actor,
+    kind: Kind,
+    from: i64,
+    uids: &[u32],
+    to: i64,
+) -> Result<Vec<(u32, u32)>> {
     let mut pairs = Vec::with_capacity(uids.len());
     for &uid in uids {
         let src: Option<(String, Vec<u8>, u64, i64)> = row(
@@ -180,6 +201,9 @@ fn copy_into(c: &Connection, from: i64, uids: &[u32], to: i64) -> Result<Vec<(u3
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![to, new_uid, modseq, flags, hash, size, date],
         )?;
+        let blob = crate::ops::hash_from(hash)?;
+        let detail = format!("from mailbox {from} uid {uid}");
+        record_message(c, actor, kind, to, new_uid, &blob, None, &detail)?;
         pairs.push((uid, new_uid));
     }
     Ok(pairs)
@@ -221,6 +245,7 @@ impl Store {
     /// Deletes a mailbox: its messages leave the view (kept in the store), its name becomes
     /// free. INBOX cannot be deleted.
     pub fn delete_mailbox(&self, account_id: i64, name: &str, now: i64) -> Result<()> {
+        let actor = self.actor.clone();
         let name = name.to_owned();
         self.write(None, move |c, _| {
             if name == "INBOX" {
@@ -228,7 +253,7 @@ impl Store {
             }
             let id = live_mailbox_id(c, account_id, &name)?;
             let uids = live_uids(c, id)?;
-            expunge_where(c, id, &uids, now)?;
+            expunge_where(c, &actor, id, &uids, now)?;
             exec(
                 c,
                 "UPDATE mailboxes SET deleted_at = ?1 WHERE id = ?2",
@@ -248,6 +273,7 @@ impl Store {
         uidvalidity: u32,
         now: i64,
     ) -> Result<()> {
+        let actor = self.actor.clone();
         let (from, to) = (from.to_owned(), to.to_owned());
         self.write(None, move |c, _| {
             let id = live_mailbox_id(c, account_id, &from)?;
@@ -258,8 +284,8 @@ impl Store {
                 insert_mailbox(c, account_id, &to, uidvalidity)?;
                 let target = live_mailbox_id(c, account_id, &to)?;
                 let uids = live_uids(c, id)?;
-                copy_into(c, id, &uids, target)?;
-                expunge_where(c, id, &uids, now)?;
+                copy_into(c, &actor, Kind::Moved, id, &uids, target)?;
+                expunge_where(c, &actor, id, &uids, now)?;
                 return Ok(());
             }
             // Children first would collide with nothing: names under `to/` are free since
@@ -368,6 +394,7 @@ impl Store {
     /// EXPUNGE: removes the live messages flagged `\Deleted` (only those in `only`, if
     /// given) from the view. Returns their UIDs, ascending.
     pub fn expunge(&self, mailbox_id: i64, only: Option<Vec<u32>>, now: i64) -> Result<Vec<u32>> {
+        let actor = self.actor.clone();
         self.write(None, move |c, _| {
             let mut st = c.prepare_cached(
                 "SELECT uid, flags FROM messages
@@ -386,7 +413,7 @@ impl Store {
                 .map(|(u, _)| u)
                 .filter(|u| only.as_ref().is_none_or(|o| o.contains(u)))
                 .collect();
-            expunge_where(c, mailbox_id, &deleted, now)
+            expunge_where(c, &actor, mailbox_id, &deleted, now)
         })
     }
 
@@ -399,13 +426,14 @@ impl Store {
         flags: Vec<String>,
         internal_date: i64,
     ) -> Result<Copied> {
+        let actor = self.actor.clone();
         let size = bytes.len() as u64;
         let mailbox = mailbox.to_owned();
         let flags = normalise(&flags).join(" ");
         self.write(Some(bytes), move |c, hash| {
             let hash = hash.ok_or(Error::Closed)?;
             let id = live_mailbox_id(c, account_id, &mailbox)?;
-            let uid = insert_message(c, id, &flags, hash, size, internal_date)?;
+            let uid = insert_message(c, &actor, id, &flags, hash, size, internal_date)?;
             Ok(Copied {
                 uidvalidity: uidvalidity(c, id)?,
                 uids: vec![(0, uid)],
@@ -427,6 +455,7 @@ impl Store {
         internal_date: i64,
         done: impl FnOnce(Result<Option<u32>>) + Send + 'static,
     ) {
+        let actor = self.actor.clone();
         let size = bytes.len() as u64;
         let mailbox = mailbox.to_owned();
         let flags = normalise(&flags).join(" ");
@@ -445,6 +474,7 @@ impl Store {
             }
             Ok(Some(insert_message(
                 c,
+                &actor,
                 id,
                 &flags,
                 hash,
@@ -466,6 +496,7 @@ impl Store {
         expunge_source: bool,
         now: i64,
     ) -> Result<Copied> {
+        let actor = self.actor.clone();
         let to = to.to_owned();
         self.write(None, move |c, _| {
             let target = live_mailbox_id(c, account_id, &to)?;
@@ -478,10 +509,15 @@ impl Store {
             if owner != account_id {
                 return Err(Error::NotFound("no such source mailbox".into()));
             }
-            let pairs = copy_into(c, from_mailbox_id, &uids, target)?;
+            let kind = if expunge_source {
+                Kind::Moved
+            } else {
+                Kind::Copied
+            };
+            let pairs = copy_into(c, &actor, kind, from_mailbox_id, &uids, target)?;
             if expunge_source {
                 let moved: Vec<u32> = pairs.iter().map(|(s, _)| *s).collect();
-                expunge_where(c, from_mailbox_id, &moved, now)?;
+                expunge_where(c, &actor, from_mailbox_id, &moved, now)?;
             }
             Ok(Copied {
                 uidvalidity: uidvalidity(c, target)?,

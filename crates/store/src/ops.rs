@@ -2,8 +2,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::journal_ops::{Actor, record_event, record_message};
 use crate::model::*;
 use crate::{Error, Result, Store};
+use mailkeep_journal::Kind;
 
 fn conflict_on_unique(e: rusqlite::Error, what: String) -> Error {
     match &e {
@@ -87,8 +89,11 @@ pub(crate) const MAILBOX_COLS: &str =
     "id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed";
 
 /// Enters a stored body in each `(account_id, mailbox name)` target: next UID, next MODSEQ.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn place(
     c: &Connection,
+    actor: &Actor,
+    envelope: (&str, &[String]),
     targets: &[(i64, String)],
     hash: &Hash,
     size: u64,
@@ -112,6 +117,16 @@ pub(crate) fn place(
             "INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, delivery_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
+        )?;
+        record_message(
+            c,
+            actor,
+            Kind::Delivered,
+            mailbox_id,
+            uid,
+            hash,
+            Some(envelope),
+            delivery_id,
         )?;
         placed.push(Placed {
             account_id: *account_id,
@@ -151,6 +166,7 @@ impl Store {
     /// Adds a domain. `Conflict` if it exists.
     pub fn add_domain(&self, name: &str, now: i64) -> Result<()> {
         let name = name.to_owned();
+        let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
             exec(
                 c,
@@ -158,6 +174,7 @@ impl Store {
                 params![name, now],
             )
             .map_err(|e| conflict_on_unique(e, format!("domain {name} already exists")))?;
+            record_event(c, &actor, Kind::DomainCreated, "", &name)?;
             Ok(())
         });
         self.directory_changed(&r);
@@ -200,6 +217,7 @@ impl Store {
             domain.to_owned(),
             password_hash.to_owned(),
         );
+        let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
             let dom = domain_id(c, &domain)?
                 .ok_or_else(|| Error::NotFound(format!("unknown domain {domain} (add it with `mailkeep domain add {domain}`)")))?;
@@ -217,6 +235,7 @@ impl Store {
             )
             .map_err(|e| conflict_on_unique(e, format!("user {address} already exists")))?;
             let id = c.last_insert_rowid();
+            record_event(c, &actor, Kind::AccountCreated, &address, "")?;
             for (name, special) in DEFAULT_MAILBOXES {
                 exec(c,
                     "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
@@ -249,8 +268,10 @@ impl Store {
     /// mailboxes and messages are kept (retention decides when bytes may go, DESIGN §3).
     pub fn delete_account(&self, address: &str, now: i64) -> Result<()> {
         let address = address.to_owned();
+        let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
+            record_event(c, &actor, Kind::AccountDeleted, &address, "")?;
             exec(c, "DELETE FROM aliases WHERE account_id = ?1", [id])?;
             exec(
                 c,
@@ -303,6 +324,7 @@ impl Store {
             source_domain.to_owned(),
             target.to_owned(),
         );
+        let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
             domain_id(c, &dom)?.ok_or_else(|| Error::NotFound(format!("unknown domain {dom}")))?;
             let id = live_account_id(c, &target)?;
@@ -321,6 +343,13 @@ impl Store {
                 params![source, id, now],
             )
             .map_err(|e| conflict_on_unique(e, format!("alias {source} already exists")))?;
+            record_event(
+                c,
+                &actor,
+                Kind::AliasCreated,
+                &target,
+                &format!("{source} -> {target}"),
+            )?;
             Ok(())
         });
         self.directory_changed(&r);
@@ -461,9 +490,19 @@ impl Store {
     ) {
         let size = bytes.len() as u64;
         let delivery_id = delivery_id.to_owned();
+        let actor = self.actor.clone();
         let work = move |c: &Connection, hash: Option<&Hash>| {
             let hash = hash.ok_or(Error::Closed)?;
-            place(c, &targets, hash, size, internal_date, &delivery_id)
+            place(
+                c,
+                &actor,
+                ("", &[]),
+                &targets,
+                hash,
+                size,
+                internal_date,
+                &delivery_id,
+            )
         };
         self.submit(Some(bytes), work, done);
     }

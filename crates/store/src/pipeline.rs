@@ -414,22 +414,31 @@ fn begin<'c>(
             NewBody::Known => continue,
             NewBody::Inline => tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO blobs (hash, segment, offset, length, data)
-                     VALUES (?1, 0, 0, ?2, ?3)",
+                    "INSERT OR IGNORE INTO blobs (hash, segment, offset, length, data, secret)
+                     VALUES (?1, 0, 0, ?2, ?3, ?4)",
                 )
                 .and_then(|mut st| {
-                    st.execute(rusqlite::params![&hash[..], data.len() as u64, data])
+                    let secret: [u8; 32] = rand::random();
+                    st.execute(rusqlite::params![
+                        &hash[..],
+                        data.len() as u64,
+                        data,
+                        &secret[..]
+                    ])
                 }),
             NewBody::Segment(loc) => tx
                 .prepare_cached(
-                    "INSERT INTO blobs (hash, segment, offset, length) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO blobs (hash, segment, offset, length, secret)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut st| {
+                    let secret: [u8; 32] = rand::random();
                     st.execute(rusqlite::params![
                         &hash[..],
                         loc.segment,
                         loc.offset,
-                        loc.length
+                        loc.length,
+                        &secret[..]
                     ])
                 }),
         };

@@ -8,9 +8,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::journal_ops::{Actor, record_transfer};
 use crate::model::{Hash, Placed};
 use crate::ops::{exec, hash_from, row};
 use crate::{Error, Result, Store};
+use mailkeep_journal::Kind;
 
 /// A message to queue for remote recipients, stored with the same transaction as its local
 /// copies.
@@ -128,6 +130,7 @@ fn domain_of(address: &str) -> String {
 
 pub(crate) fn insert_outbound(
     c: &Connection,
+    actor: &Actor,
     out: &NewOutbound,
     hash: &Hash,
     size: u64,
@@ -159,6 +162,55 @@ pub(crate) fn insert_outbound(
             params![id, rcpt, domain_of(rcpt), now],
         )?;
     }
+    let account: String = match out.account_id {
+        Some(a) => row(c, "SELECT address FROM accounts WHERE id = ?1", [a], |r| {
+            r.get(0)
+        })?,
+        None => String::new(),
+    };
+    record_transfer(
+        c,
+        actor,
+        Kind::Submitted,
+        &account,
+        hash,
+        (&out.sender, &out.recipients),
+        &out.queue_id,
+    )?;
+    Ok(())
+}
+
+/// Journals the outcome of one recipient's delivery.
+fn record_outcome(
+    c: &Connection,
+    actor: &Actor,
+    rcpt_id: i64,
+    kind: Kind,
+    detail: &str,
+) -> Result<()> {
+    let (sender, blob, address, account, queue_id): (
+        String,
+        Vec<u8>,
+        String,
+        Option<String>,
+        String,
+    ) = row(
+        c,
+        "SELECT o.sender, o.blob_hash, r.address, a.address, o.queue_id
+         FROM outbound_rcpts r JOIN outbound o ON o.id = r.outbound_id
+         LEFT JOIN accounts a ON a.id = o.account_id WHERE r.id = ?1",
+        [rcpt_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    record_transfer(
+        c,
+        actor,
+        kind,
+        &account.unwrap_or_default(),
+        &hash_from(blob)?,
+        (&sender, &[address]),
+        &format!("{queue_id}: {detail}"),
+    )?;
     Ok(())
 }
 
@@ -215,24 +267,37 @@ fn head(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, QueueEntry)> {
 
 impl Store {
     /// Stores `bytes` once, enters it in each local `(account_id, mailbox)` target and, with
-    /// `outbound`, queues it for remote recipients — all in one durable transaction.
+    /// `outbound`, queues it for remote recipients — all in one durable transaction, journaled
+    /// with the SMTP `envelope` (sender, every recipient).
     #[allow(clippy::too_many_arguments)]
     pub fn accept_then(
         &self,
         bytes: Vec<u8>,
         targets: Vec<(i64, String)>,
         outbound: Option<NewOutbound>,
+        envelope: (String, Vec<String>),
         now: i64,
         delivery_id: &str,
         done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,
     ) {
         let size = bytes.len() as u64;
         let delivery_id = delivery_id.to_owned();
+        let actor = self.actor.clone();
         let work = move |c: &Connection, hash: Option<&Hash>| {
             let hash = hash.ok_or(Error::Closed)?;
-            let placed = crate::ops::place(c, &targets, hash, size, now, &delivery_id)?;
+            let (from, rcpts) = &envelope;
+            let placed = crate::ops::place(
+                c,
+                &actor,
+                (from, rcpts),
+                &targets,
+                hash,
+                size,
+                now,
+                &delivery_id,
+            )?;
             if let Some(out) = &outbound {
-                insert_outbound(c, out, hash, size, now)?;
+                insert_outbound(c, &actor, out, hash, size, now)?;
             }
             Ok(placed)
         };
@@ -282,15 +347,22 @@ impl Store {
 
     /// Records the outcome of one attempt per recipient.
     pub fn queue_record(&self, outcomes: Vec<(i64, Outcome)>, now: i64) -> Result<()> {
+        let actor = self.actor.clone();
         self.write(None, move |c, _| {
             for (id, outcome) in &outcomes {
                 match outcome {
-                    Outcome::Sent { reply } => exec(
-                        c,
-                        "UPDATE outbound_rcpts SET state = 'sent', attempts = attempts + 1, claimed_until = NULL,
-                         last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
-                        params![id, reply, now],
-                    )?,
+                    Outcome::Sent { reply } => {
+                        let n = exec(
+                            c,
+                            "UPDATE outbound_rcpts SET state = 'sent', attempts = attempts + 1, claimed_until = NULL,
+                             last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
+                            params![id, reply, now],
+                        )?;
+                        if n > 0 {
+                            record_outcome(c, &actor, *id, Kind::Sent, reply)?;
+                        }
+                        n
+                    }
                     Outcome::Deferred {
                         error,
                         next_attempt,
@@ -301,12 +373,18 @@ impl Store {
                          next_attempt = ?3, warned = warned OR ?4 WHERE id = ?1 AND state = 'queued'",
                         params![id, error, next_attempt, warned],
                     )?,
-                    Outcome::Failed { error } => exec(
-                        c,
-                        "UPDATE outbound_rcpts SET state = 'failed', attempts = attempts + 1, claimed_until = NULL,
-                         last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
-                        params![id, error, now],
-                    )?,
+                    Outcome::Failed { error } => {
+                        let n = exec(
+                            c,
+                            "UPDATE outbound_rcpts SET state = 'failed', attempts = attempts + 1, claimed_until = NULL,
+                             last_error = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'queued'",
+                            params![id, error, now],
+                        )?;
+                        if n > 0 {
+                            record_outcome(c, &actor, *id, Kind::Bounced, error)?;
+                        }
+                        n
+                    }
                 };
             }
             Ok(())
@@ -353,14 +431,21 @@ impl Store {
     /// Stops delivery of an entry's queued recipients (the record stays); returns how many.
     pub fn queue_drop(&self, queue_id: &str, now: i64) -> Result<usize> {
         let queue_id = queue_id.to_owned();
+        let actor = self.actor.clone();
         self.write(None, move |c, _| {
-            Ok(exec(
-                c,
+            let mut st = c.prepare_cached(
                 "UPDATE outbound_rcpts SET state = 'dropped', finished_at = ?2,
                  last_error = 'dropped by the administrator'
-                 WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)",
-                params![queue_id, now],
-            )?)
+                 WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)
+                 RETURNING id",
+            )?;
+            let ids: Vec<i64> = st
+                .query_map(params![queue_id, now], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in &ids {
+                record_outcome(c, &actor, *id, Kind::Dropped, "dropped by the administrator")?;
+            }
+            Ok(ids.len())
         })
     }
 

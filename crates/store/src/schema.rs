@@ -124,6 +124,33 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbound_due ON outbound_rcpts(next_attempt) WHERE state = 'queued';
     CREATE INDEX outbound_rcpts_by_message ON outbound_rcpts(outbound_id);
     "#,
+    // 3 → 4: the journal (DESIGN §4). Leaves with the Merkle nodes they complete, signed
+    // checkpoints, and per-message secrets for the leaves' commitments. Messages, accounts,
+    // domains and aliases that exist already are journaled by `journal_existing`.
+    r#"
+    ALTER TABLE blobs ADD COLUMN secret BLOB;     -- NULL once purged (crypto-shredding)
+    CREATE TABLE journal (
+        idx         INTEGER PRIMARY KEY,          -- 0-based leaf index
+        leaf        BLOB NOT NULL,                -- mailkeep-journal's canonical encoding
+        kind        INTEGER NOT NULL,             -- copies of leaf fields, for queries
+        time        INTEGER NOT NULL,
+        mailbox_id  INTEGER,
+        uid         INTEGER
+    );
+    CREATE INDEX journal_by_entry ON journal(mailbox_id, uid) WHERE mailbox_id IS NOT NULL;
+    CREATE TABLE journal_nodes (                  -- hashes of complete subtrees, level 0 = leaves
+        level  INTEGER NOT NULL,
+        idx    INTEGER NOT NULL,
+        hash   BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE checkpoints (
+        size  INTEGER PRIMARY KEY,
+        root  BLOB NOT NULL,
+        time  INTEGER NOT NULL,
+        note  TEXT NOT NULL                      -- the signed note
+    );
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.
@@ -161,6 +188,9 @@ pub fn migrate(conn: &mut Connection) -> Result<u32> {
         for (from, script) in MIGRATIONS.iter().enumerate().skip(start as usize) {
             let tx = conn.transaction()?;
             tx.execute_batch(script)?;
+            if from == 3 {
+                crate::journal_ops::journal_existing(&tx)?;
+            }
             let dangling: i64 =
                 tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
                     r.get(0)

@@ -19,7 +19,7 @@ pub struct OpenOptions {
     pub exclusive: bool,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     dir: PathBuf,
     queue: Arc<Queue>,
     writer: Mutex<Vec<JoinHandle<()>>>,
@@ -32,7 +32,9 @@ struct Inner {
 /// Every method blocks the calling thread (async callers use `spawn_blocking`).
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
+    /// Recorded in the journal for writes through this handle ([`Store::acting`]).
+    pub(crate) actor: Arc<crate::Actor>,
 }
 
 fn db_path(dir: &Path) -> PathBuf {
@@ -90,6 +92,7 @@ impl Store {
         let queue = Arc::new(Queue::default());
         let handles = pipeline::start(dir, conn, segw, queue.clone())?;
         Ok(Store {
+            actor: Arc::new(crate::Actor::system()),
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 queue,

@@ -552,6 +552,10 @@ fn outbound_queue_claim_record_retry_drop() {
         b"Subject: q\r\n\r\nhi\r\n".to_vec(),
         vec![(acc, "Sent".into())],
         Some(out),
+        (
+            "a@example.org".into(),
+            vec!["x@Remote.example".into(), "y@other.example".into()],
+        ),
         100,
         "Q1",
         move |r| tx.send(r).unwrap(),

@@ -78,7 +78,7 @@ impl Session {
         if name.is_empty() || name.split('/').any(str::is_empty) || mailbox.is_inbox() {
             return self.tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
         }
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         let validity: u32 = rand::random::<u32>().max(1);
         match blocking(move || store.create_mailbox(id, &name, validity)).await {
             Some(Ok(())) => self.tagged(tag, Status::Ok, None, "CREATE completed"),
@@ -89,7 +89,7 @@ impl Session {
 
     pub(super) async fn delete(&mut self, tag: &str, mailbox: MailboxName) {
         let name = mailbox.as_str().to_owned();
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         let was_selected = self
             .selected
             .as_ref()
@@ -112,7 +112,7 @@ impl Session {
         if to == "INBOX" || to.is_empty() || to.split('/').any(str::is_empty) {
             return self.tagged(tag, Status::No, Some("CANNOT"), "Invalid target name");
         }
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         let validity: u32 = rand::random::<u32>().max(1);
         match blocking(move || store.rename_mailbox(id, &from, &to, validity, now())).await {
             Some(Ok(())) => self.tagged(tag, Status::Ok, None, "RENAME completed"),
@@ -123,7 +123,7 @@ impl Session {
 
     pub(super) async fn subscribe(&mut self, tag: &str, mailbox: MailboxName, on: bool) {
         let name = mailbox.as_str().to_owned();
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
         match blocking(move || store.set_subscribed(id, &name, on)).await {
             Some(Ok(())) => self.tagged(tag, Status::Ok, None, &format!("{verb} completed")),
@@ -147,7 +147,7 @@ impl Session {
             return;
         }
         let name = mailbox.as_str().to_owned();
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         let date = date.unwrap_or_else(now);
         match blocking(move || store.append(id, &name, message, flags, date)).await {
             Some(Ok(done)) => {
@@ -198,7 +198,7 @@ impl Session {
             StoreAction::Replace => FlagMode::Replace,
         };
         let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
-        let store = self.shared.store.clone();
+        let store = self.acting.clone();
         let result =
             blocking(move || store.store_flags(mailbox_id, uids, mode, flags, unchanged_since))
                 .await;
@@ -304,7 +304,7 @@ impl Session {
             }
         }
         let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
-        let (store, account) = (self.shared.store.clone(), self.account_id());
+        let (store, account) = (self.acting.clone(), self.account_id());
         let to = mailbox.as_str().to_owned();
         let result =
             blocking(move || store.copy_messages(account, from, uids, &to, is_move, now())).await;
@@ -354,7 +354,7 @@ impl Session {
             },
             None => None,
         };
-        let store = self.shared.store.clone();
+        let store = self.acting.clone();
         match blocking(move || store.expunge(mailbox_id, only, now())).await {
             Some(Ok(gone)) => {
                 if !gone.is_empty() {

@@ -12,7 +12,7 @@ impl Session {
     }
 
     async fn usage(&self) -> Option<u64> {
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         blocking(move || store.account_usage(id)).await?.ok()
     }
 

@@ -23,7 +23,7 @@ impl Session {
                 .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
             return self.tagged(tag, Status::Ok, None, "LIST completed");
         }
-        let (store, id) = (self.shared.store.clone(), self.account_id());
+        let (store, id) = (self.acting.clone(), self.account_id());
         let Some(Ok(boxes)) = blocking(move || store.mailboxes(id)).await else {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
         };
@@ -83,7 +83,7 @@ impl Session {
         if !uid {
             return;
         }
-        let (store, id) = (self.shared.store.clone(), sel.mailbox.id);
+        let (store, id) = (self.acting.clone(), sel.mailbox.id);
         let max = sel.mailbox.uidnext.saturating_sub(1).max(1);
         if let Some(Ok(gone)) = blocking(move || store.expunged_since(id, since)).await {
             let gone: Vec<u32> = gone.into_iter().filter(|u| set.contains(*u, max)).collect();
@@ -101,7 +101,7 @@ impl Session {
         if sel.mailbox.uidvalidity != q.uidvalidity {
             return; // the client must resynchronise fully; nothing it knows is valid
         }
-        let (store, id) = (self.shared.store.clone(), sel.mailbox.id);
+        let (store, id) = (self.acting.clone(), sel.mailbox.id);
         let max = sel.mailbox.uidnext.saturating_sub(1).max(1);
         let since = q.modseq;
         if let Some(Ok(gone)) = blocking(move || store.expunged_since(id, since)).await {

@@ -182,7 +182,7 @@ impl Session {
         let mut hits = Vec::new();
         for (entry, seq) in entries.into_iter().zip(1u32..) {
             let raw = if with_body {
-                let (store, hash) = (self.shared.store.clone(), entry.hash);
+                let (store, hash) = (self.acting.clone(), entry.hash);
                 match blocking(move || store.read_blob(&hash)).await {
                     Some(Ok(b)) => Some(b),
                     _ => {

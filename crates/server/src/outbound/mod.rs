@@ -347,6 +347,7 @@ async fn notify_sender(
         dsn,
         vec![(account_id, "INBOX".to_owned())],
         None,
+        (String::new(), vec![c.sender.clone()]),
         now,
         &id,
         move |r| {

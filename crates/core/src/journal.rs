@@ -1,0 +1,350 @@
+//! The journal as the administrator and outsiders use it: the signing key, checkpoints,
+//! verification of the whole store against the journal, and inclusion proofs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::store::journal::checkpoint::{self, Signer};
+use crate::store::journal::merkle::{self, Hash, InMemory};
+use crate::store::journal::{Checkpoint, Event, Kind};
+use crate::store::{self, Store, StoredCheckpoint};
+
+/// Where the journal signing key lives in a data directory.
+pub fn key_path(dir: &Path) -> PathBuf {
+    dir.join("keys").join("journal-ed25519.pem")
+}
+
+/// The log's name in checkpoints.
+pub fn origin(hostname: &str) -> String {
+    format!("{hostname}/mailkeep-journal")
+}
+
+fn pem_encode(der: &[u8]) -> String {
+    let b64 = B64.encode(der);
+    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str("-----END PRIVATE KEY-----\n");
+    out
+}
+
+fn pem_decode(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN PRIVATE KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    B64.decode(body).ok()
+}
+
+/// Why the key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading or writing the file failed.
+    #[error("journal key {path}: {cause}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// OS error.
+        cause: std::io::Error,
+    },
+    /// The file is not an Ed25519 PKCS#8 key.
+    #[error("journal key {0}: not an Ed25519 private key in PEM")]
+    Invalid(PathBuf),
+}
+
+/// Creates the key file (mode 0600, fsynced) unless it exists.
+pub fn create_key(dir: &Path) -> Result<(), KeyError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = key_path(dir);
+    if path.exists() {
+        return Ok(());
+    }
+    let io = |cause| KeyError::Io {
+        path: path.clone(),
+        cause,
+    };
+    let der = Signer::generate_pkcs8().ok_or_else(|| KeyError::Invalid(path.clone()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    f.write_all(pem_encode(&der).as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Loads the signing key, creating it first in a data directory made before the journal.
+pub fn load_signer(dir: &Path, hostname: &str) -> Result<Signer, KeyError> {
+    create_key(dir)?;
+    let path = key_path(dir);
+    let text = std::fs::read_to_string(&path).map_err(|cause| KeyError::Io {
+        path: path.clone(),
+        cause,
+    })?;
+    let der = pem_decode(&text).ok_or_else(|| KeyError::Invalid(path.clone()))?;
+    Signer::from_pkcs8(hostname, &der).ok_or(KeyError::Invalid(path))
+}
+
+/// Writes a signed checkpoint of the current tree (`force`: even if it did not grow).
+pub fn checkpoint(
+    store: &Store,
+    signer: std::sync::Arc<Signer>,
+    hostname: &str,
+    force: bool,
+) -> Result<Option<StoredCheckpoint>, store::Error> {
+    let origin = origin(hostname);
+    store.checkpoint(force, move |size, root, time| {
+        signer.sign(&Checkpoint {
+            origin,
+            size,
+            root,
+            time,
+        })
+    })
+}
+
+/// What `journal verify` found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Leaves checked.
+    pub leaves: u64,
+    /// Signed checkpoints checked (stored ones and the external one).
+    pub checkpoints: usize,
+    /// Mailbox entries checked against the journal.
+    pub entries: usize,
+    /// Message bodies read and checked against their SHA-256.
+    pub bodies: usize,
+    /// Every problem, one precise sentence each. Empty: all is well.
+    pub problems: Vec<String>,
+}
+
+fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Recomputes the tree from the stored leaves and checks it against every stored checkpoint,
+/// the stored nodes, an optional checkpoint kept outside (`external`), every mailbox entry,
+/// and every live message's bytes.
+pub fn verify(
+    store: &Store,
+    verifier_key: &str,
+    external: Option<&str>,
+) -> Result<Report, store::Error> {
+    let mut r = Report::default();
+    let size = store.journal_size()?;
+    let leaves = store.journal_leaves(0, size)?;
+    // 1. Leaves: contiguous, decodable, hashing to the stored leaf nodes.
+    let mut hashes: Vec<Hash> = Vec::with_capacity(leaves.len());
+    let mut events: Vec<Option<Event>> = Vec::with_capacity(leaves.len());
+    for (expected, l) in leaves.iter().enumerate() {
+        if l.idx != expected as u64 {
+            r.problems.push(format!(
+                "journal leaf {expected} is missing (the next stored leaf is {}): leaves were deleted",
+                l.idx
+            ));
+            break;
+        }
+        let h = merkle::leaf_hash(&l.leaf);
+        if l.node != Some(h) {
+            r.problems.push(format!(
+                "journal leaf {} does not match the hash recorded when it was appended: the leaf was rewritten",
+                l.idx
+            ));
+        }
+        let ev = Event::decode(&l.leaf);
+        if ev.is_none() {
+            r.problems
+                .push(format!("journal leaf {} cannot be decoded", l.idx));
+        }
+        hashes.push(h);
+        events.push(ev);
+    }
+    r.leaves = hashes.len() as u64;
+    let tree = InMemory::new(hashes);
+    let n = tree.size();
+    let stored_root = store.journal_root(n).ok();
+    let computed = merkle::root(&tree, n).unwrap_or_else(|_| merkle::empty_root());
+    if stored_root.is_some_and(|s| s != computed) {
+        r.problems.push(format!(
+            "the stored Merkle nodes give a different tree head than the leaves for size {n}: nodes were altered"
+        ));
+    }
+    // 2. Checkpoints: signed by our key, and consistent with the recomputed tree.
+    let check = |label: &str, note: &str, r: &mut Report| {
+        r.checkpoints += 1;
+        match checkpoint::verify(note, verifier_key) {
+            Err(e) => r.problems.push(format!("{label}: {e}")),
+            Ok(cp) if cp.size > n => r.problems.push(format!(
+                "{label} covers {} leaves but the journal holds only {n}: the journal was truncated",
+                cp.size
+            )),
+            Ok(cp) => {
+                let at = merkle::root(&tree, cp.size).unwrap_or_default();
+                if at != cp.root {
+                    r.problems.push(format!(
+                        "{label} (size {}, root {}) does not match the journal's first {} leaves (root {}): history was rewritten",
+                        cp.size,
+                        hex(&cp.root),
+                        cp.size,
+                        hex(&at)
+                    ));
+                } else {
+                    let proof = merkle::consistency_proof(&tree, cp.size, n).unwrap_or_default();
+                    if !merkle::verify_consistency(cp.size, n, &cp.root, &computed, &proof) {
+                        r.problems.push(format!(
+                            "{label}: the current journal is not an extension of it"
+                        ));
+                    }
+                }
+            }
+        }
+    };
+    for cp in store.checkpoints()? {
+        check(
+            &format!("stored checkpoint of size {}", cp.size),
+            &cp.note,
+            &mut r,
+        );
+    }
+    if let Some(note) = external {
+        check("the checkpoint given with --from", note, &mut r);
+    }
+    // 3. Mailbox entries against the journal: every entry placed by a leaf, every removal
+    //    expunged by one.
+    let mut placed: HashMap<(i64, u32), (u64, Kind)> = HashMap::new();
+    let mut expunged: HashMap<(i64, u32), u64> = HashMap::new();
+    for (idx, ev) in events.iter().enumerate() {
+        let Some(ev) = ev else { continue };
+        let Some(kind) = ev.kind else { continue };
+        let key = (ev.mailbox_id, ev.uid);
+        if kind.places_message() {
+            placed.insert(key, (idx as u64, kind));
+        } else if kind == Kind::Expunged {
+            expunged.insert(key, idx as u64);
+        }
+    }
+    let entries = store.all_entries()?;
+    let mut seen = std::collections::HashSet::new();
+    for e in &entries {
+        r.entries += 1;
+        let key = (e.mailbox_id, e.uid);
+        seen.insert(key);
+        let name = format!("{} {} UID {}", e.account, e.mailbox, e.uid);
+        if !placed.contains_key(&key) {
+            r.problems.push(format!(
+                "message {name} is in the store but no journal leaf records its arrival"
+            ));
+        }
+        match (e.expunged_at, expunged.get(&key)) {
+            (Some(_), None) => r.problems.push(format!(
+                "message {name} was removed from view without an expunge in the journal"
+            )),
+            (None, Some(i)) => r.problems.push(format!(
+                "message {name} is live although journal leaf {i} records its expunge"
+            )),
+            _ => {}
+        }
+        if e.expunged_at.is_none() {
+            r.bodies += 1;
+            if let Err(err) = store.read_blob(&e.blob) {
+                r.problems.push(format!(
+                    "message {name}: its bytes are damaged or missing ({err})"
+                ));
+            }
+        }
+    }
+    for (key, (idx, kind)) in &placed {
+        if !seen.contains(key) {
+            let who = events[*idx as usize]
+                .as_ref()
+                .map(|e| format!("{} {} UID {}", e.account, e.mailbox, e.uid))
+                .unwrap_or_default();
+            r.problems.push(format!(
+                "message {who} ({} by journal leaf {idx}) is gone from the store without a trace: deleted behind the journal's back",
+                kind.name()
+            ));
+        }
+    }
+    r.problems.sort();
+    Ok(r)
+}
+
+/// An inclusion proof of the newest leaf about one message, against a signed checkpoint.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    /// The leaf's index.
+    pub index: u64,
+    /// The leaf bytes.
+    pub leaf: Vec<u8>,
+    /// The audit path.
+    pub path: Vec<Hash>,
+    /// The checkpoint it is proved against.
+    pub checkpoint: StoredCheckpoint,
+}
+
+impl Proof {
+    /// Text for people and scripts.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "leaf index: {}\nleaf: {}\ntree size: {}\ninclusion proof:\n",
+            self.index,
+            hex(&self.leaf),
+            self.checkpoint.size
+        );
+        for h in &self.path {
+            s.push_str(&format!("  {}\n", hex(h)));
+        }
+        s.push_str("checkpoint:\n");
+        s.push_str(&self.checkpoint.note);
+        s
+    }
+}
+
+/// Proves that the leaves about a message are in the journal: the newest one, against the
+/// newest checkpoint (written first if none covers it yet).
+pub fn prove(
+    store: &Store,
+    signer: std::sync::Arc<Signer>,
+    hostname: &str,
+    mailbox_id: i64,
+    uid: u32,
+) -> Result<Option<Proof>, store::Error> {
+    let Some(&index) = store.journal_leaves_of(mailbox_id, uid)?.last() else {
+        return Ok(None);
+    };
+    let latest = store.checkpoints()?.into_iter().last();
+    let cp = match latest {
+        Some(cp) if cp.size > index => cp,
+        _ => match checkpoint(store, signer, hostname, true)? {
+            Some(cp) => cp,
+            None => return Ok(None),
+        },
+    };
+    let path = store.journal_inclusion(index, cp.size)?;
+    let leaf = store
+        .journal_leaves(index, index + 1)?
+        .pop()
+        .map(|l| l.leaf)
+        .unwrap_or_default();
+    Ok(Some(Proof {
+        index,
+        leaf,
+        path,
+        checkpoint: cp,
+    }))
+}

@@ -1,0 +1,66 @@
+//! `mailkeep journal …`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use mailkeep_core::config::Config;
+use mailkeep_core::journal;
+use mailkeep_core::store::{Actor, OpenOptions, Store};
+
+use crate::JournalCmd;
+
+pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
+    let config = Config::load(dir)?;
+    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let signer = Arc::new(journal::load_signer(dir, &config.hostname)?);
+    match cmd {
+        JournalCmd::Checkpoint => {
+            let cp = journal::checkpoint(&store, signer, &config.hostname, true)?
+                .context("no checkpoint was written")?;
+            print!("{}", cp.note);
+        }
+        JournalCmd::Pubkey => println!("{}", signer.verifier_key()),
+        JournalCmd::Verify { from } => {
+            let external = match &from {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let report = journal::verify(&store, &signer.verifier_key(), external.as_deref())?;
+            println!(
+                "checked {} journal leaves, {} signed checkpoints, {} mailbox entries, {} message bodies",
+                report.leaves, report.checkpoints, report.entries, report.bodies
+            );
+            if report.problems.is_empty() {
+                println!("journal verified: nothing is missing or altered");
+            } else {
+                for p in &report.problems {
+                    println!("PROBLEM: {p}");
+                }
+                bail!(
+                    "journal verification failed: {} problem(s)",
+                    report.problems.len()
+                );
+            }
+        }
+        JournalCmd::Prove {
+            account,
+            mailbox,
+            uid,
+        } => {
+            let acc = store
+                .account(&account)?
+                .with_context(|| format!("no such user: {account}"))?;
+            let mb = store
+                .mailbox(acc.id, &mailbox)?
+                .with_context(|| format!("{account} has no mailbox {mailbox}"))?;
+            let proof = journal::prove(&store, signer, &config.hostname, mb.id, uid)?
+                .with_context(|| format!("no journal record of UID {uid} in {mailbox}"))?;
+            print!("{}", proof.render());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,552 @@
+//! Journaling: every state change that matters appends a leaf (`mailkeep-journal`'s
+//! encoding) in the same transaction as the change, with the Merkle nodes it completes.
+//! Reading the tree back: heads, proofs, leaves, checkpoints.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use mailkeep_journal::merkle::{self, Nodes};
+use mailkeep_journal::{ActorKind, Event, Kind};
+
+use crate::ops::{exec, row};
+use crate::segments::Hash;
+use crate::{Error, Result, Store};
+
+/// Who is acting on the store (recorded in every leaf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// System, account, admin or remote peer.
+    pub kind: ActorKind,
+    /// Account address, admin name, peer host name.
+    pub name: String,
+    /// Client IP address, if any.
+    pub origin: String,
+}
+
+impl Actor {
+    /// The server itself (queue, delivery notifications, purge on schedule).
+    pub fn system() -> Actor {
+        Actor {
+            kind: ActorKind::System,
+            name: String::new(),
+            origin: String::new(),
+        }
+    }
+
+    /// The administrator at the command line.
+    pub fn admin() -> Actor {
+        let name = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "admin".into());
+        Actor {
+            kind: ActorKind::Admin,
+            name,
+            origin: String::new(),
+        }
+    }
+
+    /// A logged-in account.
+    pub fn account(address: &str, origin: &str) -> Actor {
+        Actor {
+            kind: ActorKind::Account,
+            name: address.to_owned(),
+            origin: origin.to_owned(),
+        }
+    }
+
+    /// Another server, by its EHLO name.
+    pub fn peer(helo: &str, origin: &str) -> Actor {
+        Actor {
+            kind: ActorKind::Peer,
+            name: helo.to_owned(),
+            origin: origin.to_owned(),
+        }
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Complete-subtree hashes as stored.
+pub(crate) struct DbNodes<'a>(pub &'a Connection);
+
+impl Nodes for DbNodes<'_> {
+    fn node(&self, level: u32, index: u64) -> Option<Hash> {
+        row(
+            self.0,
+            "SELECT hash FROM journal_nodes WHERE level = ?1 AND idx = ?2",
+            params![level, index as i64],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()
+        .ok()
+        .flatten()
+        .and_then(|v| v.try_into().ok())
+    }
+}
+
+pub(crate) fn size(c: &Connection) -> Result<u64> {
+    Ok(row(
+        c,
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM journal",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+/// Appends one leaf and the nodes it completes; returns its index.
+pub(crate) fn append_leaf(c: &Connection, ev: &Event) -> Result<u64> {
+    let idx = size(c)?;
+    let leaf = ev.encode();
+    let hash = merkle::leaf_hash(&leaf);
+    exec(
+        c,
+        "INSERT INTO journal (idx, leaf, kind, time, mailbox_id, uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            idx as i64,
+            leaf,
+            ev.kind.map_or(0, |k| k as u8),
+            ev.time,
+            (ev.mailbox_id != 0).then_some(ev.mailbox_id),
+            (ev.uid != 0).then_some(ev.uid),
+        ],
+    )?;
+    let insert = |level: u32, i: u64, h: &Hash| {
+        exec(
+            c,
+            "INSERT INTO journal_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+            params![level, i as i64, &h[..]],
+        )
+    };
+    insert(0, idx, &hash)?;
+    let nodes = DbNodes(c);
+    for (level, i) in merkle::completed_by(idx) {
+        let missing = || Error::Corrupt {
+            hash: format!("journal node {}/{}", level - 1, 2 * i),
+            reason: "a journal node the next one needs is missing".into(),
+        };
+        let left = nodes.node(level - 1, 2 * i).ok_or_else(missing)?;
+        let right = nodes.node(level - 1, 2 * i + 1).ok_or_else(missing)?;
+        insert(level, i, &merkle::node_hash(&left, &right))?;
+    }
+    Ok(idx)
+}
+
+/// The message's secret, created on first use (messages stored before the journal existed).
+fn secret(c: &Connection, blob: &Hash) -> Result<[u8; 32]> {
+    let found: Option<Vec<u8>> = row(
+        c,
+        "SELECT secret FROM blobs WHERE hash = ?1",
+        [&blob[..]],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten();
+    if let Some(s) = found.and_then(|s| <[u8; 32]>::try_from(s).ok()) {
+        return Ok(s);
+    }
+    let s: [u8; 32] = rand::random();
+    exec(
+        c,
+        "UPDATE blobs SET secret = ?2 WHERE hash = ?1",
+        params![&blob[..], &s[..]],
+    )?;
+    Ok(s)
+}
+
+/// Journals an event about one mailbox entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_message(
+    c: &Connection,
+    actor: &Actor,
+    kind: Kind,
+    mailbox_id: i64,
+    uid: u32,
+    blob: &Hash,
+    envelope: Option<(&str, &[String])>,
+    detail: &str,
+) -> Result<u64> {
+    let (account, mailbox): (String, String) = row(
+        c,
+        "SELECT a.address, b.name FROM mailboxes b JOIN accounts a ON a.id = b.account_id
+         WHERE b.id = ?1",
+        [mailbox_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let secret = secret(c, blob)?;
+    let (mail_from, recipients) = envelope.map_or((String::new(), Vec::new()), |(f, r)| {
+        (f.to_owned(), r.to_vec())
+    });
+    append_leaf(
+        c,
+        &Event {
+            kind: Some(kind),
+            time: now(),
+            actor_kind: Some(actor.kind),
+            actor: actor.name.clone(),
+            origin: actor.origin.clone(),
+            account,
+            mailbox,
+            mailbox_id,
+            uid,
+            mail_from,
+            recipients,
+            commitment: Some(mailkeep_journal::leaf::commitment(&secret, blob)),
+            detail: detail.to_owned(),
+        },
+    )
+}
+
+/// Journals an event about a message that is not in a mailbox (submitted, sent, bounced).
+pub(crate) fn record_transfer(
+    c: &Connection,
+    actor: &Actor,
+    kind: Kind,
+    account: &str,
+    blob: &Hash,
+    envelope: (&str, &[String]),
+    detail: &str,
+) -> Result<u64> {
+    let secret = secret(c, blob)?;
+    append_leaf(
+        c,
+        &Event {
+            kind: Some(kind),
+            time: now(),
+            actor_kind: Some(actor.kind),
+            actor: actor.name.clone(),
+            origin: actor.origin.clone(),
+            account: account.to_owned(),
+            mail_from: envelope.0.to_owned(),
+            recipients: envelope.1.to_vec(),
+            commitment: Some(mailkeep_journal::leaf::commitment(&secret, blob)),
+            detail: detail.to_owned(),
+            ..Event::default()
+        },
+    )
+}
+
+/// Journals an event without a message (accounts, domains, holds, audit).
+pub(crate) fn record_event(
+    c: &Connection,
+    actor: &Actor,
+    kind: Kind,
+    account: &str,
+    detail: &str,
+) -> Result<u64> {
+    append_leaf(
+        c,
+        &Event {
+            kind: Some(kind),
+            time: now(),
+            actor_kind: Some(actor.kind),
+            actor: actor.name.clone(),
+            origin: actor.origin.clone(),
+            account: account.to_owned(),
+            detail: detail.to_owned(),
+            ..Event::default()
+        },
+    )
+}
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it covers.
+    pub size: u64,
+    /// Root hash it claims.
+    pub root: Hash,
+    /// When it was made.
+    pub time: i64,
+    /// The signed note.
+    pub note: String,
+}
+
+/// One leaf as stored, for verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLeaf {
+    /// Its index.
+    pub idx: u64,
+    /// The leaf bytes.
+    pub leaf: Vec<u8>,
+    /// The level-0 node stored for it (the leaf hash as it was appended).
+    pub node: Option<Hash>,
+}
+
+impl Store {
+    /// The same store, recording `actor` in the journal for the writes made through it.
+    pub fn acting(&self, actor: Actor) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            actor: std::sync::Arc::new(actor),
+        }
+    }
+
+    /// Who this handle acts as.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Number of leaves.
+    pub fn journal_size(&self) -> Result<u64> {
+        self.read(size)
+    }
+
+    /// The tree head at `size` from the stored nodes.
+    pub fn journal_root(&self, size: u64) -> Result<Hash> {
+        self.read(|c| {
+            merkle::root(&DbNodes(c), size)
+                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
+        })
+    }
+
+    /// The inclusion proof of leaf `idx` in the tree of `size`.
+    pub fn journal_inclusion(&self, idx: u64, size: u64) -> Result<Vec<Hash>> {
+        self.read(|c| {
+            merkle::inclusion_proof(&DbNodes(c), idx, size)
+                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
+        })
+    }
+
+    /// The consistency proof from `old` to `new`.
+    pub fn journal_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
+        self.read(|c| {
+            merkle::consistency_proof(&DbNodes(c), old, new)
+                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
+        })
+    }
+
+    /// Leaves `from .. to` in index order.
+    pub fn journal_leaves(&self, from: u64, to: u64) -> Result<Vec<StoredLeaf>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT j.idx, j.leaf, n.hash FROM journal j
+                 LEFT JOIN journal_nodes n ON n.level = 0 AND n.idx = j.idx
+                 WHERE j.idx >= ?1 AND j.idx < ?2 ORDER BY j.idx",
+            )?;
+            let rows = st.query_map(params![from as i64, to as i64], |r| {
+                Ok(StoredLeaf {
+                    idx: r.get::<_, i64>(0)? as u64,
+                    leaf: r.get(1)?,
+                    node: r
+                        .get::<_, Option<Vec<u8>>>(2)?
+                        .and_then(|v| v.try_into().ok()),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Indexes of the leaves about one mailbox entry, oldest first.
+    pub fn journal_leaves_of(&self, mailbox_id: i64, uid: u32) -> Result<Vec<u64>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT idx FROM journal WHERE mailbox_id = ?1 AND uid = ?2 ORDER BY idx",
+            )?;
+            let rows =
+                st.query_map(params![mailbox_id, uid], |r| Ok(r.get::<_, i64>(0)? as u64))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The secret of a message (for export), if its bytes were not purged.
+    pub fn message_secret(&self, blob: &Hash) -> Result<Option<[u8; 32]>> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT secret FROM blobs WHERE hash = ?1",
+                [&blob[..]],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten()
+            .and_then(|v| v.try_into().ok()))
+        })
+    }
+
+    /// Writes a checkpoint of the tree as it is at the moment of the write: `sign` gets the
+    /// size and root and returns the signed note. `None` if the tree has not grown since the
+    /// last checkpoint (unless `force`).
+    pub fn checkpoint(
+        &self,
+        force: bool,
+        sign: impl FnOnce(u64, Hash, i64) -> String + Send + 'static,
+    ) -> Result<Option<StoredCheckpoint>> {
+        let mut sign = Some(sign);
+        self.write(None, move |c, _| {
+            let n = size(c)?;
+            let last: Option<i64> =
+                row(c, "SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))?;
+            if !force && last.is_some_and(|l| l as u64 == n) {
+                return Ok(None);
+            }
+            let root = merkle::root(&DbNodes(c), n).map_err(|e| Error::Corrupt {
+                hash: "journal".into(),
+                reason: format!("cannot compute the tree head: {e:?}"),
+            })?;
+            let time = now();
+            let Some(sign) = sign.take() else {
+                return Ok(None);
+            };
+            let note = sign(n, root, time);
+            exec(
+                c,
+                "INSERT OR REPLACE INTO checkpoints (size, root, time, note) VALUES (?1, ?2, ?3, ?4)",
+                params![n as i64, &root[..], time, note],
+            )?;
+            Ok(Some(StoredCheckpoint {
+                size: n,
+                root,
+                time,
+                note,
+            }))
+        })
+    }
+
+    /// Every stored checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT size, root, time, note FROM checkpoints ORDER BY size")?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (size, root, time, note) = row?;
+                out.push(StoredCheckpoint {
+                    size: size as u64,
+                    root: root.try_into().unwrap_or([0; 32]),
+                    time,
+                    note,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Journals what a store upgraded to format 4 already holds: accounts, domains, aliases,
+/// and every message (with its expunge, if it was expunged), in id order.
+pub(crate) fn journal_existing(c: &Connection) -> Result<()> {
+    let system = Actor::system();
+    const EARLIER: &str = "present before the journal existed";
+    let mut st = c.prepare("SELECT name FROM domains ORDER BY id")?;
+    let domains: Vec<String> = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for d in domains {
+        record_event(
+            c,
+            &system,
+            Kind::DomainCreated,
+            "",
+            &format!("{d}; {EARLIER}"),
+        )?;
+    }
+    let mut st = c.prepare("SELECT address FROM accounts ORDER BY id")?;
+    let accounts: Vec<String> = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for a in accounts {
+        record_event(c, &system, Kind::AccountCreated, &a, EARLIER)?;
+    }
+    let mut st = c.prepare(
+        "SELECT s.source, a.address FROM aliases s JOIN accounts a ON a.id = s.account_id
+         ORDER BY s.id",
+    )?;
+    let aliases: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (source, target) in aliases {
+        record_event(
+            c,
+            &system,
+            Kind::AliasCreated,
+            &target,
+            &format!("{source} -> {target}; {EARLIER}"),
+        )?;
+    }
+    let mut st =
+        c.prepare("SELECT mailbox_id, uid, blob_hash, expunged_at FROM messages ORDER BY id")?;
+    let messages: Vec<(i64, u32, Vec<u8>, Option<i64>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (mailbox_id, uid, blob, expunged) in messages {
+        let Ok(blob) = <Hash>::try_from(blob) else {
+            continue;
+        };
+        record_message(
+            c,
+            &system,
+            Kind::Appended,
+            mailbox_id,
+            uid,
+            &blob,
+            None,
+            EARLIER,
+        )?;
+        if expunged.is_some() {
+            record_message(
+                c,
+                &system,
+                Kind::Expunged,
+                mailbox_id,
+                uid,
+                &blob,
+                None,
+                EARLIER,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A mailbox entry as stored, for checking it against the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// Mailbox id.
+    pub mailbox_id: i64,
+    /// Owner's address.
+    pub account: String,
+    /// Mailbox name now.
+    pub mailbox: String,
+    /// UID.
+    pub uid: u32,
+    /// SHA-256 of the bytes.
+    pub blob: Hash,
+    /// When it was expunged, if it was.
+    pub expunged_at: Option<i64>,
+}
+
+impl Store {
+    /// Every mailbox entry ever made (expunged ones included), by mailbox and UID.
+    pub fn all_entries(&self) -> Result<Vec<EntryRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT m.mailbox_id, a.address, b.name, m.uid, m.blob_hash, m.expunged_at
+                 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+                 JOIN accounts a ON a.id = b.account_id ORDER BY m.mailbox_id, m.uid",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(EntryRecord {
+                    mailbox_id: r.get(0)?,
+                    account: r.get(1)?,
+                    mailbox: r.get(2)?,
+                    uid: r.get(3)?,
+                    blob: crate::ops::hash_from(r.get(4)?)?,
+                    expunged_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}

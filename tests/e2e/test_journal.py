@@ -1,0 +1,197 @@
+"""The tamper-evident journal (issue 5): every delivery and expunge is a leaf; checkpoints are
+signed; `journal verify` finds each kind of tampering and names it; an outsider checks an
+inclusion proof and a checkpoint with nothing but the public key (independent code here:
+hashlib and PyNaCl)."""
+import base64
+import hashlib
+import imaplib
+import shutil
+import smtplib
+import sqlite3
+
+import nacl.signing
+import pytest
+
+from conftest import PASSWORD, Server, mk
+from mailpeers import CTX
+
+
+def leaf_hash(b):
+    return hashlib.sha256(b"\x00" + b).digest()
+
+
+def node_hash(l, r):
+    return hashlib.sha256(b"\x01" + l + r).digest()
+
+
+def mth(hashes):
+    """RFC 9162 §2.1.1, written independently of mailkeep."""
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return node_hash(mth(hashes[:k]), mth(hashes[k:]))
+
+
+def verify_inclusion(leaf, index, size, path, root):
+    """RFC 9162 §2.1.3.2."""
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def check_note(note, vkey):
+    """C2SP signed-note with an Ed25519 key: returns (size, root)."""
+    name, key_id, key = vkey.strip().split("+")
+    raw = base64.b64decode(key)
+    assert raw[0] == 1
+    body, sigs = note.split("\n\n", 1)
+    body += "\n"
+    line = [l for l in sigs.splitlines() if l.startswith(f"\u2014 {name} ")][0]
+    blob = base64.b64decode(line.rsplit(" ", 1)[1])
+    assert blob[:4].hex() == key_id
+    nacl.signing.VerifyKey(raw[1:]).verify(body.encode(), blob[4:])
+    lines = body.splitlines()
+    return int(lines[1]), base64.b64decode(lines[2])
+
+
+@pytest.fixture
+def journaled(tmp_path):
+    """A store with 20 delivered messages, 5 of them expunged over IMAP, and a checkpoint
+    kept outside the data directory."""
+    data = tmp_path / "data"
+    mk(data, "init", "--domain", "example.org")
+    cfg = data / "mailkeep.toml"
+    text = cfg.read_text()
+    for port in ("2525", "2587", "2465", "2143", "2993"):
+        text = text.replace(f"127.0.0.1:{port}", "127.0.0.1:0")
+    cfg.write_text(text)
+    mk(data, "user", "add", "alice@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    srv = Server(data)
+    host, port = srv.addrs["smtp"]
+    with smtplib.SMTP(host, port) as s:
+        for n in range(20):
+            s.sendmail(f"sender{n}@example.net", ["alice@example.org", "bcc@example.org"][:1],
+                       f"From: sender{n}@example.net\r\nSubject: m{n}\r\n\r\nbody {n}\r\n".encode())
+    host, port = srv.addrs["imaps"]
+    with imaplib.IMAP4_SSL(host, port, ssl_context=CTX) as im:
+        im.login("alice@example.org", PASSWORD)
+        im.select("INBOX")
+        im.store("1:5", "+FLAGS", "\\Deleted")
+        im.expunge()
+    srv.stop()
+    kept = tmp_path / "kept-checkpoint.txt"
+    kept.write_text(mk(data, "journal", "checkpoint").stdout)
+    vkey = mk(data, "journal", "pubkey").stdout.strip()
+    return data, kept, vkey
+
+
+def verify(data, *extra):
+    return mk(data, "journal", "verify", *extra, check=False)
+
+
+def test_journal_verifies_and_proves_to_an_outsider(journaled):
+    data, kept, vkey = journaled
+    r = verify(data, "--from", str(kept))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "journal verified" in r.stdout
+    assert "20 mailbox entries" in r.stdout and "15 message bodies" in r.stdout, r.stdout
+    # The leaves say what happened, who did it and from where.
+    db = sqlite3.connect(data / "meta.sqlite")
+    kinds = [k for (k,) in db.execute("SELECT kind FROM journal ORDER BY idx")]
+    assert kinds.count(1) == 20 and kinds.count(8) == 5, kinds   # delivered, expunged
+    leaf = db.execute("SELECT leaf FROM journal WHERE kind = 8 LIMIT 1").fetchone()[0]
+    assert b"alice@example.org" in leaf and b"127.0.0.1" in leaf, leaf
+    db.close()
+    # An outsider checks the proof of UID 7 against the signed checkpoint.
+    out = mk(data, "journal", "prove", "--account", "alice@example.org", "--mailbox", "INBOX",
+             "--uid", "7").stdout
+    index = int(out.split("leaf index: ")[1].split("\n")[0])
+    leaf = bytes.fromhex(out.split("leaf: ")[1].split("\n")[0])
+    path = [bytes.fromhex(l.strip()) for l in
+            out.split("inclusion proof:\n")[1].split("checkpoint:\n")[0].splitlines()]
+    size, root = check_note(out.split("checkpoint:\n")[1], vkey)
+    assert verify_inclusion(leaf_hash(leaf), index, size, path, root)
+    assert not verify_inclusion(leaf_hash(leaf + b"x"), index, size, path, root)
+    # The whole tree, recomputed here from the stored leaves, has the signed root.
+    db = sqlite3.connect(data / "meta.sqlite")
+    leaves = [l for (l,) in db.execute("SELECT leaf FROM journal ORDER BY idx")]
+    db.close()
+    ksize, kroot = check_note(kept.read_text(), vkey)
+    assert mth([leaf_hash(l) for l in leaves[:ksize]]) == kroot
+
+
+def tamper(data, tmp_path, name, sql):
+    copy = tmp_path / name
+    shutil.copytree(data, copy)
+    db = sqlite3.connect(copy / "meta.sqlite")
+    for stmt in sql:
+        db.execute(stmt)
+    db.commit()
+    db.close()
+    return copy
+
+
+@pytest.mark.parametrize("name,sql,expect", [
+    ("deleted-row", ["DELETE FROM messages WHERE uid = 9"],
+     "is gone from the store without a trace"),
+    ("silent-expunge", ["UPDATE messages SET expunged_at = 1 WHERE uid = 10"],
+     "was removed from view without an expunge in the journal"),
+    ("altered-blob", ["UPDATE blobs SET data = CAST('forged' AS BLOB) WHERE hash = "
+                      "(SELECT blob_hash FROM messages WHERE uid = 11)"],
+     "its bytes are damaged or missing"),
+    ("truncated", ["DELETE FROM journal WHERE idx >= (SELECT MAX(idx) - 2 FROM journal)",
+                   "DELETE FROM journal_nodes WHERE level = 0 AND idx >= "
+                   "(SELECT MAX(idx) + 1 FROM journal)"],
+     "the journal was truncated"),
+    ("rewritten-leaf", ["UPDATE journal SET leaf = CAST(replace(CAST(leaf AS TEXT), 'sender3',"
+                        " 'attacker') AS BLOB) WHERE idx = (SELECT MIN(idx) FROM journal "
+                        "WHERE kind = 1) + 3"],
+     "the leaf was rewritten"),
+])
+def test_tampering_is_found_and_named(journaled, tmp_path, name, sql, expect):
+    data, kept, _ = journaled
+    copy = tamper(data, tmp_path, name, sql)
+    r = verify(copy)
+    assert r.returncode != 0, r.stdout
+    assert expect in r.stdout, r.stdout
+
+
+def test_a_rewritten_history_is_caught_by_a_checkpoint_kept_outside(journaled, tmp_path):
+    """The attacker rewrites a leaf, recomputes every node and drops the stored checkpoints:
+    the store is self-consistent again, but a checkpoint kept elsewhere still pins history."""
+    data, kept, _ = journaled
+    copy = tmp_path / "rewritten"
+    shutil.copytree(data, copy)
+    db = sqlite3.connect(copy / "meta.sqlite")
+    idx = db.execute("SELECT MIN(idx) FROM journal WHERE kind = 1").fetchone()[0]
+    leaf = db.execute("SELECT leaf FROM journal WHERE idx = ?", (idx,)).fetchone()[0]
+    db.execute("UPDATE journal SET leaf = ? WHERE idx = ?",
+               (leaf.replace(b"sender0", b"nobody0"), idx))
+    leaves = [l for (l,) in db.execute("SELECT leaf FROM journal ORDER BY idx")]
+    db.execute("DELETE FROM journal_nodes")
+    level = [leaf_hash(l) for l in leaves]
+    lv = 0
+    while level:
+        for i, h in enumerate(level):
+            db.execute("INSERT INTO journal_nodes VALUES (?, ?, ?)", (lv, i, h))
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        lv += 1
+    db.execute("DELETE FROM checkpoints")
+    db.commit()
+    db.close()
+    assert verify(copy).returncode == 0, "self-consistent after the rewrite"
+    r = verify(copy, "--from", str(kept))
+    assert r.returncode != 0 and "history was rewritten" in r.stdout, r.stdout
