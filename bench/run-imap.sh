@@ -21,7 +21,7 @@ START=$(date +%s.%N)
 $BIN --data "$DATA" import --account bench@example.test "$WORK/box.mbox"
 echo "import: $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}") s"
 ulimit -n 65536 2>/dev/null || true
-MAILKEEP_LOG=warn $BIN --data "$DATA" serve & PID=$!
+MAILKEEP_DNS_RESOLVER=none MAILKEEP_LOG=warn $BIN --data "$DATA" serve & PID=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/13993) 2>/dev/null && break; sleep 0.1; done
 $BENCH imap --addr 127.0.0.1:13993 --cert "$DATA/keys/tls-cert.pem" --user bench@example.test \
   --password bench-password-123 --pid "$PID" --idle "$IDLE"

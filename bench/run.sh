@@ -13,7 +13,8 @@ $BIN --data "$DATA" init --domain example.test >/dev/null
 # Free ports so that a running quickstart does not collide.
 sed -i 's/127.0.0.1:2525/127.0.0.1:12525/; s/"127.0.0.1:2587"/"127.0.0.1:12587"/; s/"127.0.0.1:2465"/"127.0.0.1:12465"/; s/"127.0.0.1:2143"/"127.0.0.1:12143"/; s/"127.0.0.1:2993"/"127.0.0.1:12993"/' "$DATA/mailkeep.toml"
 echo 'bench-password-123' | $BIN --data "$DATA" user add bench@example.test --password-stdin >/dev/null
-MAILKEEP_LOG=warn $BIN --data "$DATA" serve & PID=$!
+# No DNS: the benchmark measures ingest, not lookups (and must not leave the machine).
+MAILKEEP_DNS_RESOLVER=none MAILKEEP_LOG=warn $BIN --data "$DATA" serve & PID=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/12525) 2>/dev/null && break; sleep 0.1; done
 echo "disk: $(df -h "$WORK" | tail -1 | awk '{print $1, $6}')"
 $BENCH probe --dir "$WORK" --size "$S" --count 500 | tee "$WORK/probe.txt"
