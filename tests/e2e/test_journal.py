@@ -5,6 +5,7 @@ hashlib and PyNaCl)."""
 import base64
 import hashlib
 import imaplib
+import json
 import shutil
 import smtplib
 import sqlite3
@@ -86,6 +87,9 @@ def journaled(tmp_path):
             s.sendmail(f"sender{n}@example.net", ["alice@example.org", "bcc@example.org"][:1],
                        f"From: sender{n}@example.net\r\nSubject: m{n}\r\n\r\nbody {n}\r\n".encode())
     host, port = srv.addrs["imaps"]
+    with imaplib.IMAP4_SSL(host, port, ssl_context=CTX) as im:
+        with pytest.raises(imaplib.IMAP4.error):
+            im.login("mallory@example.org", "guessing-123456")
     with imaplib.IMAP4_SSL(host, port, ssl_context=CTX) as im:
         im.login("alice@example.org", PASSWORD)
         im.select("INBOX")
@@ -195,3 +199,25 @@ def test_a_rewritten_history_is_caught_by_a_checkpoint_kept_outside(journaled, t
     assert verify(copy).returncode == 0, "self-consistent after the rewrite"
     r = verify(copy, "--from", str(kept))
     assert r.returncode != 0 and "history was rewritten" in r.stdout, r.stdout
+
+
+def test_audit_answers_who_did_what_when_and_from_where(journaled):
+    data, _, _ = journaled
+    text = mk(data, "audit").stdout
+    assert "audit             peer from 127.0.0.1  account mallory@example.org  (imap login failed)" in text, text
+    assert "account alice@example.org from 127.0.0.1  account alice@example.org  (imap login)" in text
+    assert "account-created   admin" in text
+    events = [json.loads(l) for l in mk(data, "audit", "--json").stdout.splitlines()]
+    expunges = [e for e in events if e["kind"] == "expunged"]
+    assert len(expunges) == 5
+    assert all(e["actor"] == "alice@example.org" and e["origin"] == "127.0.0.1" for e in expunges)
+    assert {e["uid"] for e in expunges} == {1, 2, 3, 4, 5}
+    delivered = [e for e in events if e["kind"] == "delivered"]
+    assert delivered[0]["mail_from"] == "sender0@example.net"
+    assert delivered[0]["recipients"] == ["alice@example.org"]
+    assert delivered[0]["actor_kind"] == "peer" and delivered[0]["origin"] == "127.0.0.1"
+    only = mk(data, "audit", "--account", "mallory@example.org", "--json").stdout.splitlines()
+    assert len(only) == 1 and json.loads(only[0])["detail"] == "imap login failed"
+    assert mk(data, "audit", "--since", "2100-01-01").stdout == ""
+    r = mk(data, "audit", "--since", "last tuesday", check=False)
+    assert r.returncode != 0 and "--since" in r.stderr

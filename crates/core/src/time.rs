@@ -55,3 +55,56 @@ mod tests {
         assert_eq!(rfc5322(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
     }
 }
+
+/// `2026-11-27T10:00:00Z` for a unix time (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    let s = unix.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// Reads `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let t = time.strip_suffix('Z')?;
+    let mut t = t.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    // days_from_civil (H. Hinnant), the inverse of civil_from_days.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for t in [0, 1_795_752_863, 951_782_400, 4_102_444_799] {
+            assert_eq!(parse_time(&rfc3339(t)), Some(t), "{}", rfc3339(t));
+        }
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(parse_time("2026-11-27"), Some(1_795_737_600));
+        assert_eq!(parse_time("2026-13-01"), None);
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}

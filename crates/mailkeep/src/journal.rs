@@ -64,3 +64,87 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
     }
     Ok(())
 }
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `mailkeep audit`: the journal's events, filtered, as text or JSON lines.
+pub fn audit(dir: &Path, account: Option<&str>, since: Option<&str>, json: bool) -> Result<()> {
+    use mailkeep_core::store::journal::ActorKind;
+    use mailkeep_core::time::{parse_time, rfc3339};
+    let store = Store::open(dir, OpenOptions::default())?;
+    let since = match since {
+        Some(s) => Some(parse_time(s).with_context(|| {
+            format!("--since {s}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds")
+        })?),
+        None => None,
+    };
+    for (idx, e) in store.journal_events()? {
+        if since.is_some_and(|t| e.time < t) {
+            continue;
+        }
+        if let Some(a) = account
+            && !(e.account.eq_ignore_ascii_case(a) || e.actor.eq_ignore_ascii_case(a))
+        {
+            continue;
+        }
+        let kind = e.kind.map_or("?", |k| k.name());
+        let actor_kind = match e.actor_kind {
+            Some(ActorKind::System) | None => "system",
+            Some(ActorKind::Account) => "account",
+            Some(ActorKind::Admin) => "admin",
+            Some(ActorKind::Peer) => "peer",
+        };
+        if json {
+            println!(
+                "{{\"leaf\":{idx},\"time\":{},\"kind\":{},\"actor_kind\":{},\"actor\":{},\"origin\":{},\"account\":{},\"mailbox\":{},\"uid\":{},\"mail_from\":{},\"recipients\":[{}],\"detail\":{}}}",
+                json_str(&rfc3339(e.time)),
+                json_str(kind),
+                json_str(actor_kind),
+                json_str(&e.actor),
+                json_str(&e.origin),
+                json_str(&e.account),
+                json_str(&e.mailbox),
+                e.uid,
+                json_str(&e.mail_from),
+                e.recipients
+                    .iter()
+                    .map(|r| json_str(r))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                json_str(&e.detail),
+            );
+        } else {
+            let mut line = format!("{}  {kind:<17} {actor_kind}", rfc3339(e.time));
+            if !e.actor.is_empty() {
+                line.push_str(&format!(" {}", e.actor));
+            }
+            if !e.origin.is_empty() {
+                line.push_str(&format!(" from {}", e.origin));
+            }
+            if !e.account.is_empty() {
+                line.push_str(&format!("  account {}", e.account));
+            }
+            if !e.mailbox.is_empty() {
+                line.push_str(&format!("  {} UID {}", e.mailbox, e.uid));
+            }
+            if !e.detail.is_empty() {
+                line.push_str(&format!("  ({})", e.detail.replace(['\r', '\n'], " ")));
+            }
+            println!("{line}");
+        }
+    }
+    Ok(())
+}

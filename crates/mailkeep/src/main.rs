@@ -84,6 +84,18 @@ enum Command {
     /// The tamper-evident journal: checkpoints, verification, proofs.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// Who did what, when, from where: logins, deliveries, expunges, admin changes.
+    Audit {
+        /// Only events about or by this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only events at or after this time (YYYY-MM-DD, RFC 3339 or unix seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per event per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask DNS what a policy says about a sender (needs no data directory).
     #[command(subcommand)]
     Check(CheckCmd),
@@ -282,6 +294,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Alias(cmd) => alias(dir, cmd),
         Command::Queue(cmd) => queue::run(dir, cmd),
         Command::Journal(cmd) => journal::run(dir, cmd),
+        Command::Audit {
+            account,
+            since,
+            json,
+        } => journal::audit(dir, account.as_deref(), since.as_deref(), json),
         Command::Dns { domain } => dns::run(dir, &domain),
         Command::Check(CheckCmd::Spf {
             ip,

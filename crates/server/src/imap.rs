@@ -517,6 +517,7 @@ impl Session {
 
     async fn login(&mut self, tag: &str, username: String, password: String) {
         let store = self.acting.clone();
+        let tried = username.clone();
         match blocking(move || accounts::authenticate(&store, &username, &password)).await {
             Some(Ok(Some(acc))) => {
                 let Some(slot) = self.shared.imap_sessions.acquire(acc.id) else {
@@ -536,17 +537,26 @@ impl Session {
                         &acc.address,
                         &self.peer.ip().to_string(),
                     ));
+                crate::audit(&self.acting, &acc.address, "imap login").await;
                 self.account = Some(acc);
                 self.state = State::Authenticated;
                 let code = format!("CAPABILITY {}", self.caps());
                 self.tagged(tag, Status::Ok, Some(&code), "Logged in");
             }
-            Some(Ok(None)) => self.tagged(
-                tag,
-                Status::No,
-                Some("AUTHENTICATIONFAILED"),
-                "Invalid credentials",
-            ),
+            Some(Ok(None)) => {
+                let anonymous = self.shared.store.acting(mailkeep_core::store::Actor {
+                    kind: mailkeep_core::store::journal::ActorKind::Peer,
+                    name: String::new(),
+                    origin: self.peer.ip().to_string(),
+                });
+                crate::audit(&anonymous, &tried, "imap login failed").await;
+                self.tagged(
+                    tag,
+                    Status::No,
+                    Some("AUTHENTICATIONFAILED"),
+                    "Invalid credentials",
+                )
+            }
             _ => self.tagged(
                 tag,
                 Status::No,

@@ -332,3 +332,11 @@ async fn checkpoint_timer(shared: Arc<Shared>) {
         write_checkpoint(&shared).await;
     }
 }
+
+/// Journals an audit event; a failure is logged, not fatal to the session.
+pub(crate) async fn audit(store: &mailkeep_core::store::Store, account: &str, detail: &str) {
+    let (store, account, detail) = (store.clone(), account.to_owned(), detail.to_owned());
+    if let Some(Err(e)) = blocking(move || store.audit(&account, &detail)).await {
+        tracing::error!(error = %e, "journaling an audit event failed");
+    }
+}

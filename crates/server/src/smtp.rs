@@ -206,12 +206,22 @@ async fn auth(
     match blocking(move || accounts::authenticate(&store, &user, &pass)).await {
         Some(Ok(Some(acc))) => {
             tracing::info!(%peer, user = %acc.address, mechanism = creds.mechanism.name(), "smtp auth ok");
+            let me = shared
+                .store
+                .acting(Actor::account(&acc.address, &peer.ip().to_string()));
+            crate::audit(&me, &acc.address, "smtp auth").await;
             let identity = acc.address.clone();
             convo.account = Some(acc);
             AuthVerdict::Accept { identity }
         }
         Some(Ok(None)) => {
             tracing::warn!(%peer, user = %creds.username, "smtp auth failed");
+            let anonymous = shared.store.acting(Actor {
+                kind: mailkeep_core::store::journal::ActorKind::Peer,
+                name: String::new(),
+                origin: peer.ip().to_string(),
+            });
+            crate::audit(&anonymous, &creds.username, "smtp auth failed").await;
             tokio::time::sleep(Duration::from_secs(1)).await;
             AuthVerdict::Reject
         }

@@ -550,3 +550,28 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Journals an audit event (a login, a password change, an admin action) by this
+    /// handle's actor about `account`.
+    pub fn audit(&self, account: &str, detail: &str) -> Result<()> {
+        let actor = self.actor.clone();
+        // What a client typed as a user name is stored, bounded.
+        let account: String = account.chars().take(256).collect();
+        let detail = detail.to_owned();
+        self.write(None, move |c, _| {
+            record_event(c, &actor, Kind::Audit, &account, &detail)?;
+            Ok(())
+        })
+    }
+
+    /// Every journal event decoded, oldest first, with its index.
+    pub fn journal_events(&self) -> Result<Vec<(u64, Event)>> {
+        let size = self.journal_size()?;
+        Ok(self
+            .journal_leaves(0, size)?
+            .into_iter()
+            .filter_map(|l| Event::decode(&l.leaf).map(|e| (l.idx, e)))
+            .collect())
+    }
+}

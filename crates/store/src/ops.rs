@@ -251,6 +251,7 @@ impl Store {
     /// Replaces an account's password hash.
     pub fn set_password(&self, address: &str, password_hash: &str) -> Result<()> {
         let (address, hash) = (address.to_owned(), password_hash.to_owned());
+        let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
             exec(
@@ -258,6 +259,7 @@ impl Store {
                 "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
                 params![hash, id],
             )?;
+            record_event(c, &actor, Kind::Audit, &address, "password changed")?;
             Ok(())
         });
         self.directory_changed(&r);
