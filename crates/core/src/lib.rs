@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod address;
 pub mod config;
 pub mod delivery;
+pub mod discover;
 pub mod import;
 pub mod journal;
 pub mod mta_sts;

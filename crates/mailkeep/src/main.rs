@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+mod discover;
 mod dns;
 mod files;
 mod import;
@@ -84,6 +85,17 @@ enum Command {
     /// The tamper-evident journal: checkpoints, verification, proofs.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// Find and export any message ever received, deleted ones included.
+    #[command(subcommand)]
+    Discover(DiscoverCmd),
+    /// Check an export bundle with nothing but the bundle and the saved public key.
+    VerifyExport {
+        /// The export directory (with manifest.json).
+        dir: PathBuf,
+        /// File holding the key printed by `mailkeep journal pubkey`.
+        #[arg(long)]
+        pubkey: PathBuf,
+    },
     /// Who did what, when, from where: logins, deliveries, expunges, admin changes.
     Audit {
         /// Only events about or by this account.
@@ -126,6 +138,38 @@ enum CheckCmd {
         #[arg(long, default_value_t = 5)]
         dns_timeout: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum DiscoverCmd {
+    /// Search every account: free text, from: to: cc: subject: body: attachment: account:
+    /// mailbox: after: before: has:attachment deleted:yes|no, "quoted phrases".
+    Search {
+        /// The query (quote it for the shell).
+        query: String,
+        /// Include expunged messages.
+        #[arg(long)]
+        include_deleted: bool,
+        /// One JSON object per hit per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export what a query finds, with a manifest of hashes and journal proofs.
+    Export {
+        /// The query.
+        query: String,
+        /// Directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// eml (one file per message) or mbox.
+        #[arg(long, default_value = "eml")]
+        format: String,
+        /// Include expunged messages.
+        #[arg(long)]
+        include_deleted: bool,
+    },
+    /// How many messages there are, and which could not be parsed (matched on raw text).
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -294,6 +338,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Alias(cmd) => alias(dir, cmd),
         Command::Queue(cmd) => queue::run(dir, cmd),
         Command::Journal(cmd) => journal::run(dir, cmd),
+        Command::Discover(cmd) => discover::run(dir, cmd),
+        Command::VerifyExport {
+            dir: bundle,
+            pubkey,
+        } => discover::verify_export(&bundle, &pubkey),
         Command::Audit {
             account,
             since,

@@ -525,6 +525,10 @@ pub struct EntryRecord {
     pub blob: Hash,
     /// When it was expunged, if it was.
     pub expunged_at: Option<i64>,
+    /// IMAP INTERNALDATE (arrival), unix seconds.
+    pub internal_date: i64,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 impl Store {
@@ -532,7 +536,8 @@ impl Store {
     pub fn all_entries(&self) -> Result<Vec<EntryRecord>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT m.mailbox_id, a.address, b.name, m.uid, m.blob_hash, m.expunged_at
+                "SELECT m.mailbox_id, a.address, b.name, m.uid, m.blob_hash, m.expunged_at,
+                        m.internal_date, m.size
                  FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
                  JOIN accounts a ON a.id = b.account_id ORDER BY m.mailbox_id, m.uid",
             )?;
@@ -544,6 +549,8 @@ impl Store {
                     uid: r.get(3)?,
                     blob: crate::ops::hash_from(r.get(4)?)?,
                     expunged_at: r.get(5)?,
+                    internal_date: r.get(6)?,
+                    size: r.get(7)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -1,0 +1,739 @@
+//! Discovery: finding any message ever received, deleted ones included, and handing it over
+//! with proof. The query language, the documents it matches, search, export, and the
+//! outsider's check of an export.
+//!
+//! Search reads every message and matches exactly (no index yet, so no false hits and no
+//! skipped message: one that cannot be parsed is matched on its raw text).
+
+use std::collections::HashMap;
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+use crate::store::journal::{ActorKind, Event, Kind};
+use crate::store::{self, EntryRecord, Store};
+
+/// One condition; a query is all of them (AND).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// Anywhere: headers, body text, attachment names.
+    Text(String),
+    /// `from:`
+    From(String),
+    /// `to:` (To and Cc, as a reader expects)
+    To(String),
+    /// `cc:`
+    Cc(String),
+    /// `subject:`
+    Subject(String),
+    /// `body:`
+    Body(String),
+    /// `attachment:` (file names)
+    Attachment(String),
+    /// `account:`
+    Account(String),
+    /// `mailbox:`
+    Mailbox(String),
+    /// `after:` (arrival on or after; unix seconds)
+    After(i64),
+    /// `before:` (arrival before)
+    Before(i64),
+    /// `has:attachment`
+    HasAttachment,
+    /// `deleted:yes|no`
+    Deleted(bool),
+}
+
+/// A parsed query.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    /// Every term must hold.
+    pub terms: Vec<Term>,
+}
+
+/// Splits on spaces outside double quotes; quotes group a phrase.
+fn tokens(q: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in q.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if quoted {
+        return Err("unbalanced double quote".into());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+impl Query {
+    /// Parses `free text from:x to:y subject:"a phrase" after:2026-01-01 deleted:yes …`.
+    pub fn parse(q: &str) -> Result<Query, String> {
+        let mut terms = Vec::new();
+        for t in tokens(q)? {
+            let lower = |s: &str| s.to_lowercase();
+            let term = match t.split_once(':') {
+                Some((field, value)) if !value.is_empty() || field == "has" => {
+                    match field.to_ascii_lowercase().as_str() {
+                        "from" => Term::From(lower(value)),
+                        "to" => Term::To(lower(value)),
+                        "cc" => Term::Cc(lower(value)),
+                        "subject" => Term::Subject(lower(value)),
+                        "body" => Term::Body(lower(value)),
+                        "attachment" => Term::Attachment(lower(value)),
+                        "account" => Term::Account(lower(value)),
+                        "mailbox" => Term::Mailbox(value.to_owned()),
+                        "after" => Term::After(
+                            crate::time::parse_time(value)
+                                .ok_or(format!("after:{value}: expected YYYY-MM-DD"))?,
+                        ),
+                        "before" => Term::Before(
+                            crate::time::parse_time(value)
+                                .ok_or(format!("before:{value}: expected YYYY-MM-DD"))?,
+                        ),
+                        "has" if value.eq_ignore_ascii_case("attachment") => Term::HasAttachment,
+                        "deleted" => match value.to_ascii_lowercase().as_str() {
+                            "yes" => Term::Deleted(true),
+                            "no" => Term::Deleted(false),
+                            _ => return Err(format!("deleted:{value}: expected yes or no")),
+                        },
+                        // Not a field we know: the colon is part of the text (a URL, a time).
+                        _ => Term::Text(lower(&t)),
+                    }
+                }
+                _ => Term::Text(lower(&t)),
+            };
+            terms.push(term);
+        }
+        Ok(Query { terms })
+    }
+
+    /// Whether the query itself says which deleted state it wants.
+    pub fn mentions_deleted(&self) -> bool {
+        self.terms.iter().any(|t| matches!(t, Term::Deleted(_)))
+    }
+}
+
+/// What a message offers to be matched on, lower-cased.
+#[derive(Debug, Default, Clone)]
+pub struct Document {
+    /// From: names and addresses.
+    pub from: String,
+    /// To: names and addresses.
+    pub to: String,
+    /// Cc: names and addresses.
+    pub cc: String,
+    /// Subject.
+    pub subject: String,
+    /// Decoded text of every text and HTML part (HTML reduced to text).
+    pub body: String,
+    /// Attachment file names.
+    pub attachments: Vec<String>,
+    /// All header fields, decoded where possible.
+    pub headers: String,
+    /// The message could not be parsed; `body` holds its raw text.
+    pub unparsed: bool,
+}
+
+fn addresses(a: Option<&mail_parser::Address<'_>>) -> String {
+    let Some(a) = a else {
+        return String::new();
+    };
+    a.iter()
+        .map(|x| {
+            format!(
+                "{} <{}>",
+                x.name().unwrap_or_default(),
+                x.address().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+        .to_lowercase()
+}
+
+/// Extracts the searchable text of a message.
+pub fn document(raw: &[u8]) -> Document {
+    let Some(m) = MessageParser::default().parse(raw) else {
+        return Document {
+            body: String::from_utf8_lossy(raw).to_lowercase(),
+            headers: String::new(),
+            unparsed: true,
+            ..Document::default()
+        };
+    };
+    let mut body = String::new();
+    for i in 0..m.text_body.len() {
+        if let Some(t) = m.body_text(i) {
+            body.push_str(&t);
+            body.push('\n');
+        }
+    }
+    for i in 0..m.html_body.len() {
+        if let Some(t) = m.body_html(i) {
+            body.push_str(&mail_parser::decoders::html::html_to_text(&t));
+            body.push('\n');
+        }
+    }
+    let headers: String = m
+        .headers()
+        .iter()
+        .map(|h| {
+            let value = match h.value() {
+                mail_parser::HeaderValue::Text(t) => t.to_string(),
+                mail_parser::HeaderValue::TextList(l) => l.join(" "),
+                mail_parser::HeaderValue::Address(a) => addresses(Some(a)),
+                _ => String::new(),
+            };
+            format!("{}: {}\n", h.name(), value)
+        })
+        .collect();
+    Document {
+        from: addresses(m.from()),
+        to: addresses(m.to()),
+        cc: addresses(m.cc()),
+        subject: m.subject().unwrap_or_default().to_lowercase(),
+        body: body.to_lowercase(),
+        attachments: m
+            .attachments()
+            .filter_map(|a| a.attachment_name())
+            .map(str::to_lowercase)
+            .collect(),
+        headers: headers.to_lowercase(),
+        unparsed: false,
+    }
+}
+
+/// A message found, with what the record says about it.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The mailbox entry.
+    pub entry: EntryRecord,
+    /// Subject (as read), for display.
+    pub subject: String,
+    /// From (as read), for display.
+    pub from: String,
+    /// The journal leaf that placed it in the mailbox.
+    pub leaf: Option<u64>,
+    /// The expunge: when and by whom, from the journal.
+    pub deleted: Option<(i64, String)>,
+    /// It could not be parsed and was matched on raw text.
+    pub unparsed: bool,
+}
+
+/// Whether `needle` occurs in `hay` as whole words: not inside a longer word, so that
+/// "contract 20" does not find "contract 200". A trailing `*` matches any word ending.
+fn has(hay: &str, needle: &str) -> bool {
+    let (needle, prefix) = match needle.strip_suffix('*') {
+        Some(n) => (n, true),
+        None => (needle, false),
+    };
+    if needle.is_empty() {
+        return true;
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut from = 0;
+    while let Some(i) = hay[from..].find(needle) {
+        let start = from + i;
+        let end = start + needle.len();
+        let before = hay[..start].chars().next_back();
+        let after = hay[end..].chars().next();
+        let edge_start = !word(before) || !needle.starts_with(|c: char| c.is_alphanumeric());
+        let edge_end = prefix || !word(after) || !needle.ends_with(|c: char| c.is_alphanumeric());
+        if edge_start && edge_end {
+            return true;
+        }
+        from = start + needle.chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+fn matches(t: &Term, d: &Document, e: &EntryRecord) -> bool {
+    match t {
+        Term::Text(s) => {
+            has(&d.headers, s) || has(&d.body, s) || d.attachments.iter().any(|a| has(a, s))
+        }
+        Term::From(s) => has(&d.from, s) || (d.unparsed && has(&d.body, s)),
+        Term::To(s) => has(&d.to, s) || has(&d.cc, s) || (d.unparsed && has(&d.body, s)),
+        Term::Cc(s) => has(&d.cc, s),
+        Term::Subject(s) => has(&d.subject, s) || (d.unparsed && has(&d.body, s)),
+        Term::Body(s) => has(&d.body, s),
+        Term::Attachment(s) => d.attachments.iter().any(|a| has(a, s)),
+        Term::Account(s) => e.account.to_lowercase() == *s,
+        Term::Mailbox(s) => e.mailbox == *s,
+        Term::After(t) => e.internal_date >= *t,
+        Term::Before(t) => e.internal_date < *t,
+        Term::HasAttachment => !d.attachments.is_empty(),
+        Term::Deleted(want) => e.expunged_at.is_some() == *want,
+    }
+}
+
+fn actor_name(e: &Event) -> String {
+    match e.actor_kind {
+        Some(ActorKind::Account) => format!("{} from {}", e.actor, e.origin),
+        Some(ActorKind::Admin) => format!("admin {}", e.actor),
+        Some(ActorKind::Peer) => format!("peer {} from {}", e.actor, e.origin),
+        Some(ActorKind::System) | None => "system".into(),
+    }
+}
+
+/// Outcome of a search.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Matching messages, by account, mailbox, UID.
+    pub hits: Vec<Hit>,
+    /// Messages examined.
+    pub examined: usize,
+    /// Of those, not parseable as MIME (matched on raw text).
+    pub unparsed: usize,
+    /// Messages whose bytes could not be read (purged or damaged): named, never skipped silently.
+    pub unreadable: Vec<String>,
+}
+
+/// Searches every account. Deleted messages are included with `include_deleted` (or when
+/// the query says `deleted:`).
+pub fn search(store: &Store, q: &Query, include_deleted: bool) -> Result<Found, store::Error> {
+    let mut placing: HashMap<(i64, u32), u64> = HashMap::new();
+    let mut expunges: HashMap<(i64, u32), (i64, String)> = HashMap::new();
+    for (idx, e) in store.journal_events()? {
+        match e.kind {
+            Some(k) if k.places_message() => {
+                placing.insert((e.mailbox_id, e.uid), idx);
+            }
+            Some(Kind::Expunged) => {
+                expunges.insert((e.mailbox_id, e.uid), (e.time, actor_name(&e)));
+            }
+            _ => {}
+        }
+    }
+    let mut found = Found::default();
+    for entry in store.all_entries()? {
+        if entry.expunged_at.is_some() && !include_deleted && !q.mentions_deleted() {
+            continue;
+        }
+        found.examined += 1;
+        let raw = match store.read_blob(&entry.blob) {
+            Ok(r) => r,
+            Err(e) => {
+                found.unreadable.push(format!(
+                    "{} {} UID {}: {e}",
+                    entry.account, entry.mailbox, entry.uid
+                ));
+                continue;
+            }
+        };
+        let doc = document(&raw);
+        if doc.unparsed {
+            found.unparsed += 1;
+        }
+        if q.terms.iter().all(|t| matches(t, &doc, &entry)) {
+            let key = (entry.mailbox_id, entry.uid);
+            let deleted = entry.expunged_at.map(|at| {
+                expunges
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or((at, "unknown (no journal record)".into()))
+            });
+            found.hits.push(Hit {
+                subject: doc.subject.clone(),
+                from: doc.from.clone(),
+                leaf: placing.get(&key).copied(),
+                deleted,
+                unparsed: doc.unparsed,
+                entry,
+            });
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_match_whole() {
+        assert!(has("re: contract 20 signed", "contract 20"));
+        assert!(!has("contract 200", "contract 20"));
+        assert!(has("contract 200", "contract 20*"));
+        assert!(!has("subcontract 20", "contract 20"));
+        assert!(has("p3 <p3@partner.example>", "p3@partner.example"));
+        assert!(has("grüße aus berlin", "grüße"));
+        assert!(has("anything", ""));
+        assert!(has("a (x) b", "(x)"));
+    }
+
+    #[test]
+    fn queries_parse() {
+        let q = Query::parse(r#"invoice from:Bob subject:"quarterly report" after:2026-01-01 deleted:yes has:attachment http://x"#)
+            .unwrap();
+        assert_eq!(q.terms[0], Term::Text("invoice".into()));
+        assert_eq!(q.terms[1], Term::From("bob".into()));
+        assert_eq!(q.terms[2], Term::Subject("quarterly report".into()));
+        assert!(matches!(q.terms[3], Term::After(_)));
+        assert_eq!(q.terms[4], Term::Deleted(true));
+        assert_eq!(q.terms[5], Term::HasAttachment);
+        assert_eq!(q.terms[6], Term::Text("http://x".into()));
+        assert!(Query::parse("subject:\"open").is_err());
+        assert!(Query::parse("deleted:maybe").is_err());
+        assert!(Query::parse("after:soon").is_err());
+    }
+
+    #[test]
+    fn documents_decode_encodings_html_and_attachment_names() {
+        let raw = b"From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\nTo: a@example.org\r\n\
+Subject: =?utf-8?b?UmVjaG51bmcgZsO8cg==?=\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>Gr=C3=BC=C3=9Fe <b>aus</b> Berlin</p>\r\n\
+--b\r\nContent-Type: application/pdf; name=\"Rechnung-42.pdf\"\r\nContent-Disposition: attachment; \
+filename=\"Rechnung-42.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n";
+        let d = document(raw);
+        assert!(d.from.contains("jürgen"));
+        assert_eq!(d.subject, "rechnung für");
+        assert!(d.body.contains("grüße aus berlin"), "{}", d.body);
+        assert_eq!(d.attachments, ["rechnung-42.pdf"]);
+        assert!(!d.unparsed);
+    }
+}
+
+/// How an export lays out the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One `.eml` file per message, the exact stored bytes.
+    Eml,
+    /// One `messages.mbox` (mboxrd quoting; the manifest gives each message's byte range).
+    Mbox,
+}
+
+/// One message of an export, as `manifest.json` lists it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// The file holding it (relative to the export directory).
+    pub file: String,
+    /// For mbox: byte offset of the (quoted) message in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// For mbox: length of the quoted message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Owner.
+    pub account: String,
+    /// Mailbox (name at export).
+    pub mailbox: String,
+    /// UID.
+    pub uid: u32,
+    /// Arrival, RFC 3339.
+    pub received: String,
+    /// Expunge time, RFC 3339, if deleted.
+    pub deleted: Option<String>,
+    /// Who deleted it, per the journal.
+    pub deleted_by: Option<String>,
+    /// SHA-256 of the exact message bytes (hex).
+    pub sha256: String,
+    /// The secret that opens the leaf's commitment (hex); disclosed only for exported messages.
+    pub secret: String,
+    /// The journal leaf that placed the message (hex).
+    pub leaf: String,
+    /// Its index.
+    pub leaf_index: u64,
+    /// Inclusion proof against the checkpoint (hex hashes).
+    pub proof: Vec<String>,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// Format version of this file (1).
+    pub version: u32,
+    /// The query that selected the messages.
+    pub query: String,
+    /// When the export was made, RFC 3339.
+    pub created: String,
+    /// The signed checkpoint every proof is against.
+    pub checkpoint: String,
+    /// The messages.
+    pub messages: Vec<ManifestEntry>,
+}
+
+/// Why an export could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// Writing the bundle failed.
+    #[error("writing {path}: {cause}")]
+    Io {
+        /// File.
+        path: std::path::PathBuf,
+        /// OS error.
+        cause: std::io::Error,
+    },
+    /// A hit has no journal record or unreadable bytes; the export would be incomplete.
+    #[error("{0}")]
+    Incomplete(String),
+}
+
+fn mboxrd(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let stripped = line
+            .iter()
+            .position(|&b| b != b'>')
+            .map_or(line, |i| &line[i..]);
+        if stripped.starts_with(b"From ") {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Undoes mboxrd quoting.
+pub fn un_mboxrd(quoted: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(quoted.len());
+    for line in quoted.split_inclusive(|&b| b == b'\n') {
+        let gt = line.iter().take_while(|&&b| b == b'>').count();
+        if gt > 0 && line[gt..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+/// Exports what `q` finds into `out` (created; must be empty or new) with `manifest.json`.
+#[allow(clippy::too_many_arguments)]
+pub fn export(
+    store: &Store,
+    signer: std::sync::Arc<crate::store::journal::Signer>,
+    hostname: &str,
+    query_text: &str,
+    include_deleted: bool,
+    out: &std::path::Path,
+    format: Format,
+) -> Result<Manifest, ExportError> {
+    let q = Query::parse(query_text).map_err(ExportError::Incomplete)?;
+    let found = search(store, &q, include_deleted)?;
+    if let Some(u) = found.unreadable.first() {
+        return Err(ExportError::Incomplete(format!(
+            "{} message(s) cannot be read, e.g. {u}; nothing exported",
+            found.unreadable.len()
+        )));
+    }
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |cause| ExportError::Io { path, cause }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    // Journal the export itself, then sign a checkpoint that covers it and every hit.
+    store.audit(
+        "",
+        &format!(
+            "export of {} message(s) to {} (query: {query_text})",
+            found.hits.len(),
+            out.display()
+        ),
+    )?;
+    let cp = crate::journal::checkpoint(store, signer, hostname, true)?
+        .ok_or_else(|| ExportError::Incomplete("no checkpoint could be written".into()))?;
+    let mut entries = Vec::new();
+    let mut mbox = Vec::new();
+    for (n, hit) in found.hits.iter().enumerate() {
+        let e = &hit.entry;
+        let name = format!("{} {} UID {}", e.account, e.mailbox, e.uid);
+        let leaf_index = hit
+            .leaf
+            .ok_or_else(|| ExportError::Incomplete(format!("{name} has no journal record")))?;
+        let raw = store.read_blob(&e.blob)?;
+        let secret = store
+            .message_secret(&e.blob)?
+            .ok_or_else(|| ExportError::Incomplete(format!("{name}: its secret was purged")))?;
+        let leaf = store
+            .journal_leaves(leaf_index, leaf_index + 1)?
+            .pop()
+            .map(|l| l.leaf)
+            .unwrap_or_default();
+        let proof = store.journal_inclusion(leaf_index, cp.size)?;
+        let (file, offset, length) = match format {
+            Format::Eml => {
+                let file = format!("{:06}.eml", n + 1);
+                let path = out.join(&file);
+                std::fs::write(&path, &raw).map_err(io(&path))?;
+                (file, None, None)
+            }
+            Format::Mbox => {
+                mbox.extend_from_slice(
+                    format!(
+                        "From mailkeep-export {}\n",
+                        crate::time::rfc5322(e.internal_date)
+                    )
+                    .as_bytes(),
+                );
+                let quoted = mboxrd(&raw);
+                let offset = mbox.len() as u64;
+                mbox.extend_from_slice(&quoted);
+                mbox.extend_from_slice(b"\n");
+                (
+                    "messages.mbox".to_owned(),
+                    Some(offset),
+                    Some(quoted.len() as u64),
+                )
+            }
+        };
+        entries.push(ManifestEntry {
+            file,
+            offset,
+            length,
+            account: e.account.clone(),
+            mailbox: e.mailbox.clone(),
+            uid: e.uid,
+            received: crate::time::rfc3339(e.internal_date),
+            deleted: hit.deleted.as_ref().map(|(t, _)| crate::time::rfc3339(*t)),
+            deleted_by: hit.deleted.as_ref().map(|(_, who)| who.clone()),
+            sha256: hex::encode(sha256(&raw)),
+            secret: hex::encode(secret),
+            leaf: hex::encode(&leaf),
+            leaf_index,
+            proof: proof.iter().map(hex::encode).collect(),
+        });
+    }
+    if format == Format::Mbox {
+        let path = out.join("messages.mbox");
+        std::fs::write(&path, &mbox).map_err(io(&path))?;
+    }
+    let manifest = Manifest {
+        version: 1,
+        query: query_text.to_owned(),
+        created: crate::time::rfc3339(crate::time::now()),
+        checkpoint: cp.note,
+        messages: entries,
+    };
+    let path = out.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| ExportError::Incomplete(format!("manifest: {e}")))?;
+    std::fs::write(&path, text).map_err(io(&path))?;
+    Ok(manifest)
+}
+
+/// Checks an export bundle with nothing but the bundle and the public key. Returns the
+/// number of messages checked and every problem, one precise sentence each.
+pub fn verify_export(dir: &std::path::Path, verifier_key: &str) -> (usize, Vec<String>) {
+    use crate::store::journal::{checkpoint, leaf, merkle};
+    let mut problems = Vec::new();
+    let text = match std::fs::read_to_string(dir.join("manifest.json")) {
+        Ok(t) => t,
+        Err(e) => return (0, vec![format!("manifest.json: {e}")]),
+    };
+    let manifest: Manifest = match serde_json::from_str(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            return (
+                0,
+                vec![format!("manifest.json is not a mailkeep manifest: {e}")],
+            );
+        }
+    };
+    let cp = match checkpoint::verify(&manifest.checkpoint, verifier_key) {
+        Ok(cp) => cp,
+        Err(e) => return (0, vec![format!("the manifest's checkpoint: {e}")]),
+    };
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    for (n, m) in manifest.messages.iter().enumerate() {
+        let who = format!(
+            "message {} ({} {} UID {})",
+            n + 1,
+            m.account,
+            m.mailbox,
+            m.uid
+        );
+        let file = files
+            .entry(m.file.clone())
+            .or_insert_with(|| std::fs::read(dir.join(&m.file)).unwrap_or_default());
+        let bytes = match (m.offset, m.length) {
+            (Some(o), Some(l)) => {
+                let (o, l) = (o as usize, l as usize);
+                match file.get(o..o.saturating_add(l)) {
+                    Some(q) => un_mboxrd(q),
+                    None => {
+                        problems.push(format!(
+                            "{who}: {} is shorter than the manifest says",
+                            m.file
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => file.clone(),
+        };
+        if bytes.is_empty() {
+            problems.push(format!("{who}: {} is missing or empty", m.file));
+            continue;
+        }
+        let digest = sha256(&bytes);
+        if hex::encode(digest) != m.sha256 {
+            problems.push(format!(
+                "{who}: the bytes in {} do not match the SHA-256 in the manifest: the message was altered",
+                m.file
+            ));
+            continue;
+        }
+        let (Ok(leaf_bytes), Ok(secret)) = (hex::decode(&m.leaf), hex::decode(&m.secret)) else {
+            problems.push(format!("{who}: leaf or secret is not hex"));
+            continue;
+        };
+        let Some(ev) = Event::decode(&leaf_bytes) else {
+            problems.push(format!("{who}: the journal leaf cannot be decoded"));
+            continue;
+        };
+        let Ok(secret) = <[u8; 32]>::try_from(secret) else {
+            problems.push(format!("{who}: the secret is not 32 bytes"));
+            continue;
+        };
+        if ev.commitment != Some(leaf::commitment(&secret, &digest)) {
+            problems.push(format!(
+                "{who}: the journal leaf does not commit to these bytes: it records a different message"
+            ));
+        }
+        if ev.uid != m.uid || !ev.account.eq_ignore_ascii_case(&m.account) {
+            problems.push(format!(
+                "{who}: the journal leaf is about {} UID {}, not this entry",
+                ev.account, ev.uid
+            ));
+        }
+        let proof: Vec<merkle::Hash> = m
+            .proof
+            .iter()
+            .filter_map(|h| hex::decode(h).ok()?.try_into().ok())
+            .collect();
+        if proof.len() != m.proof.len()
+            || !merkle::verify_inclusion(
+                &merkle::leaf_hash(&leaf_bytes),
+                m.leaf_index,
+                cp.size,
+                &proof,
+                &cp.root,
+            )
+        {
+            problems.push(format!(
+                "{who}: the inclusion proof does not lead to the signed checkpoint's root: the leaf is not in the journal as signed"
+            ));
+        }
+    }
+    (manifest.messages.len(), problems)
+}
