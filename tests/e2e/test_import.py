@@ -71,6 +71,13 @@ def test_corpus_maildir_tree_imports_and_reads_back(server, tmp_path):
         imap.logout()
     finally:
         s.stop()
+    # Discovery reads all of them; what cannot be parsed is counted and named, never skipped.
+    status = mk(server.data, "discover", "status").stdout
+    first = status.splitlines()[0]
+    assert first.startswith("6046 message(s), deleted included;") and "0 unreadable" in first, status
+    # The journal holds a record of every imported message and verifies end to end.
+    r = mk(server.data, "journal", "verify")
+    assert "6046 mailbox entries, 6046 message bodies" in r.stdout, r.stdout
 
 
 def test_mbox_import(server, tmp_path):
