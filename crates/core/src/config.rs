@@ -46,6 +46,63 @@ pub struct Config {
     /// The tamper-evident journal.
     #[serde(default)]
     pub journal: Journal,
+    /// How long message bodies are kept.
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// Retention: how long after arrival a message's bytes must be kept, deleted or not.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// `7y`, `90d`, `26w`, or `forever`.
+    pub keep: String,
+    /// Per-domain overrides, e.g. `{ "example.org" = "10y" }`.
+    pub domains: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep: "7y".into(),
+            domains: Default::default(),
+        }
+    }
+}
+
+/// Parses a retention period into seconds; `None` means forever.
+pub fn parse_period(s: &str) -> Result<Option<i64>, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("forever") {
+        return Ok(None);
+    }
+    let unit = s.chars().last().ok_or("empty retention period")?;
+    let n: i64 = s[..s.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| format!("retention period {s:?}: expected e.g. 7y, 90d, 26w or forever"))?;
+    let day = 86_400;
+    let secs = match unit {
+        'y' => n * 365 * day + n / 4 * day,
+        'w' => n * 7 * day,
+        'd' => n * day,
+        _ => {
+            return Err(format!(
+                "retention period {s:?}: the unit must be y, w or d"
+            ));
+        }
+    };
+    if n < 0 {
+        return Err(format!("retention period {s:?} is negative"));
+    }
+    Ok(Some(secs))
+}
+
+impl Retention {
+    /// The period for a domain, in seconds (`None`: forever).
+    pub fn for_domain(&self, domain: &str) -> Option<i64> {
+        let s = self.domains.get(domain).unwrap_or(&self.keep);
+        parse_period(s).ok().flatten()
+    }
 }
 
 /// The journal (DESIGN §4).
@@ -407,6 +464,10 @@ impl Config {
         if self.imap.idle_timeout_secs < 1800 {
             return Err("imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into());
         }
+        parse_period(&self.retention.keep).map_err(|e| format!("retention.keep: {e}"))?;
+        for (d, p) in &self.retention.domains {
+            parse_period(p).map_err(|e| format!("retention.domains.{d}: {e}"))?;
+        }
         if self.journal.checkpoint_secs < 1 {
             return Err("journal.checkpoint_secs must be at least 1".into());
         }
@@ -512,6 +573,12 @@ authenticate = true                # SPF, DKIM, DMARC, ARC -> Authentication-Res
 enforce_dmarc = true               # p=reject failures are refused (550 5.7.1); quarantine -> Junk
 protect_own_domains = true         # unauthenticated mail From: our own domains is refused
 unprotected_domains = []           # own domains exempt from that rule
+
+# How long after arrival message bytes are kept, deleted or not; `mailkeep purge` deletes
+# them after that, unless a legal hold (`mailkeep hold`) covers them.
+[retention]
+keep = "7y"                        # 7y, 90d, 26w or "forever"
+domains = {{}}                     # per-domain overrides, e.g. {{ "example.org" = "10y" }}
 
 # The tamper-evident journal of every delivery, submission, expunge and admin change.
 [journal]

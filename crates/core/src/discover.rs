@@ -295,8 +295,11 @@ pub struct Found {
     pub examined: usize,
     /// Of those, not parseable as MIME (matched on raw text).
     pub unparsed: usize,
-    /// Messages whose bytes could not be read (purged or damaged): named, never skipped silently.
+    /// Messages whose bytes could not be read (damaged): named, never skipped silently.
     pub unreadable: Vec<String>,
+    /// Messages whose bytes were purged past retention: their record remains, their
+    /// content cannot be searched.
+    pub purged: Vec<String>,
 }
 
 /// Searches every account. Deleted messages are included with `include_deleted` (or when
@@ -323,6 +326,16 @@ pub fn search(store: &Store, q: &Query, include_deleted: bool) -> Result<Found, 
         found.examined += 1;
         let raw = match store.read_blob(&entry.blob) {
             Ok(r) => r,
+            Err(store::Error::Purged { at, .. }) => {
+                found.purged.push(format!(
+                    "{} {} UID {} (purged {})",
+                    entry.account,
+                    entry.mailbox,
+                    entry.uid,
+                    crate::time::rfc3339(at)
+                ));
+                continue;
+            }
             Err(e) => {
                 found.unreadable.push(format!(
                     "{} {} UID {}: {e}",

@@ -228,6 +228,7 @@ pub fn verify(
     //    expunged by one.
     let mut placed: HashMap<(i64, u32), (u64, Kind)> = HashMap::new();
     let mut expunged: HashMap<(i64, u32), u64> = HashMap::new();
+    let mut purged: HashMap<(i64, u32), u64> = HashMap::new();
     for (idx, ev) in events.iter().enumerate() {
         let Some(ev) = ev else { continue };
         let Some(kind) = ev.kind else { continue };
@@ -236,6 +237,8 @@ pub fn verify(
             placed.insert(key, (idx as u64, kind));
         } else if kind == Kind::Expunged {
             expunged.insert(key, idx as u64);
+        } else if kind == Kind::Purged {
+            purged.insert(key, idx as u64);
         }
     }
     let entries = store.all_entries()?;
@@ -259,12 +262,22 @@ pub fn verify(
             )),
             _ => {}
         }
-        if e.expunged_at.is_none() {
-            r.bodies += 1;
-            if let Err(err) = store.read_blob(&e.blob) {
-                r.problems.push(format!(
-                    "message {name}: its bytes are damaged or missing ({err})"
-                ));
+        // Bodies: live or expunged, present unless a journaled purge removed them.
+        match (store.purged_at(&e.blob)?, purged.get(&key)) {
+            (Some(_), None) => r.problems.push(format!(
+                "message {name}: its bytes were purged without a purge record in the journal"
+            )),
+            (None, Some(i)) => r.problems.push(format!(
+                "message {name}: journal leaf {i} records a purge, but the bytes are still marked present"
+            )),
+            (Some(_), Some(_)) => {}
+            (None, None) => {
+                r.bodies += 1;
+                if let Err(err) = store.read_blob(&e.blob) {
+                    r.problems.push(format!(
+                        "message {name}: its bytes are damaged or missing ({err})"
+                    ));
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod import;
 pub mod journal;
 pub mod mta_sts;
 pub mod outbound;
+pub mod retention;
 pub mod time;
 
 pub use mailkeep_store as store;

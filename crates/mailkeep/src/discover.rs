@@ -9,7 +9,7 @@ use mailkeep_core::discover::{self, Format, Query};
 use mailkeep_core::store::{Actor, OpenOptions, Store};
 use mailkeep_core::time::rfc3339;
 
-use crate::DiscoverCmd;
+use crate::{DiscoverCmd, HoldCmd};
 
 fn j(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
@@ -84,6 +84,9 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
                     ""
                 }
             );
+            for p in &found.purged {
+                eprintln!("not searchable, bytes purged by retention: {p}");
+            }
             for u in &found.unreadable {
                 eprintln!("NOT SEARCHED (bytes unreadable): {u}");
             }
@@ -129,10 +132,11 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
         DiscoverCmd::Status => {
             let found = discover::search(&store, &Query::default(), true)?;
             println!(
-                "{} message(s), deleted included; {} not parseable as MIME (searched as raw text); {} unreadable",
+                "{} message(s), deleted included; {} not parseable as MIME (searched as raw text); {} unreadable; {} purged",
                 found.examined,
                 found.unparsed,
-                found.unreadable.len()
+                found.unreadable.len(),
+                found.purged.len()
             );
             for h in found.hits.iter().filter(|h| h.unparsed) {
                 println!(
@@ -166,4 +170,89 @@ pub fn verify_export(bundle: &Path, pubkey: &Path) -> Result<()> {
         println!("PROBLEM: {p}");
     }
     bail!("export verification failed: {} problem(s)", problems.len())
+}
+
+pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
+    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    match cmd {
+        HoldCmd::Add {
+            account,
+            all: _,
+            query,
+            reason,
+        } => {
+            if reason.trim().is_empty() {
+                bail!("--reason must say why the hold is placed");
+            }
+            Query::parse(&query).map_err(|e| anyhow::anyhow!("--query: {e}"))?;
+            let id = store.add_hold(account.as_deref(), &query, &reason)?;
+            println!(
+                "hold {id} placed on {}{}",
+                account.as_deref().unwrap_or("every account"),
+                if query.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for '{query}'")
+                }
+            );
+        }
+        HoldCmd::List => {
+            let holds = store.holds()?;
+            if holds.is_empty() {
+                println!("no holds");
+            }
+            for h in holds {
+                println!(
+                    "{}  {}  {}  {}  by {}  {}{}",
+                    h.id,
+                    if h.released_at.is_some() {
+                        "released"
+                    } else {
+                        "ACTIVE"
+                    },
+                    rfc3339(h.created_at),
+                    h.account.as_deref().unwrap_or("every account"),
+                    h.created_by,
+                    h.reason,
+                    if h.query.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  query: {}", h.query)
+                    }
+                );
+            }
+        }
+        HoldCmd::Release { id } => {
+            store.release_hold(id)?;
+            println!("hold {id} released");
+        }
+    }
+    Ok(())
+}
+
+pub fn purge(dir: &Path, dry_run: bool) -> Result<()> {
+    let config = Config::load(dir)?;
+    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let plan =
+        mailkeep_core::retention::plan(&store, &config.retention, mailkeep_core::time::now())?;
+    for (blob, entries) in &plan.purge {
+        let where_: Vec<String> = entries
+            .iter()
+            .map(|e| format!("{} {} UID {}", e.account, e.mailbox, e.uid))
+            .collect();
+        if dry_run {
+            println!("would purge {} ({})", hex_of(blob), where_.join(", "));
+        } else {
+            store.purge_blob(*blob, &format!("retention {}", config.retention.keep))?;
+            println!("purged {} ({})", hex_of(blob), where_.join(", "));
+        }
+    }
+    println!(
+        "{} {} bod(ies); kept {} under hold and {} within retention",
+        if dry_run { "would purge" } else { "purged" },
+        plan.purge.len(),
+        plan.held,
+        plan.young
+    );
+    Ok(())
 }

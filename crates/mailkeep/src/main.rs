@@ -85,6 +85,15 @@ enum Command {
     /// The tamper-evident journal: checkpoints, verification, proofs.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// Legal holds: bytes under a hold are never purged.
+    #[command(subcommand)]
+    Hold(HoldCmd),
+    /// Delete the bytes of expunged messages past retention and outside every hold (journaled).
+    Purge {
+        /// Only show what would be purged.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Find and export any message ever received, deleted ones included.
     #[command(subcommand)]
     Discover(DiscoverCmd),
@@ -137,6 +146,32 @@ enum CheckCmd {
         /// Seconds to wait for each DNS answer.
         #[arg(long, default_value_t = 5)]
         dns_timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoldCmd {
+    /// Place a hold on one account's mail or everyone's, optionally narrowed by a query.
+    Add {
+        /// The account held.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        account: Option<String>,
+        /// Every account.
+        #[arg(long)]
+        all: bool,
+        /// A discovery query narrowing the hold (e.g. 'from:ceo@example.org').
+        #[arg(long, default_value = "")]
+        query: String,
+        /// Why (case number, request).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every hold, active and released.
+    List,
+    /// Release a hold.
+    Release {
+        /// The hold's id (from `hold list`).
+        id: i64,
     },
 }
 
@@ -339,6 +374,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Queue(cmd) => queue::run(dir, cmd),
         Command::Journal(cmd) => journal::run(dir, cmd),
         Command::Discover(cmd) => discover::run(dir, cmd),
+        Command::Hold(cmd) => discover::hold(dir, cmd),
+        Command::Purge { dry_run } => discover::purge(dir, dry_run),
         Command::VerifyExport {
             dir: bundle,
             pubkey,

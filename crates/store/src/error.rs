@@ -29,6 +29,14 @@ pub enum Error {
     /// The operation conflicts with existing data (duplicate user, …).
     #[error("{0}")]
     Conflict(String),
+    /// The bytes were purged past retention (the record of them stays in the journal).
+    #[error("message body {hash} was purged at unix time {at} (retention)")]
+    Purged {
+        /// Hex SHA-256 of the body.
+        hash: String,
+        /// When.
+        at: i64,
+    },
     /// A stored blob does not match its hash or is missing: on-disk corruption.
     #[error("corrupt blob {hash}: {reason}")]
     Corrupt {

@@ -37,6 +37,7 @@
 
 mod error;
 pub mod format;
+mod hold_ops;
 mod journal_ops;
 mod mailbox_ops;
 mod model;
@@ -48,6 +49,7 @@ pub mod segments;
 mod writer;
 
 pub use error::{Error, Result};
+pub use hold_ops::Hold;
 pub use journal_ops::{Actor, EntryRecord, StoredCheckpoint, StoredLeaf};
 pub use mailbox_ops::{Copied, FlagChange, FlagMode};
 pub use mailkeep_journal as journal;

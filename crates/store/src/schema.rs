@@ -151,6 +151,20 @@ pub const MIGRATIONS: &[&str] = &[
         note  TEXT NOT NULL                      -- the signed note
     );
     "#,
+    // 4 → 5: legal holds, and purged bodies (bytes and secret gone, the record kept).
+    r#"
+    CREATE TABLE holds (
+        id           INTEGER PRIMARY KEY,
+        account_id   INTEGER REFERENCES accounts(id),   -- NULL: every account
+        query        TEXT NOT NULL DEFAULT '',          -- discovery query; '' = everything
+        reason       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        created_by   TEXT NOT NULL,
+        released_at  INTEGER,
+        released_by  TEXT
+    );
+    ALTER TABLE blobs ADD COLUMN purged_at INTEGER;
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.

@@ -244,6 +244,27 @@ impl SegmentReader {
         Ok(f)
     }
 
+    /// Overwrites a purged blob's bytes with zeros and syncs the segment, so that purged
+    /// bytes really go (the segment stays append-only for everything else).
+    pub fn shred(&self, loc: Location) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let path = segment_path(&self.dir, loc.segment);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("opening {} to shred", path.display()), e))?;
+        let zeros = vec![0u8; 64 * 1024];
+        let mut done = 0u64;
+        while done < loc.length {
+            let n = (loc.length - done).min(zeros.len() as u64) as usize;
+            f.write_all_at(&zeros[..n], loc.offset + done)
+                .map_err(|e| Error::io(format!("shredding {}", path.display()), e))?;
+            done += n as u64;
+        }
+        f.sync_data()
+            .map_err(|e| Error::io(format!("syncing {}", path.display()), e))
+    }
+
     /// Reads a blob and checks it against its address.
     pub fn read(&self, expected: &Hash, loc: Location) -> Result<Vec<u8>> {
         let corrupt = |reason: String| Error::Corrupt {

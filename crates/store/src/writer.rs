@@ -24,7 +24,7 @@ pub(crate) struct Inner {
     queue: Arc<Queue>,
     writer: Mutex<Vec<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
-    segments: SegmentReader,
+    pub(crate) segments: SegmentReader,
 }
 
 /// A handle on an open data directory. Cheap to clone; all clones share one writer thread.
@@ -171,6 +171,12 @@ impl Store {
 
     /// Reads a blob's bytes, verified against its address.
     pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>> {
+        if let Some(at) = self.purged_at(hash)? {
+            return Err(Error::Purged {
+                hash: hex::encode(hash),
+                at,
+            });
+        }
         let not_found =
             || Error::NotFound(format!("blob {} is not in the index", hex::encode(hash)));
         let loc = self
