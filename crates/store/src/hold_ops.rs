@@ -179,3 +179,32 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Writes a consistent copy of the database as of now to `path` (SQLite `VACUUM INTO`:
+    /// one read transaction, so one journal size), while writers go on.
+    pub fn snapshot_db(&self, path: &std::path::Path) -> Result<()> {
+        let target = path.to_string_lossy().into_owned();
+        self.read(|c| {
+            c.execute("VACUUM INTO ?1", [&target])?;
+            Ok(())
+        })
+    }
+
+    /// Locations in segment files of purged bodies (to shred them in copies too).
+    pub fn purged_locations(&self) -> Result<Vec<segments::Location>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT segment, offset, length FROM blobs WHERE purged_at IS NOT NULL AND segment != 0",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(segments::Location {
+                    segment: r.get(0)?,
+                    offset: r.get(1)?,
+                    length: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}
