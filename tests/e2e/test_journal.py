@@ -55,7 +55,7 @@ def verify_inclusion(leaf, index, size, path, root):
 
 def check_note(note, vkey):
     """C2SP signed-note with an Ed25519 key: returns (size, root)."""
-    name, key_id, key = vkey.strip().split("+")
+    name, key_id, key = vkey.strip().split("+", 2)   # base64 may contain "+"
     raw = base64.b64decode(key)
     assert raw[0] == 1
     body, sigs = note.split("\n\n", 1)

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod config;
 pub mod delivery;
 pub mod discover;
+pub mod fsck;
 pub mod import;
 pub mod journal;
 pub mod mta_sts;

@@ -98,6 +98,12 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Find damage in the data directory; with --repair, salvage what it still holds.
+    Fsck {
+        /// Repair the index from intact copies and write unreferenced bodies to DIR/recovered/.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Legal holds: bytes under a hold are never purged.
     #[command(subcommand)]
     Hold(HoldCmd),
@@ -388,6 +394,42 @@ fn run(cli: Cli) -> Result<()> {
         Command::Journal(cmd) => journal::run(dir, cmd),
         Command::Discover(cmd) => discover::run(dir, cmd),
         Command::Hold(cmd) => discover::hold(dir, cmd),
+        Command::Fsck { repair } => {
+            let r = mailkeep_core::fsck::fsck(dir, repair)?;
+            println!(
+                "checked {} index entries and {} segment records",
+                r.blobs, r.records
+            );
+            for p in &r.problems {
+                println!("PROBLEM: {p}");
+            }
+            for f in &r.repaired {
+                println!("REPAIRED: {f}");
+            }
+            for f in &r.recovered {
+                println!("RECOVERED: {}", f.display());
+            }
+            for l in &r.lost {
+                println!("LOST: {l}");
+            }
+            if r.problems.is_empty() {
+                println!("no damage found");
+                Ok(())
+            } else if repair && r.lost.is_empty() {
+                println!("repaired; run `mailkeep journal verify` to confirm");
+                Ok(())
+            } else {
+                bail!(
+                    "{} problem(s){}",
+                    r.problems.len(),
+                    if repair {
+                        ""
+                    } else {
+                        "; run `mailkeep fsck --repair` to salvage"
+                    }
+                )
+            }
+        }
         Command::Backup { out } => {
             let config = Config::load(dir)?;
             let store = Store::open(dir, OpenOptions::default())?

@@ -208,3 +208,66 @@ impl Store {
         })
     }
 }
+
+/// A blob's index entry, for checking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRecord {
+    /// Address.
+    pub hash: Hash,
+    /// Where the index says it is (segment 0: inline).
+    pub loc: segments::Location,
+    /// Purged bodies have no bytes to check.
+    pub purged: bool,
+}
+
+impl Store {
+    /// Every blob index entry.
+    pub fn all_blobs(&self) -> Result<Vec<BlobRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT hash, segment, offset, length, purged_at FROM blobs ORDER BY hash",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(BlobRecord {
+                    hash: crate::ops::hash_from(r.get(0)?)?,
+                    loc: segments::Location {
+                        segment: r.get(1)?,
+                        offset: r.get(2)?,
+                        length: r.get(3)?,
+                    },
+                    purged: r.get::<_, Option<i64>>(4)?.is_some(),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Message entries whose blob has no index entry: (mailbox id, uid, blob).
+    pub fn entries_without_blob(&self) -> Result<Vec<(i64, u32, Hash)>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT m.mailbox_id, m.uid, m.blob_hash FROM messages m
+                 LEFT JOIN blobs b ON b.hash = m.blob_hash WHERE b.hash IS NULL",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, crate::ops::hash_from(r.get(2)?)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Points a blob's index entry at an intact copy in a segment (creating the entry if it
+    /// was lost). Used by `fsck --repair`.
+    pub fn relocate_blob(&self, blob: Hash, loc: segments::Location) -> Result<()> {
+        self.write(None, move |c, _| {
+            exec(
+                c,
+                "INSERT INTO blobs (hash, segment, offset, length, data, secret)
+                 VALUES (?1, ?2, ?3, ?4, NULL, NULL)
+                 ON CONFLICT (hash) DO UPDATE SET segment = ?2, offset = ?3, length = ?4, data = NULL",
+                params![&blob[..], loc.segment, loc.offset, loc.length],
+            )?;
+            Ok(())
+        })
+    }
+}

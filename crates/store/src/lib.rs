@@ -49,7 +49,7 @@ pub mod segments;
 mod writer;
 
 pub use error::{Error, Result};
-pub use hold_ops::Hold;
+pub use hold_ops::{BlobRecord, Hold};
 pub use journal_ops::{Actor, EntryRecord, StoredCheckpoint, StoredLeaf};
 pub use mailbox_ops::{Copied, FlagChange, FlagMode};
 pub use mailkeep_journal as journal;

@@ -282,3 +282,62 @@ impl SegmentReader {
         Ok(buf)
     }
 }
+
+/// One record found by [`scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The address recorded in the header.
+    pub hash: Hash,
+    /// Where its data is.
+    pub loc: Location,
+    /// The data matches the address.
+    pub intact: bool,
+}
+
+/// Reads every record of every segment in `dir`, skipping over damage: after a bad header it
+/// searches for the next record magic. Never fails on content; only listing/reading errors.
+pub fn scan(dir: &Path) -> Result<Vec<Found>> {
+    let mut out = Vec::new();
+    for id in list(dir)? {
+        let path = segment_path(dir, id);
+        let bytes =
+            fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let mut pos = 0usize;
+        let header = HEADER_LEN as usize;
+        while pos + header <= bytes.len() {
+            if &bytes[pos..pos + 4] != MAGIC {
+                match bytes[pos + 1..].windows(4).position(|w| w == MAGIC) {
+                    Some(i) => {
+                        pos += 1 + i;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let len = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap_or([0; 8]));
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&bytes[pos + 12..pos + header]);
+            let start = pos + header;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| start.checked_add(l))
+                .filter(|&e| e <= bytes.len());
+            let Some(end) = end else {
+                // A length past the end: a torn tail or a damaged header; look further.
+                pos += 1;
+                continue;
+            };
+            out.push(Found {
+                hash: h,
+                loc: Location {
+                    segment: id,
+                    offset: start as u64,
+                    length: len,
+                },
+                intact: hash(&bytes[start..end]) == h,
+            });
+            pos = end;
+        }
+    }
+    Ok(out)
+}

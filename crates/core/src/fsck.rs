@@ -1,0 +1,163 @@
+//! `mailkeep fsck`: finds what is damaged in a data directory and salvages what it still
+//! holds. Segment records are self-describing (`MKB1`, length, SHA-256, data), so bodies can
+//! be found without the index; the index can be repaired from them, and bodies no mailbox
+//! entry references any more are written out for the administrator.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::store::segments::{self, Hash, Location};
+use crate::store::{self, OpenOptions, Store};
+
+/// What fsck found and did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Index entries checked.
+    pub blobs: usize,
+    /// Segment records seen.
+    pub records: usize,
+    /// Damage found, one precise sentence each.
+    pub problems: Vec<String>,
+    /// What `--repair` fixed.
+    pub repaired: Vec<String>,
+    /// Messages whose bytes are gone for good.
+    pub lost: Vec<String>,
+    /// Files written to `DIR/recovered/`.
+    pub recovered: Vec<PathBuf>,
+}
+
+fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_recovered(dir: &Path, hash: &Hash, loc: Location, r: &mut Report) {
+    let out = dir.join("recovered");
+    if std::fs::create_dir_all(&out).is_err() {
+        return;
+    }
+    let reader = segments::SegmentReader::new(&dir.join("blobs"));
+    if let Ok(bytes) = reader.read(hash, loc) {
+        let path = out.join(format!("{}.eml", hex(hash)));
+        if std::fs::write(&path, bytes).is_ok() {
+            r.recovered.push(path);
+        }
+    }
+}
+
+/// Checks `dir`; with `repair`, fixes the index from intact segment copies and writes
+/// unreferenced intact bodies to `dir/recovered/`. The server must not be running.
+pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
+    let mut r = Report::default();
+    let found = segments::scan(&dir.join("blobs"))?;
+    r.records = found.len();
+    let mut intact: HashMap<Hash, Location> = HashMap::new();
+    for f in &found {
+        if f.intact {
+            intact.entry(f.hash).or_insert(f.loc);
+        }
+    }
+    let store = match Store::open(dir, OpenOptions { exclusive: true }) {
+        Ok(s) => s,
+        Err(e @ store::Error::Locked(_)) => return Err(e),
+        Err(e) => {
+            r.problems.push(format!(
+                "the database cannot be opened ({e}); every body stored in segment files is salvageable, bodies kept inside the database (up to 64 KiB) need the last backup"
+            ));
+            if repair {
+                for f in found.iter().filter(|f| f.intact) {
+                    write_recovered(dir, &f.hash, f.loc, &mut r);
+                }
+            }
+            return Ok(r);
+        }
+    };
+    for p in store.integrity_check()? {
+        r.problems.push(format!("database: {p}"));
+    }
+    let entries = store.all_entries()?;
+    let mut users: HashMap<Hash, Vec<String>> = HashMap::new();
+    for e in &entries {
+        users
+            .entry(e.blob)
+            .or_default()
+            .push(format!("{} {} UID {}", e.account, e.mailbox, e.uid));
+    }
+    let who = |h: &Hash| {
+        users
+            .get(h)
+            .map_or("no mailbox entry".into(), |v| v.join(", "))
+    };
+    let mut indexed: std::collections::HashSet<Hash> = Default::default();
+    for b in store.all_blobs()? {
+        r.blobs += 1;
+        indexed.insert(b.hash);
+        if b.purged {
+            continue;
+        }
+        if store.read_blob(&b.hash).is_ok() {
+            continue;
+        }
+        let name = who(&b.hash);
+        match intact.get(&b.hash) {
+            Some(&loc) if loc != b.loc => {
+                r.problems.push(format!(
+                    "body {} ({name}) is damaged where the index points, but an intact copy exists in segment {}",
+                    hex(&b.hash),
+                    loc.segment
+                ));
+                if repair {
+                    store.relocate_blob(b.hash, loc)?;
+                    r.repaired.push(format!(
+                        "body {} now read from its intact copy",
+                        hex(&b.hash)
+                    ));
+                }
+            }
+            _ => {
+                r.problems.push(format!(
+                    "body {} ({name}) is damaged and no intact copy exists",
+                    hex(&b.hash)
+                ));
+                r.lost.push(name);
+            }
+        }
+    }
+    for (mailbox_id, uid, hash) in store.entries_without_blob()? {
+        let name = who(&hash);
+        match intact.get(&hash) {
+            Some(&loc) => {
+                r.problems.push(format!(
+                    "the index lost body {} ({name}); an intact copy is in segment {}",
+                    hex(&hash),
+                    loc.segment
+                ));
+                if repair {
+                    store.relocate_blob(hash, loc)?;
+                    r.repaired
+                        .push(format!("index entry of body {} rebuilt", hex(&hash)));
+                }
+            }
+            None => {
+                r.problems.push(format!(
+                    "message in mailbox {mailbox_id} UID {uid} ({name}) has no body anywhere"
+                ));
+                r.lost.push(name);
+            }
+        }
+    }
+    // Intact bodies nothing references (a crash between append and commit leaves these too).
+    if repair {
+        for f in found
+            .iter()
+            .filter(|f| f.intact && !indexed.contains(&f.hash))
+        {
+            if !users.contains_key(&f.hash) {
+                write_recovered(dir, &f.hash, f.loc, &mut r);
+            }
+        }
+    }
+    r.lost.sort();
+    r.lost.dedup();
+    store.close();
+    Ok(r)
+}
