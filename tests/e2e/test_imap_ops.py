@@ -360,3 +360,29 @@ def test_utf8_accept_mailbox_names(server):
     typ, data = imap._simple_command("SELECT", '"日本語"')
     assert typ == "OK", data
     imap.logout()
+
+
+def test_searchres_saved_result_drives_fetch_store_copy(server):
+    """SEARCHRES (RFC 5182, part of IMAP4rev2): SEARCH RETURN (SAVE) remembers the hits, and
+    `$` names them in FETCH, STORE, COPY, MOVE and SEARCH, UID or not."""
+    for n in range(6):
+        deliver(server, "alice@example.org", f"res {n}", "cherries\r\n" if n % 2 else "plums\r\n")
+    imap = login(server)
+    assert b"SEARCHRES" in ok(imap.capability())[0]
+    ok(imap.select("INBOX"))
+    typ, data = imap._simple_command("SEARCH", "RETURN", "(SAVE)", "BODY", "cherries")
+    assert typ == "OK"
+    assert imap.untagged_responses.pop("ESEARCH", None) is None, "SAVE alone answers nothing"
+    typ, data = imap.fetch("$", "(UID)")
+    seqs = sorted(int(d.split()[0]) for d in data if d)
+    assert seqs == [2, 4, 6], data
+    ok(imap.uid("STORE", "$", "+FLAGS", "(\\Flagged)"))
+    assert ok(imap.search(None, "FLAGGED"))[0].split() == [b"2", b"4", b"6"]
+    assert ok(imap.search(None, "$", "SUBJECT", "\"res 3\""))[0].split() == [b"4"]
+    ok(imap.uid("COPY", "$", "Archive"))
+    ok(imap.select("Archive"))
+    assert ok(imap.search(None, "ALL"))[0].split() == [b"1", b"2", b"3"]
+    # A new SELECT forgets the saved result.
+    typ, data = imap.fetch("$", "(UID)")
+    assert typ == "OK" and data in ([None], [])
+    imap.logout()

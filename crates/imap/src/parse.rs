@@ -239,6 +239,10 @@ impl<'a> Parser<'a> {
     }
 
     fn sequence_set(&mut self) -> PResult<SequenceSet> {
+        // `$` (SEARCHRES, RFC 5182) stands alone: it is not combined with numbers.
+        if self.eat(b'$') {
+            return Ok(SequenceSet::saved());
+        }
         let raw = self.take_while(|b| b.is_ascii_digit() || matches!(b, b':' | b',' | b'*'));
         SequenceSet::parse(raw).map_err(|_| "Invalid sequence set")
     }

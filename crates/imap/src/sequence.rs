@@ -48,6 +48,9 @@ impl SeqRange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceSet {
     ranges: Vec<SeqRange>,
+    /// `$`: the session's saved search result (SEARCHRES, RFC 5182), which only the
+    /// session can resolve; such a set has no ranges.
+    saved: bool,
 }
 
 /// Error parsing a sequence set.
@@ -88,6 +91,9 @@ impl SequenceSet {
         if s.is_empty() {
             return Err(InvalidSequenceSet);
         }
+        if s == b"$" {
+            return Ok(Self::saved());
+        }
         let mut ranges = Vec::new();
         for item in s.split(|&b| b == b',') {
             let mut ends = item.splitn(2, |&b| b == b':');
@@ -101,7 +107,23 @@ impl SequenceSet {
                 end: second,
             });
         }
-        Ok(SequenceSet { ranges })
+        Ok(SequenceSet {
+            ranges,
+            saved: false,
+        })
+    }
+
+    /// `$`, the saved search result (RFC 5182).
+    pub fn saved() -> Self {
+        SequenceSet {
+            ranges: Vec::new(),
+            saved: true,
+        }
+    }
+
+    /// Whether this is `$`: the caller must substitute the saved search result.
+    pub fn is_saved(&self) -> bool {
+        self.saved
     }
 
     /// Builds a set from ranges; `None` if `ranges` is empty or holds a zero.
@@ -110,7 +132,10 @@ impl SequenceSet {
         if ranges.is_empty() || ranges.iter().any(|r| zero(r.start) || zero(r.end)) {
             return None;
         }
-        Some(SequenceSet { ranges })
+        Some(SequenceSet {
+            ranges,
+            saved: false,
+        })
     }
 
     /// A set holding the single number `n` (which must be non-zero).
@@ -211,6 +236,9 @@ impl fmt::Display for SeqNum {
 
 impl fmt::Display for SequenceSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.saved {
+            return f.write_str("$");
+        }
         for (i, r) in self.ranges.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;

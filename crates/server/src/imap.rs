@@ -39,6 +39,8 @@ struct Selected {
     messages: Vec<MessageEntry>,
     /// Keywords announced in the last untagged FLAGS.
     keywords: Vec<String>,
+    /// UIDs of the last `SEARCH RETURN (SAVE)`, ascending: what `$` names (RFC 5182).
+    saved: Vec<u32>,
 }
 
 fn is_system_flag(f: &str) -> bool {
@@ -94,7 +96,8 @@ struct Session {
 /// Extensions beyond the codec's base set that this server implements.
 const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE \
                                   QUOTA QUOTA=RES-STORAGE SORT THREAD=REFERENCES \
-                                  THREAD=ORDEREDSUBJECT BINARY COMPRESS=DEFLATE UTF8=ACCEPT";
+                                  THREAD=ORDEREDSUBJECT BINARY COMPRESS=DEFLATE UTF8=ACCEPT \
+                                  SEARCHRES";
 
 /// Body sections one FETCH may ask for (bounds the response built for one message).
 const MAX_BODY_ITEMS: usize = 16;
@@ -740,6 +743,7 @@ impl Session {
             read_only,
             messages,
             keywords,
+            saved: Vec::new(),
         });
         self.state = State::Selected;
         if let Some(q) = qresync {

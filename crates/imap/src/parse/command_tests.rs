@@ -415,7 +415,7 @@ fn copy_move_expunge() {
         b"a COPY x y\r\n",
         b"a COPY 0 y\r\n",
         b"a MOVE 1 a b\r\n",
-        b"a MOVE $ Trash\r\n",
+        b"a MOVE $1 Trash\r\n",
         b"a UID MOVE\r\n",
         b"a UID EXPUNGE\r\n",
         b"a UID EXPUNGE 1:x\r\n",
@@ -791,5 +791,20 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn saved_result_dollar_is_a_sequence_set() {
+    for (line, uid) in [
+        (&b"a FETCH $ (FLAGS)\r\n"[..], false),
+        (b"a UID STORE $ +FLAGS (\\Seen)\r\n", true),
+        (b"a UID COPY $ Archive\r\n", true),
+        (b"a MOVE $ Trash\r\n", false),
+    ] {
+        let cmd = ok(line);
+        let s = format!("{cmd:?}");
+        assert!(s.contains("saved: true"), "{s}");
+        assert_eq!(s.contains("uid: true"), uid, "{s}");
     }
 }

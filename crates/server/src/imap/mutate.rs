@@ -19,6 +19,17 @@ impl Session {
             return Err(());
         };
         let count = sel.messages.len() as u32;
+        if set.is_saved() {
+            // `$` names the same messages whether the command is UID or not; messages
+            // expunged since the search are simply no longer there.
+            return Ok(sel
+                .messages
+                .iter()
+                .zip(1u32..)
+                .filter(|(m, _)| sel.saved.binary_search(&m.uid).is_ok())
+                .map(|(m, n)| (n, m.uid))
+                .collect());
+        }
         if uid {
             let max_uid = sel.messages.last().map_or(0, |m| m.uid);
             Ok(sel

@@ -97,6 +97,8 @@ struct Candidate<'a> {
     max_uid: u32,
     entry: &'a MessageEntry,
     raw: Option<&'a [u8]>,
+    /// The saved result (`$`), ascending UIDs.
+    saved: &'a [u32],
 }
 
 fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
@@ -150,8 +152,7 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         Modseq(n) => m.modseq >= *n,
         Not(k) => !matches(k, c),
         Or(a, b) => matches(a, c) || matches(b, c),
-        // SEARCHRES ($) is not kept yet: the saved result is empty.
-        Saved => false,
+        Saved => c.saved.binary_search(&m.uid).is_ok(),
     }
 }
 
@@ -176,6 +177,7 @@ impl Session {
             return Err(());
         };
         let entries = sel.messages.clone();
+        let saved = sel.saved.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
         let with_body = want_header || needs_body(key);
@@ -204,6 +206,7 @@ impl Session {
                 max_uid,
                 entry: &entry,
                 raw: raw.as_deref(),
+                saved: &saved,
             };
             if matches(key, &c) {
                 let header = want_header
@@ -222,9 +225,21 @@ impl Session {
         ret: Option<Vec<SearchReturn>>,
         key: SearchKey,
     ) {
+        let save = ret
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Save));
         let Ok(found) = self.matching(tag, &key, false).await else {
+            // RFC 5182 §2.1: a failed SEARCH with SAVE leaves the saved result empty.
+            if save && let Some(sel) = self.selected.as_mut() {
+                sel.saved.clear();
+            }
             return;
         };
+        if save && let Some(sel) = self.selected.as_mut() {
+            let mut uids: Vec<u32> = found.iter().map(|h| h.entry.uid).collect();
+            uids.sort_unstable();
+            sel.saved = uids;
+        }
         let hits: Vec<u32> = found
             .iter()
             .map(|h| if uid { h.entry.uid } else { h.seq })
