@@ -75,10 +75,10 @@ def test_append_store_copy_move_expunge_search(server):
     esearch = imap.untagged_responses.pop("ESEARCH", [b""])[0]
     assert typ == "OK" and b"UID MIN 1 MAX 3 COUNT 3" in esearch, esearch
     data = ok(imap.store("1", "+FLAGS", r"(\Seen \Answered)"))
-    assert b"FLAGS (\\Seen \\Answered)" in data[0]
+    assert b"FLAGS (\\Seen \\Answered \\Recent)" in data[0]   # rev1: first to see it
     data = ok(imap.uid("STORE", "1", "-FLAGS.SILENT", r"(\Answered)"))
     assert data == [None]
-    assert b"(\\Seen)" in ok(imap.fetch("1", "(FLAGS)"))[0]
+    assert b"(\\Seen \\Recent)" in ok(imap.fetch("1", "(FLAGS)"))[0]
     typ, data = imap.copy("1:2", "Archive")
     assert typ == "OK" and re.search(rb"COPYUID \d+ 1:2 1:2", data[0]), data
     typ, data = imap.uid("MOVE", "2", "Trash")
@@ -386,3 +386,36 @@ def test_searchres_saved_result_drives_fetch_store_copy(server):
     typ, data = imap.fetch("$", "(UID)")
     assert typ == "OK" and data in ([None], [])
     imap.logout()
+
+
+def test_rev1_recent_is_seen_by_exactly_one_session(server):
+    """RFC 3501 §2.3.2: a new message is \\Recent in the first session that selects the
+    mailbox (or learns of it while selected) and in no other; EXAMINE does not take it."""
+    deliver(server, "alice@example.org", "r1")
+    deliver(server, "alice@example.org", "r2")
+    watcher = login(server)
+    ok(watcher.select("INBOX", readonly=True))
+    assert watcher.untagged_responses.pop("RECENT") == [b"2"], "EXAMINE shows, does not take"
+    a = login(server)
+    ok(a.select("INBOX"))
+    assert a.untagged_responses.pop("RECENT") == [b"2"]
+    flags = ok(a.fetch("1:2", "(FLAGS)"))
+    assert all(b"\\Recent" in f for f in flags), flags
+    assert ok(a.search(None, "RECENT"))[0].split() == [b"1", b"2"]
+    assert ok(a.search(None, "NEW"))[0].split() == [b"1", b"2"]
+    b = login(server)
+    ok(b.select("INBOX"))
+    assert b.untagged_responses.pop("RECENT") == [b"0"]
+    assert b"\\Recent" not in ok(b.fetch("1", "(FLAGS)"))[0]
+    assert ok(b.search(None, "OLD"))[0].split() == [b"1", b"2"]
+    # New mail while both are selected: the first to hear of it gets it.
+    deliver(server, "alice@example.org", "r3")
+    time.sleep(0.3)
+    ok(a.noop())
+    assert a.untagged_responses.pop("RECENT") == [b"3"]
+    ok(b.noop())
+    assert b.untagged_responses.pop("RECENT", [b"0"]) == [b"0"]
+    st = b.status("INBOX", "(RECENT MESSAGES)")
+    assert b"RECENT 0" in ok(st)[0]
+    for s in (watcher, a, b):
+        s.logout()

@@ -65,7 +65,7 @@ def test_corpus_maildir_tree_imports_and_reads_back(server, tmp_path):
                     head = item[0] if isinstance(item, tuple) else item
                     m = re.match(rb"(\d+) \(", head or b"")
                     if m:
-                        assert b"FLAGS (\\Seen)" in head, head[:200]
+                        assert b"FLAGS (\\Seen \\Recent)" in head, head[:200]
                         seen.add(int(m.group(1)))
                 assert seen == set(range(lo, hi + 1)), (folder, lo)
         imap.logout()

@@ -156,7 +156,8 @@ fn starttls_login_select_fetch() {
         "FETCH 1 (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (Subject)])",
     );
     assert!(
-        f.contains("UID 1") && f.contains("FLAGS ()") && f.contains("RFC822.SIZE "),
+        // A rev1 session is the first to see the message: \Recent (RFC 3501 §2.3.2).
+        f.contains("UID 1") && f.contains("FLAGS (\\Recent)") && f.contains("RFC822.SIZE "),
         "{f}"
     );
     assert!(

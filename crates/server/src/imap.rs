@@ -41,6 +41,8 @@ struct Selected {
     keywords: Vec<String>,
     /// UIDs of the last `SEARCH RETURN (SAVE)`, ascending: what `$` names (RFC 5182).
     saved: Vec<u32>,
+    /// IMAP4rev1 `\Recent`: UIDs this session is the first to see (ascending).
+    recent: Vec<u32>,
 }
 
 fn is_system_flag(f: &str) -> bool {
@@ -705,8 +707,21 @@ impl Session {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
         };
         let mut o = format!("* {} EXISTS\r\n", messages.len());
+        let recent = if self.rev2 {
+            Vec::new()
+        } else {
+            let top = messages.last().map_or(0, |m| m.uid);
+            match self.recent_mark(mailbox.id, top, read_only).await {
+                Some(mark) => messages
+                    .iter()
+                    .map(|m| m.uid)
+                    .filter(|u| *u > mark)
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
         if !self.rev2 {
-            o.push_str("* 0 RECENT\r\n");
+            o.push_str(&format!("* {} RECENT\r\n", recent.len()));
             if let Some(pos) = messages
                 .iter()
                 .position(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
@@ -744,6 +759,7 @@ impl Session {
             messages,
             keywords,
             saved: Vec::new(),
+            recent,
         });
         self.state = State::Selected;
         if let Some(q) = qresync {
@@ -790,11 +806,15 @@ impl Session {
                 && fresh[j].modseq != m.modseq
             {
                 if fresh[j].flags != m.flags {
+                    let mut shown = fresh[j].flags.clone();
+                    if !self.rev2 && sel.recent.binary_search(&m.uid).is_ok() {
+                        shown.push("\\Recent".into());
+                    }
                     out.push_str(&format!(
                         "* {} FETCH (UID {} FLAGS ({}))\r\n",
                         i + 1,
                         m.uid,
-                        fresh[j].flags.join(" ")
+                        shown.join(" ")
                     ));
                 }
                 *m = fresh[j].clone();
@@ -804,6 +824,8 @@ impl Session {
         let before = sel.messages.len();
         sel.messages
             .extend(fresh.into_iter().filter(|m| m.uid > last));
+        sel.recent
+            .retain(|u| sel.messages.binary_search_by_key(u, |m| m.uid).is_ok());
         // A keyword seen for the first time is announced before anything that shows it
         // (rev1 clients rely on FLAGS listing every flag a FETCH may return).
         let keywords = keywords_of(sel.messages.iter());
@@ -811,10 +833,58 @@ impl Session {
             out.insert_str(0, &flags_lines(&keywords));
             sel.keywords = keywords;
         }
-        if sel.messages.len() != before {
+        let grew = sel.messages.len() != before;
+        let (top, mailbox_id, read_only) = (
+            sel.messages.last().map_or(0, |m| m.uid),
+            sel.mailbox.id,
+            sel.read_only,
+        );
+        if grew {
             out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
         }
+        if grew && !self.rev2 {
+            // New arrivals are recent for the first session that learns of them.
+            let mark = self.recent_mark(mailbox_id, top, read_only).await;
+            if let Some(sel) = self.selected.as_mut() {
+                if let Some(mark) = mark {
+                    let fresh_recent: Vec<u32> = sel
+                        .messages
+                        .iter()
+                        .map(|m| m.uid)
+                        .filter(|u| *u > last && *u > mark)
+                        .collect();
+                    sel.recent.extend(fresh_recent);
+                }
+                out.push_str(&format!("* {} RECENT\r\n", sel.recent.len()));
+            }
+        }
         self.out.extend_from_slice(out.as_bytes());
+    }
+
+    /// The `\Recent` mark of a mailbox: claimed up to `top` by a read-write session, only
+    /// read by EXAMINE (which must not change it).
+    async fn recent_mark(&self, mailbox_id: i64, top: u32, read_only: bool) -> Option<u32> {
+        let store = self.acting.clone();
+        let r = if read_only {
+            blocking(move || store.recent_mark(mailbox_id)).await
+        } else {
+            blocking(move || store.claim_recent(mailbox_id, top)).await
+        };
+        r.and_then(Result::ok)
+    }
+
+    /// Flags as this session shows them: with `\Recent` for rev1 sessions.
+    pub(crate) fn shown_flags(&self, uid: u32, flags: &[String]) -> Vec<String> {
+        let mut f = flags.to_vec();
+        if !self.rev2
+            && self
+                .selected
+                .as_ref()
+                .is_some_and(|s| s.recent.binary_search(&uid).is_ok())
+        {
+            f.push("\\Recent".into());
+        }
+        f
     }
 
     async fn list_as(
@@ -899,7 +969,17 @@ impl Session {
                     messages.iter().filter(|m| has(m, "\\Deleted")).count() as u64
                 }
                 StatusItem::Size => messages.iter().map(|m| m.size).sum(),
-                StatusItem::Recent => 0,
+                StatusItem::Recent => {
+                    let mark = {
+                        let store = self.acting.clone();
+                        let id = mailbox.id;
+                        blocking(move || store.recent_mark(id))
+                            .await
+                            .and_then(Result::ok)
+                            .unwrap_or(u32::MAX)
+                    };
+                    messages.iter().filter(|m| m.uid > mark).count() as u64
+                }
                 StatusItem::HighestModseq => mailbox.highestmodseq,
             };
             parts.push(format!("{} {v}", item.as_str()));
@@ -1029,7 +1109,7 @@ impl Session {
             let meta = MessageMeta {
                 seq: n,
                 uid: entry.uid,
-                flags,
+                flags: self.shown_flags(entry.uid, &flags),
                 internal_date: entry.internal_date,
                 size: entry.size,
                 modseq: entry.modseq,

@@ -553,4 +553,38 @@ impl Store {
             Ok(uids)
         })
     }
+
+    /// IMAP4rev1 `\Recent`: makes the UIDs up to `upto` non-recent for every later session
+    /// and returns the previous mark, so the caller's session alone sees UIDs above it as
+    /// recent (RFC 3501 §2.3.2).
+    pub fn claim_recent(&self, mailbox_id: i64, upto: u32) -> Result<u32> {
+        self.write(None, move |c, _| {
+            let old: u32 = row(
+                c,
+                "SELECT recent_uid FROM mailboxes WHERE id = ?1",
+                [mailbox_id],
+                |r| r.get(0),
+            )?;
+            if upto > old {
+                exec(
+                    c,
+                    "UPDATE mailboxes SET recent_uid = ?2 WHERE id = ?1",
+                    params![mailbox_id, upto],
+                )?;
+            }
+            Ok(old)
+        })
+    }
+
+    /// The `\Recent` mark without claiming (EXAMINE, STATUS).
+    pub fn recent_mark(&self, mailbox_id: i64) -> Result<u32> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT recent_uid FROM mailboxes WHERE id = ?1",
+                [mailbox_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
 }

@@ -165,6 +165,12 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE blobs ADD COLUMN purged_at INTEGER;
     "#,
+    // 5 → 6: IMAP4rev1 \Recent: the highest UID some session has already been told is
+    // recent. Messages that arrived before this version count as seen.
+    r#"
+    ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailboxes SET recent_uid = uidnext - 1;
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.

@@ -250,10 +250,14 @@ impl Session {
                     } else {
                         String::new()
                     };
+                    let mut shown = c.flags.clone();
+                    if !self.rev2 && sel.recent.binary_search(&c.uid).is_ok() {
+                        shown.push("\\Recent".into());
+                    }
                     out.push_str(&format!(
                         "* {seq} FETCH (UID {} FLAGS ({}){modseq})\r\n",
                         c.uid,
-                        c.flags.join(" ")
+                        shown.join(" ")
                     ));
                 }
             }

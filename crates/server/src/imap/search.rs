@@ -2,7 +2,7 @@
 //!
 //! Header keys match a case-insensitive substring of the (unfolded) raw field values; BODY and
 //! TEXT match the raw bytes. Content in base64 or quoted-printable is not decoded yet (the
-//! full-text index of the discovery issue will); RECENT is never set (IMAP4rev2 drops it).
+//! full-text index of the discovery issue will); RECENT follows RFC 3501 for rev1 sessions (IMAP4rev2 drops it).
 
 use mailkeep_core::store::MessageEntry;
 use mailkeep_imap::{SearchKey, SearchReturn, Status, esearch_response};
@@ -99,6 +99,8 @@ struct Candidate<'a> {
     raw: Option<&'a [u8]>,
     /// The saved result (`$`), ascending UIDs.
     saved: &'a [u32],
+    /// This session's `\Recent` UIDs, ascending.
+    recent: &'a [u32],
 }
 
 fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
@@ -126,8 +128,9 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         Unseen => !has_flag(m, "\\Seen"),
         Keyword(k) => has_flag(m, k),
         Unkeyword(k) => !has_flag(m, k),
-        New | Recent => false,
-        Old => true,
+        Recent => c.recent.binary_search(&m.uid).is_ok(),
+        New => c.recent.binary_search(&m.uid).is_ok() && !has_flag(m, "\\Seen"),
+        Old => c.recent.binary_search(&m.uid).is_err(),
         Before(d) => day < *d,
         On(d) => day == *d,
         Since(d) => day >= *d,
@@ -178,6 +181,7 @@ impl Session {
         };
         let entries = sel.messages.clone();
         let saved = sel.saved.clone();
+        let recent = sel.recent.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
         let with_body = want_header || needs_body(key);
@@ -207,6 +211,7 @@ impl Session {
                 entry: &entry,
                 raw: raw.as_deref(),
                 saved: &saved,
+                recent: &recent,
             };
             if matches(key, &c) {
                 let header = want_header
