@@ -419,3 +419,37 @@ def test_rev1_recent_is_seen_by_exactly_one_session(server):
     assert b"RECENT 0" in ok(st)[0]
     for s in (watcher, a, b):
         s.logout()
+
+
+def test_search_sees_decoded_text(server):
+    """SEARCH matches what the user reads: RFC 2047 headers, quoted-printable and base64
+    bodies in any charset, HTML as text."""
+    host, port = server.addrs["smtp"]
+    import base64 as b64
+    html = b64.b64encode("<p>Die <b>Lieferung</b> kommt am Montag</p>".encode()).decode()
+    msg = ("From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.net>\r\n"
+           "To: alice@example.org\r\nSubject: =?iso-8859-1?q?Rechnung_f=FCr_M=FCller?=\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=zz\r\n\r\n"
+           "--zz\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: quoted-printable\r\n\r\nViele Gr=C3=BC=C3=9Fe\r\n"
+           f"--zz\r\nContent-Type: text/html; charset=utf-8\r\n"
+           f"Content-Transfer-Encoding: base64\r\n\r\n{html}\r\n--zz--\r\n")
+    with smtplib.SMTP(host, port) as s:
+        s.sendmail("jm@example.net", ["alice@example.org"], msg.encode())
+    imap = login(server)
+    ok(imap.select("INBOX"))
+
+    def search(*crit):
+        typ, data = imap._simple_command("SEARCH", "CHARSET", "UTF-8", *crit)
+        assert typ == "OK", data
+        return imap.untagged_responses.pop("SEARCH", [b""])[0].split()
+
+    imap.literal = "grüße".encode()
+    assert search("BODY") == [b"1"]
+    imap.literal = "müller".encode()
+    assert search("SUBJECT") == [b"1"]
+    imap.literal = "jürgen".encode()
+    assert search("FROM") == [b"1"]
+    assert search("TEXT", "Lieferung") == [b"1"], "base64 HTML part"
+    assert search("BODY", "nirgends") == []
+    imap.logout()

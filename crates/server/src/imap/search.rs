@@ -1,8 +1,10 @@
 //! SEARCH: evaluates a parsed search key against the selected mailbox.
 //!
-//! Header keys match a case-insensitive substring of the (unfolded) raw field values; BODY and
-//! TEXT match the raw bytes. Content in base64 or quoted-printable is not decoded yet (the
-//! full-text index of the discovery issue will); RECENT follows RFC 3501 for rev1 sessions (IMAP4rev2 drops it).
+//! Strings match case-insensitively as substrings (RFC 9051 §6.4.4), of the decoded text
+//! and of the raw bytes: header keys see RFC 2047 encoded words decoded, BODY and TEXT see
+//! every part's text after its transfer encoding and charset (HTML reduced to text), and a
+//! match in the raw bytes counts too, so nothing a client can see is missed. RECENT follows
+//! RFC 3501 for rev1 sessions (IMAP4rev2 drops it).
 
 use mailkeep_core::store::MessageEntry;
 use mailkeep_imap::{SearchKey, SearchReturn, Status, esearch_response};
@@ -41,6 +43,45 @@ fn split(raw: &[u8]) -> (&[u8], &[u8]) {
     match raw.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(i) => (&raw[..i + 2], &raw[i + 4..]),
         None => (raw, &[]),
+    }
+}
+
+/// Decoded (RFC 2047, address lists written out) values of every field called `name`.
+fn decoded_values(header: &[u8], name: &str) -> Vec<String> {
+    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(header) else {
+        return Vec::new();
+    };
+    parsed
+        .headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| match h.value() {
+            mail_parser::HeaderValue::Text(t) => t.to_string(),
+            mail_parser::HeaderValue::TextList(l) => l.join(" "),
+            mail_parser::HeaderValue::Address(a) => a
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} <{}>",
+                        x.name().unwrap_or_default(),
+                        x.address().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+fn needs_document(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().any(needs_document),
+        Not(k) => needs_document(k),
+        Or(a, b) => needs_document(a) || needs_document(b),
+        Body(_) | Text(_) => true,
+        _ => false,
     }
 }
 
@@ -101,6 +142,8 @@ struct Candidate<'a> {
     saved: &'a [u32],
     /// This session's `\Recent` UIDs, ascending.
     recent: &'a [u32],
+    /// Decoded text, for BODY and TEXT.
+    doc: Option<&'a mailkeep_core::discover::Document>,
 }
 
 fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
@@ -111,8 +154,11 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
     let field = |name: &str, s: &str| {
         field_values(header(), name)
             .iter()
+            .chain(decoded_values(header(), name).iter())
             .any(|v| contains_ci(v.as_bytes(), s))
     };
+    let decoded =
+        |text: &dyn Fn(&mailkeep_core::discover::Document) -> bool| c.doc.is_some_and(text);
     match key {
         And(keys) => keys.iter().all(|k| matches(k, c)),
         All => true,
@@ -148,8 +194,17 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
             let values = field_values(header(), name);
             !values.is_empty() && values.iter().any(|v| contains_ci(v.as_bytes(), s))
         }
-        Body(s) => c.raw.is_some_and(|r| contains_ci(split(r).1, s)),
-        Text(s) => c.raw.is_some_and(|r| contains_ci(r, s)),
+        Body(s) => {
+            c.raw.is_some_and(|r| contains_ci(split(r).1, s))
+                || decoded(&|d| d.body.contains(&s.to_lowercase()))
+        }
+        Text(s) => {
+            c.raw.is_some_and(|r| contains_ci(r, s))
+                || decoded(&|d| {
+                    let s = s.to_lowercase();
+                    d.body.contains(&s) || d.headers.contains(&s)
+                })
+        }
         Uid(set) => set.contains(m.uid, c.max_uid),
         SequenceSet(set) => set.contains(c.seq, c.max_seq),
         Modseq(n) => m.modseq >= *n,
@@ -181,6 +236,7 @@ impl Session {
         };
         let entries = sel.messages.clone();
         let saved = sel.saved.clone();
+        let with_document = needs_document(key);
         let recent = sel.recent.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
@@ -204,6 +260,11 @@ impl Session {
             } else {
                 None
             };
+            let doc = if with_document {
+                raw.as_deref().map(mailkeep_core::discover::document)
+            } else {
+                None
+            };
             let c = Candidate {
                 seq,
                 max_seq,
@@ -212,6 +273,7 @@ impl Session {
                 raw: raw.as_deref(),
                 saved: &saved,
                 recent: &recent,
+                doc: doc.as_ref(),
             };
             if matches(key, &c) {
                 let header = want_header
