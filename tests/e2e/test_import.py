@@ -107,3 +107,28 @@ def test_mbox_import(server, tmp_path):
         assert busy.returncode != 0 and "stop it before importing" in busy.stderr
     finally:
         s.stop()
+
+
+def test_maildir_folder_names_in_modified_utf7(server, tmp_path):
+    """Dovecot/Courier keep non-ASCII folder names in modified UTF-7 on disk."""
+    root = tmp_path / "Maildir"
+    for folder in ("", ".Entw&APw-rfe", ".Archiv.2002"):
+        d = root / folder / "cur" if folder else root / "cur"
+        d.mkdir(parents=True)
+        (root / folder / "new").mkdir(exist_ok=True)
+        (root / folder / "tmp").mkdir(exist_ok=True)
+        (d / "1.host:2,S").write_bytes(b"Subject: x\n\nbody\n")
+    server.stop()
+    r = mk(server.data, "import", "--account", "bob@example.org", str(root))
+    assert "imported 3 messages" in r.stdout, r.stdout
+    s = Server(server.data)
+    try:
+        imap = login(s, "bob@example.org")
+        listing = b"\n".join(d for d in imap.list()[1] if d)
+        assert b'"Entw&APw-rfe"' in listing or b" Entw&APw-rfe" in listing, listing
+        assert b"Archiv/2002" in listing
+        typ, data = imap.select('"Entw&APw-rfe"')
+        assert typ == "OK" and data == [b"1"]
+        imap.logout()
+    finally:
+        s.stop()

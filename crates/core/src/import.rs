@@ -98,15 +98,25 @@ fn collect_maildirs(
             if plus.is_empty() || !is_maildir(&e.path()) {
                 continue;
             }
-            let mapped = plus.replace('.', "/");
-            out.push((join(folder, &mapped), e.path()));
+            let mapped: Vec<String> = plus.split('.').map(folder_name).collect();
+            out.push((join(folder, &mapped.join("/")), e.path()));
             continue;
         } else {
-            join(folder, &name)
+            join(folder, &folder_name(&name))
         };
         collect_maildirs(&e.path(), &child, out)?;
     }
     Ok(())
+}
+
+/// A folder's name on disk as the mailbox name: Dovecot and Courier store non-ASCII names
+/// in modified UTF-7 (RFC 3501 §5.1.3), e.g. `Entw&APw-rfe` for "Entwürfe". A name that is
+/// not valid modified UTF-7 is taken as it is.
+fn folder_name(on_disk: &str) -> String {
+    if !on_disk.contains('&') {
+        return on_disk.to_owned();
+    }
+    mailkeep_imap::mutf7::decode(on_disk.as_bytes()).unwrap_or_else(|_| on_disk.to_owned())
 }
 
 fn join(a: &str, b: &str) -> String {
@@ -290,6 +300,14 @@ pub fn read_maildir_message(path: &Path, folder: &str) -> Result<Message, Import
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modified_utf7_folder_names_are_decoded() {
+        assert_eq!(folder_name("Entw&APw-rfe"), "Entwürfe");
+        assert_eq!(folder_name("Sent"), "Sent");
+        assert_eq!(folder_name("Tom &- Jerry"), "Tom & Jerry");
+        assert_eq!(folder_name("odd&name"), "odd&name");
+    }
 
     #[test]
     fn flags_from_maildir_names() {
