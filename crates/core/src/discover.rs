@@ -144,7 +144,8 @@ pub struct Document {
     pub unparsed: bool,
 }
 
-fn addresses(a: Option<&mail_parser::Address<'_>>) -> String {
+/// An address list as text: `Name <addr>, …`.
+pub fn addresses(a: Option<&mail_parser::Address<'_>>) -> String {
     let Some(a) = a else {
         return String::new();
     };
@@ -158,7 +159,16 @@ fn addresses(a: Option<&mail_parser::Address<'_>>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-        .to_lowercase()
+}
+
+/// A header field's value as text (decoded words decoded, address lists written out).
+pub fn header_text(value: &mail_parser::HeaderValue<'_>) -> String {
+    match value {
+        mail_parser::HeaderValue::Text(t) => t.to_string(),
+        mail_parser::HeaderValue::TextList(l) => l.join(" "),
+        mail_parser::HeaderValue::Address(a) => addresses(Some(a)),
+        _ => String::new(),
+    }
 }
 
 /// Extracts the searchable text of a message.
@@ -187,20 +197,12 @@ pub fn document(raw: &[u8]) -> Document {
     let headers: String = m
         .headers()
         .iter()
-        .map(|h| {
-            let value = match h.value() {
-                mail_parser::HeaderValue::Text(t) => t.to_string(),
-                mail_parser::HeaderValue::TextList(l) => l.join(" "),
-                mail_parser::HeaderValue::Address(a) => addresses(Some(a)),
-                _ => String::new(),
-            };
-            format!("{}: {}\n", h.name(), value)
-        })
+        .map(|h| format!("{}: {}\n", h.name(), header_text(h.value())))
         .collect();
     Document {
-        from: addresses(m.from()),
-        to: addresses(m.to()),
-        cc: addresses(m.cc()),
+        from: addresses(m.from()).to_lowercase(),
+        to: addresses(m.to()).to_lowercase(),
+        cc: addresses(m.cc()).to_lowercase(),
         subject: m.subject().unwrap_or_default().to_lowercase(),
         body: body.to_lowercase(),
         attachments: m

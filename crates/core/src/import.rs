@@ -189,14 +189,7 @@ fn from_line_date(line: &[u8]) -> Option<i64> {
         hms.next()??,
         hms.next().flatten().unwrap_or(0),
     );
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = mailkeep_imap::datetime::days_from_civil(year, month as u32, day as u32);
     Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 

@@ -82,14 +82,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let t = time.strip_suffix('Z')?;
     let mut t = t.split(':').map(|x| x.parse::<i64>().ok());
     let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    // days_from_civil (H. Hinnant), the inverse of civil_from_days.
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = mailkeep_imap::datetime::days_from_civil(y, m as u32, day as u32);
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 

@@ -490,23 +490,16 @@ impl Store {
         delivery_id: &str,
         done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,
     ) {
-        let size = bytes.len() as u64;
-        let delivery_id = delivery_id.to_owned();
-        let actor = self.actor.clone();
-        let work = move |c: &Connection, hash: Option<&Hash>| {
-            let hash = hash.ok_or(Error::Closed)?;
-            place(
-                c,
-                &actor,
-                ("", &[]),
-                &targets,
-                hash,
-                size,
-                internal_date,
-                &delivery_id,
-            )
-        };
-        self.submit(Some(bytes), work, done);
+        let envelope = (String::new(), Vec::new());
+        self.accept_then(
+            bytes,
+            targets,
+            None,
+            envelope,
+            internal_date,
+            delivery_id,
+            done,
+        );
     }
 
     /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH); returns the new modseq of

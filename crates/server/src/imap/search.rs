@@ -55,22 +55,7 @@ fn decoded_values(header: &[u8], name: &str) -> Vec<String> {
         .headers()
         .iter()
         .filter(|h| h.name().eq_ignore_ascii_case(name))
-        .map(|h| match h.value() {
-            mail_parser::HeaderValue::Text(t) => t.to_string(),
-            mail_parser::HeaderValue::TextList(l) => l.join(" "),
-            mail_parser::HeaderValue::Address(a) => a
-                .iter()
-                .map(|x| {
-                    format!(
-                        "{} <{}>",
-                        x.name().unwrap_or_default(),
-                        x.address().unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-            _ => String::new(),
-        })
+        .map(|h| mailkeep_core::discover::header_text(h.value()))
         .collect()
 }
 
