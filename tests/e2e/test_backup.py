@@ -66,3 +66,4 @@ def test_backup_while_serving_restores_and_verifies(tmp_path):
     finally:
         s2.stop()
     assert mk(restored, "journal", "verify").returncode == 0
+    assert mk(data, "audit").stdout.count(f"(backup to {out})") == 2

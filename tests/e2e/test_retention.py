@@ -64,5 +64,13 @@ def test_holds_keep_bytes_and_purge_is_journaled(tmp_path):
     assert mk(data, "hold", "release", hold_id, check=False).returncode != 0
     out = mk(data, "purge").stdout
     assert "purged 3 bod(ies); kept 1 under hold" in out, out
-    assert "hold-released" in mk(data, "audit").stdout
+    audit = mk(data, "audit").stdout
+    assert "hold-released" in audit
+    # The policy in force is on record once per change (serve and purge both note it).
+    assert audit.count("retention-changed") == 1 and "(keep=0d)" in audit, audit
+    set_key(data, "keep", '"10y"')
+    mk(data, "purge", "--dry-run")
+    assert mk(data, "audit").stdout.count("retention-changed") == 1, "a dry run records nothing"
+    mk(data, "purge")
+    assert "(keep=10y)" in mk(data, "audit").stdout
     assert mk(data, "journal", "verify").returncode == 0

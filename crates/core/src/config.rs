@@ -98,6 +98,15 @@ pub fn parse_period(s: &str) -> Result<Option<i64>, String> {
 }
 
 impl Retention {
+    /// The policy in one line, as the journal records it: `keep=7y; example.org=10y`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("keep={}", self.keep);
+        for (d, p) in &self.domains {
+            s.push_str(&format!("; {d}={p}"));
+        }
+        s
+    }
+
     /// The period for a domain, in seconds (`None`: forever).
     pub fn for_domain(&self, domain: &str) -> Option<i64> {
         let s = self.domains.get(domain).unwrap_or(&self.keep);

@@ -158,6 +158,17 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
     }
     r.lost.sort();
     r.lost.dedup();
+    if repair && !(r.repaired.is_empty() && r.recovered.is_empty()) {
+        store.acting(store::Actor::admin()).audit(
+            "",
+            &format!(
+                "fsck --repair: {} repaired, {} recovered to files, {} lost",
+                r.repaired.len(),
+                r.recovered.len(),
+                r.lost.len()
+            ),
+        )?;
+    }
     store.close();
     Ok(r)
 }

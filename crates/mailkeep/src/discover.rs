@@ -233,6 +233,9 @@ pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
 pub fn purge(dir: &Path, dry_run: bool) -> Result<()> {
     let config = Config::load(dir)?;
     let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    if !dry_run {
+        store.note_retention(&config.retention.describe())?;
+    }
     let plan =
         mailkeep_core::retention::plan(&store, &config.retention, mailkeep_core::time::now())?;
     for (blob, entries) in &plan.purge {

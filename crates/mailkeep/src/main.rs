@@ -434,6 +434,7 @@ fn run(cli: Cli) -> Result<()> {
             let config = Config::load(dir)?;
             let store = Store::open(dir, OpenOptions::default())?
                 .acting(mailkeep_core::store::Actor::admin());
+            store.audit("", &format!("backup to {}", out.display()))?;
             let done = mailkeep_core::backup::backup(&store, dir, &config.hostname, &out)?;
             println!(
                 "backup in {} is consistent at journal size {} ({} segment bytes copied this time); \

@@ -274,6 +274,14 @@ impl Server {
                 }
             });
         }
+        // The retention policy in force is part of the record: journal it when it changed.
+        let (store, policy) = (
+            self.shared.store.clone(),
+            self.shared.config.retention.describe(),
+        );
+        if let Some(Err(e)) = blocking(move || store.note_retention(&policy)).await {
+            tracing::error!(error = %e, "journaling the retention policy failed");
+        }
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
         let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
         shutdown.await;

@@ -582,3 +582,36 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// The newest leaf of a kind, decoded.
+    pub fn last_event_of(&self, kind: Kind) -> Result<Option<Event>> {
+        self.read(|c| {
+            let leaf: Option<Vec<u8>> = row(
+                c,
+                "SELECT leaf FROM journal WHERE kind = ?1 ORDER BY idx DESC LIMIT 1",
+                [kind as u8],
+                |r| r.get(0),
+            )
+            .optional()?;
+            Ok(leaf.and_then(|l| Event::decode(&l)))
+        })
+    }
+
+    /// Journals that the retention policy is now `policy`, unless that is already the
+    /// newest record of it. Returns whether a leaf was written.
+    pub fn note_retention(&self, policy: &str) -> Result<bool> {
+        if self
+            .last_event_of(Kind::RetentionChanged)?
+            .is_some_and(|e| e.detail == policy)
+        {
+            return Ok(false);
+        }
+        let actor = self.actor.clone();
+        let policy = policy.to_owned();
+        self.write(None, move |c, _| {
+            record_event(c, &actor, Kind::RetentionChanged, "", &policy)?;
+            Ok(true)
+        })
+    }
+}
