@@ -157,6 +157,20 @@ fn secret(c: &Connection, blob: &Hash) -> Result<[u8; 32]> {
     Ok(s)
 }
 
+/// An event by `actor`, now, about `account`: the fields every leaf has.
+fn event(actor: &Actor, kind: Kind, account: String, detail: &str) -> Event {
+    Event {
+        kind: Some(kind),
+        time: now(),
+        actor_kind: Some(actor.kind),
+        actor: actor.name.clone(),
+        origin: actor.origin.clone(),
+        account,
+        detail: detail.to_owned(),
+        ..Event::default()
+    }
+}
+
 /// Journals an event about one mailbox entry.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record_message(
@@ -183,19 +197,13 @@ pub(crate) fn record_message(
     append_leaf(
         c,
         &Event {
-            kind: Some(kind),
-            time: now(),
-            actor_kind: Some(actor.kind),
-            actor: actor.name.clone(),
-            origin: actor.origin.clone(),
-            account,
             mailbox,
             mailbox_id,
             uid,
             mail_from,
             recipients,
             commitment: Some(mailkeep_journal::leaf::commitment(&secret, blob)),
-            detail: detail.to_owned(),
+            ..event(actor, kind, account, detail)
         },
     )
 }
@@ -214,17 +222,10 @@ pub(crate) fn record_transfer(
     append_leaf(
         c,
         &Event {
-            kind: Some(kind),
-            time: now(),
-            actor_kind: Some(actor.kind),
-            actor: actor.name.clone(),
-            origin: actor.origin.clone(),
-            account: account.to_owned(),
             mail_from: envelope.0.to_owned(),
             recipients: envelope.1.to_vec(),
             commitment: Some(mailkeep_journal::leaf::commitment(&secret, blob)),
-            detail: detail.to_owned(),
-            ..Event::default()
+            ..event(actor, kind, account.to_owned(), detail)
         },
     )
 }
@@ -237,19 +238,7 @@ pub(crate) fn record_event(
     account: &str,
     detail: &str,
 ) -> Result<u64> {
-    append_leaf(
-        c,
-        &Event {
-            kind: Some(kind),
-            time: now(),
-            actor_kind: Some(actor.kind),
-            actor: actor.name.clone(),
-            origin: actor.origin.clone(),
-            account: account.to_owned(),
-            detail: detail.to_owned(),
-            ..Event::default()
-        },
-    )
+    append_leaf(c, &event(actor, kind, account.to_owned(), detail))
 }
 
 /// A stored checkpoint.
