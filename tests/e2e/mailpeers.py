@@ -7,7 +7,7 @@ import ssl
 import threading
 import time
 
-from conftest import PASSWORD
+from conftest import PASSWORD, mk
 
 CTX = ssl.create_default_context()
 CTX.check_hostname = False
@@ -142,3 +142,13 @@ def submit(server, rcpts, subject):
     with smtplib.SMTP_SSL(host, port, context=CTX) as s:
         s.login("alice@example.org", PASSWORD)
         s.sendmail("alice@example.org", rcpts, message("alice@example.org", rcpts[0], subject))
+
+
+def data_dir(path, *users, domain="example.org"):
+    """A data directory for `domain` with every listener on a free loopback port and these
+    users (password PASSWORD)."""
+    mk(path, "init", "--domain", domain)
+    listen_on(path, "127.0.0.1:0", "127.0.0.1")
+    for u in users:
+        mk(path, "user", "add", u, "--password-stdin", stdin=PASSWORD + "\n")
+    return path

@@ -8,14 +8,11 @@ import smtplib
 import threading
 
 from conftest import PASSWORD, Server, mk
-from mailpeers import CTX, listen_on
+from mailpeers import CTX, data_dir
 
 
 def test_backup_while_serving_restores_and_verifies(tmp_path):
-    data = tmp_path / "data"
-    mk(data, "init", "--domain", "example.org")
-    listen_on(data, "127.0.0.1:0", "127.0.0.1")
-    mk(data, "user", "add", "alice@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    data = data_dir(tmp_path / "data", "alice@example.org")
     srv = Server(data)
     host, port = srv.addrs["smtp"]
     big = "\r\n".join(["segment line of a large message"] * 3000)

@@ -1,18 +1,14 @@
 """fsck (issue 5): damage is found and named; intact copies repair the index; a database
 that will not open still gives up every body kept in segment files."""
-import shutil
 import smtplib
 import sqlite3
 
-from conftest import PASSWORD, Server, mk
-from mailpeers import listen_on
+from conftest import Server, mk
+from mailpeers import data_dir
 
 
 def build(tmp_path):
-    data = tmp_path / "data"
-    mk(data, "init", "--domain", "example.org")
-    listen_on(data, "127.0.0.1:0", "127.0.0.1")
-    mk(data, "user", "add", "alice@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    data = data_dir(tmp_path / "data", "alice@example.org")
     srv = Server(data)
     host, port = srv.addrs["smtp"]
     with smtplib.SMTP(host, port) as s:

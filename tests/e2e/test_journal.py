@@ -14,7 +14,7 @@ import nacl.signing
 import pytest
 
 from conftest import PASSWORD, Server, mk
-from mailpeers import CTX
+from mailpeers import CTX, data_dir
 
 
 def leaf_hash(b):
@@ -72,14 +72,7 @@ def check_note(note, vkey):
 def journaled(tmp_path):
     """A store with 20 delivered messages, 5 of them expunged over IMAP, and a checkpoint
     kept outside the data directory."""
-    data = tmp_path / "data"
-    mk(data, "init", "--domain", "example.org")
-    cfg = data / "mailkeep.toml"
-    text = cfg.read_text()
-    for port in ("2525", "2587", "2465", "2143", "2993"):
-        text = text.replace(f"127.0.0.1:{port}", "127.0.0.1:0")
-    cfg.write_text(text)
-    mk(data, "user", "add", "alice@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    data = data_dir(tmp_path / "data", "alice@example.org")
     srv = Server(data)
     host, port = srv.addrs["smtp"]
     with smtplib.SMTP(host, port) as s:
