@@ -107,3 +107,18 @@ def test_mbox_export_verifies(deleted_hundred, tmp_path):
     assert "export verified: 143 message(s)" in r.stdout, r.stdout
     status = mk(data, "discover", "status").stdout
     assert "1001 message(s), deleted included; 0 not parseable" in status, status
+
+
+def test_report_commands_end_quietly_when_the_reader_goes_away(deleted_hundred):
+    """`mailkeep audit | head` must not end in a panic message."""
+    import signal
+    import subprocess
+    from conftest import BIN
+    data, _, _ = deleted_hundred
+    p = subprocess.Popen([BIN, "--data", str(data), "audit", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.read(100)
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(30) == -signal.SIGPIPE
+    assert b"panicked" not in err, err

@@ -348,9 +348,28 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
+/// Report commands end quietly when their reader goes away (`mailkeep audit | head`), as
+/// Unix tools do, instead of panicking in `println!`. Servers keep Rust's setting (SIGPIPE
+/// ignored): there a vanished peer is an error on one socket, not the end of the process.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn die_on_sigpipe() {
+    // SAFETY: signal() with SIG_DFL installs no handler code, and this runs first thing in
+    // main, before any other thread exists that could be writing to a pipe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn die_on_sigpipe() {}
+
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve | Command::Quickstart { .. }) {
+        die_on_sigpipe();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MAILKEEP_LOG")
