@@ -125,6 +125,8 @@ pub(crate) struct Shared {
     pub roots: Arc<rustls::RootCertStore>,
     /// MTA-STS policies of destinations.
     pub mta_sts: outbound::mta_sts::Cache,
+    /// Our domains under the directory stamp they were read at (anti-spoofing checks).
+    pub own_domains: std::sync::Mutex<(Vec<u8>, Vec<String>)>,
     /// Signs journal checkpoints.
     pub journal_signer: Arc<mailkeep_core::store::journal::Signer>,
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
@@ -219,6 +221,7 @@ impl Server {
             roots,
             mta_sts: Default::default(),
             journal_signer,
+            own_domains: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,
             shutdown,
         });

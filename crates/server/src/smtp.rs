@@ -342,6 +342,24 @@ async fn recipient(
     }
 }
 
+/// Our domains, re-read only when the directory changed (not once per message).
+async fn own_domains(shared: &Arc<Shared>) -> Vec<String> {
+    let stamp = shared.store.directory_stamp();
+    {
+        let cached = shared.own_domains.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 == stamp {
+            return cached.1.clone();
+        }
+    }
+    let store = shared.store.clone();
+    let Some(Ok(domains)) = blocking(move || store.domains()).await else {
+        return Vec::new();
+    };
+    let names: Vec<String> = domains.into_iter().map(|d| d.name).collect();
+    *shared.own_domains.lock().unwrap_or_else(|p| p.into_inner()) = (stamp, names.clone());
+    names
+}
+
 /// The addresses in the From: header field, as mail-parser reads them.
 fn from_addresses(body: &[u8]) -> Vec<String> {
     let Some(parsed) = mail_parser::MessageParser::default().parse_headers(body) else {
@@ -411,15 +429,18 @@ async fn message(
             }
         }
         let domain = froms[0].rsplit_once('@').map_or("", |(_, d)| d).to_owned();
-        extra = shared.dkim.sign(&domain, &body);
+        // RSA signing costs about a millisecond of CPU: not on the runtime's threads.
+        let signer = shared.clone();
+        match blocking(move || (signer.dkim.sign(&domain, &body), body)).await {
+            Some((signature, b)) => {
+                extra = signature;
+                body = b;
+            }
+            None => return MessageVerdict::Rejected(temp_failure()),
+        }
     } else if shared.config.inbound.authenticate {
         body = crate::auth_in::strip_forged_results(&body, &shared.config.hostname);
-        let store = shared.store.clone();
-        let own: Vec<String> = blocking(move || store.domains())
-            .await
-            .and_then(Result::ok)
-            .map(|d| d.into_iter().map(|d| d.name).collect())
-            .unwrap_or_default();
+        let own = own_domains(shared).await;
         let cx = crate::auth_in::Context {
             ip: peer.ip(),
             helo: &envelope.helo,

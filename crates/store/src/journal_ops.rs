@@ -274,11 +274,6 @@ impl Store {
         }
     }
 
-    /// Who this handle acts as.
-    pub fn actor(&self) -> &Actor {
-        &self.actor
-    }
-
     /// Number of leaves.
     pub fn journal_size(&self) -> Result<u64> {
         self.read(size)
@@ -296,14 +291,6 @@ impl Store {
     pub fn journal_inclusion(&self, idx: u64, size: u64) -> Result<Vec<Hash>> {
         self.read(|c| {
             merkle::inclusion_proof(&DbNodes(c), idx, size)
-                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
-        })
-    }
-
-    /// The consistency proof from `old` to `new`.
-    pub fn journal_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
-        self.read(|c| {
-            merkle::consistency_proof(&DbNodes(c), old, new)
                 .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
         })
     }
