@@ -527,6 +527,14 @@ pub fn un_mboxrd(quoted: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Writes a file of the bundle and syncs it: "exported" is said only of what is on disk.
+fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 fn sha256(b: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(b).into()
@@ -589,7 +597,7 @@ pub fn export(
             Format::Eml => {
                 let file = format!("{:06}.eml", n + 1);
                 let path = out.join(&file);
-                std::fs::write(&path, &raw).map_err(io(&path))?;
+                write_synced(&path, &raw).map_err(io(&path))?;
                 (file, None, None)
             }
             Format::Mbox => {
@@ -630,7 +638,7 @@ pub fn export(
     }
     if format == Format::Mbox {
         let path = out.join("messages.mbox");
-        std::fs::write(&path, &mbox).map_err(io(&path))?;
+        write_synced(&path, &mbox).map_err(io(&path))?;
     }
     let manifest = Manifest {
         version: 1,
@@ -642,7 +650,10 @@ pub fn export(
     let path = out.join("manifest.json");
     let text = serde_json::to_string_pretty(&manifest)
         .map_err(|e| ExportError::Incomplete(format!("manifest: {e}")))?;
-    std::fs::write(&path, text).map_err(io(&path))?;
+    write_synced(&path, text.as_bytes()).map_err(io(&path))?;
+    std::fs::File::open(out)
+        .and_then(|d| d.sync_all())
+        .map_err(io(out))?;
     Ok(manifest)
 }
 
