@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod discover;
 pub mod fsck;
 pub mod import;
+pub mod index;
 pub mod journal;
 pub mod mta_sts;
 pub mod outbound;

@@ -26,7 +26,12 @@ fn domain(address: &str) -> &str {
 }
 
 /// Works out what may be purged at `now`.
-pub fn plan(store: &Store, retention: &Retention, now: i64) -> Result<Plan, store::Error> {
+pub fn plan(
+    store: &Store,
+    index: Option<&crate::index::MailIndex>,
+    retention: &Retention,
+    now: i64,
+) -> Result<Plan, store::Error> {
     // Entries under an active hold.
     let mut held: HashSet<(i64, u32)> = HashSet::new();
     let mut held_accounts: HashSet<Option<String>> = HashSet::new();
@@ -40,7 +45,7 @@ pub fn plan(store: &Store, retention: &Retention, now: i64) -> Result<Plan, stor
             continue;
         }
         let q = Query::parse(&h.query).map_err(store::Error::Conflict)?;
-        for hit in search(store, &q, true)?.hits {
+        for hit in search(store, index, &q, true)?.hits {
             if h.account
                 .as_ref()
                 .is_none_or(|a| a.eq_ignore_ascii_case(&hit.entry.account))

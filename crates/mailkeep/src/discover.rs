@@ -17,6 +17,7 @@ fn j(s: &str) -> String {
 
 pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
     let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let index = crate::index::current(dir, &store);
     match cmd {
         DiscoverCmd::Search {
             query,
@@ -24,7 +25,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             json,
         } => {
             let q = Query::parse(&query).map_err(anyhow::Error::msg)?;
-            let found = discover::search(&store, &q, include_deleted)?;
+            let found = discover::search(&store, index.as_ref(), &q, include_deleted)?;
             for h in &found.hits {
                 let e = &h.entry;
                 let (del_at, del_by) = h
@@ -115,6 +116,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             let signer = Arc::new(mailkeep_core::journal::load_signer(dir, &config.hostname)?);
             let m = discover::export(
                 &store,
+                index.as_ref(),
                 signer,
                 &config.hostname,
                 &query,
@@ -130,7 +132,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             );
         }
         DiscoverCmd::Status => {
-            let found = discover::search(&store, &Query::default(), true)?;
+            let found = discover::search(&store, index.as_ref(), &Query::default(), true)?;
             println!(
                 "{} message(s), deleted included; {} not parseable as MIME (searched as raw text); {} unreadable; {} purged",
                 found.examined,
@@ -146,6 +148,18 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             }
             for u in &found.unreadable {
                 println!("unreadable: {u}");
+            }
+            match &index {
+                Some(index) => {
+                    let snap = index.snapshot()?;
+                    println!(
+                        "full-text index: {} message bodies indexed, {} not yet; {:.1} MiB",
+                        index.matching(&snap, None)?.len(),
+                        store.blobs_count_after(snap.seq)?,
+                        index.size_on_disk() as f64 / (1 << 20) as f64
+                    );
+                }
+                None => println!("full-text index: unusable; searches read every body"),
             }
         }
     }
@@ -236,8 +250,13 @@ pub fn purge(dir: &Path, dry_run: bool) -> Result<()> {
     if !dry_run {
         store.note_retention(&config.retention.describe())?;
     }
-    let plan =
-        mailkeep_core::retention::plan(&store, &config.retention, mailkeep_core::time::now())?;
+    let index = crate::index::current(dir, &store);
+    let plan = mailkeep_core::retention::plan(
+        &store,
+        index.as_ref(),
+        &config.retention,
+        mailkeep_core::time::now(),
+    )?;
     for (blob, entries) in &plan.purge {
         let where_: Vec<String> = entries
             .iter()

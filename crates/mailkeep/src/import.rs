@@ -166,8 +166,9 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
         return Err(e.context("import stopped; re-run it to continue where it stopped"));
     }
     bar.finish_and_clear();
-    store.close();
     read_result?;
     println!("imported {imported} messages into {address} ({skipped} already there, skipped)");
+    crate::index::after_import(dir, &store)?;
+    store.close();
     Ok(())
 }

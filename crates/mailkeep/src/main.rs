@@ -7,6 +7,7 @@ mod discover;
 mod dns;
 mod files;
 mod import;
+mod index;
 mod init;
 mod journal;
 mod queue;
@@ -104,6 +105,8 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Rebuild the full-text index from the store (the server must be stopped).
+    Reindex,
     /// Legal holds: bytes under a hold are never purged.
     #[command(subcommand)]
     Hold(HoldCmd),
@@ -413,6 +416,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Journal(cmd) => journal::run(dir, cmd),
         Command::Discover(cmd) => discover::run(dir, cmd),
         Command::Hold(cmd) => discover::hold(dir, cmd),
+        Command::Reindex => index::reindex(dir),
         Command::Fsck { repair } => {
             let r = mailkeep_core::fsck::fsck(dir, repair)?;
             println!(

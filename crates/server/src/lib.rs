@@ -132,6 +132,8 @@ pub(crate) struct Shared {
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
     /// IMAP sessions on them (DESIGN §2 step 5).
     pub changes: tokio::sync::broadcast::Sender<i64>,
+    /// The full-text index, for SEARCH BODY/TEXT (`None`: unusable, bodies are read).
+    pub index: Option<mailkeep_core::index::MailIndex>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -145,6 +147,7 @@ impl Shared {
 /// A server with its listeners bound, ready to [`Server::run`].
 pub struct Server {
     shared: Arc<Shared>,
+    indexer: Option<mailkeep_core::index::Indexer>,
     listeners: Vec<(Kind, TcpListener)>,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -177,6 +180,13 @@ impl Server {
             &data_dir,
             &config.hostname,
         )?);
+        let indexer = match mailkeep_core::index::Indexer::open(&data_dir) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::error!(error = %e, "full-text index unusable; searches read every body");
+                None
+            }
+        };
         let mut listeners = Vec::new();
         let l = &config.listen;
         for (kind, addrs) in [
@@ -223,10 +233,12 @@ impl Server {
             journal_signer,
             own_domains: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,
+            index: indexer.as_ref().map(|i| i.index().clone()),
             shutdown,
         });
         Ok(Server {
             shared,
+            indexer,
             listeners,
             shutdown_tx,
         })
@@ -287,7 +299,13 @@ impl Server {
         }
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
         let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
+        let stop_indexing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let indexing = self.indexer.map(|ix| {
+            let (store, stop) = (self.shared.store.clone(), stop_indexing.clone());
+            tokio::task::spawn_blocking(move || index_loop(ix, &store, &stop))
+        });
         shutdown.await;
+        stop_indexing.store(true, std::sync::atomic::Ordering::Relaxed);
         queue.abort();
         let _ = queue.await;
         checkpoints.abort();
@@ -304,6 +322,9 @@ impl Server {
         {
             tracing::warn!("sessions still open after 30 s; closing them");
         }
+        if let Some(task) = indexing {
+            let _ = task.await;
+        }
         // A last checkpoint, so the record of this run is signed before the process ends.
         write_checkpoint(&self.shared).await;
         let store = self.shared.store.clone();
@@ -317,6 +338,35 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Keeps the full-text index current: indexes what was stored since the last pass, then
+/// looks again a moment later. Searches read what it has not reached, so a lag costs only
+/// time, and a burst of deliveries is indexed in large batches rather than one by one.
+fn index_loop(
+    mut ix: mailkeep_core::index::Indexer,
+    store: &Store,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    while !stop.load(Relaxed) {
+        let pass = ix.catch_up(store, &mut |_, _| !stop.load(Relaxed));
+        let pause = match pass {
+            Ok(n) if n > 0 => {
+                tracing::debug!(indexed = n, "full-text index updated");
+                Duration::from_millis(200)
+            }
+            Ok(_) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "full-text indexing failed; retrying");
+                Duration::from_secs(10)
+            }
+        };
+        let until = std::time::Instant::now() + pause;
+        while !stop.load(Relaxed) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// Writes a signed checkpoint if the journal grew since the last one.

@@ -505,6 +505,9 @@ pub struct EntryRecord {
     pub internal_date: i64,
     /// Size in bytes.
     pub size: u64,
+    /// The body's sequence number ([`Store::blobs_after`]); `None` when the store has lost
+    /// the body's record.
+    pub blob_seq: Option<u64>,
 }
 
 impl Store {
@@ -513,9 +516,10 @@ impl Store {
         self.read(|c| {
             let mut st = c.prepare(
                 "SELECT m.mailbox_id, a.address, b.name, m.uid, m.blob_hash, m.expunged_at,
-                        m.internal_date, m.size
+                        m.internal_date, m.size, bl.rowid
                  FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
-                 JOIN accounts a ON a.id = b.account_id ORDER BY m.mailbox_id, m.uid",
+                 JOIN accounts a ON a.id = b.account_id
+                 LEFT JOIN blobs bl ON bl.hash = m.blob_hash ORDER BY m.mailbox_id, m.uid",
             )?;
             let rows = st.query_map([], |r| {
                 Ok(EntryRecord {
@@ -527,6 +531,7 @@ impl Store {
                     expunged_at: r.get(5)?,
                     internal_date: r.get(6)?,
                     size: r.get(7)?,
+                    blob_seq: r.get::<_, Option<i64>>(8)?.map(|s| s as u64),
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

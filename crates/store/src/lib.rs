@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod feed_ops;
 pub mod format;
 mod hold_ops;
 mod journal_ops;
@@ -49,6 +50,7 @@ pub mod segments;
 mod writer;
 
 pub use error::{Error, Result};
+pub use feed_ops::FedBlob;
 pub use hold_ops::{BlobRecord, Hold};
 pub use journal_ops::{Actor, EntryRecord, StoredCheckpoint, StoredLeaf};
 pub use mailbox_ops::{Copied, FlagChange, FlagMode};

@@ -1,12 +1,21 @@
 //! SEARCH: evaluates a parsed search key against the selected mailbox.
 //!
-//! Strings match case-insensitively as substrings (RFC 9051 §6.4.4), of the decoded text
-//! and of the raw bytes: header keys see RFC 2047 encoded words decoded, BODY and TEXT see
-//! every part's text after its transfer encoding and charset (HTML reduced to text), and a
-//! match in the raw bytes counts too, so nothing a client can see is missed. RECENT follows
-//! RFC 3501 for rev1 sessions (IMAP4rev2 drops it).
+//! Header keys match case-insensitively as substrings (RFC 9051 §6.4.4), of the decoded
+//! values (RFC 2047 encoded words decoded) and of the raw ones. BODY and TEXT are answered by
+//! the full-text index ([`mailkeep_core::index`]) over every part's text after its transfer
+//! encoding and charset (HTML reduced to text): the string's words must occur in sequence,
+//! the last one as the start of a word — "invoice 20" finds "Invoice 2026" — but a piece from
+//! inside a word ("voice") is not found. That is the trade every indexed IMAP server makes
+//! (Dovecot with FTS behaves the same); reading every body of a large mailbox on each search is
+//! the alternative. Bodies the index has not reached yet are read and matched by the same
+//! rule, and a string with no letters or digits at all falls back to a substring of the raw
+//! bytes. RECENT follows RFC 3501 for rev1 sessions (IMAP4rev2 drops it).
 
-use mailkeep_core::store::MessageEntry;
+use std::collections::{HashMap, HashSet};
+
+use mailkeep_core::discover::Document;
+use mailkeep_core::index::{Cond, Needle, Part};
+use mailkeep_core::store::{Hash, MessageEntry};
 use mailkeep_imap::{SearchKey, SearchReturn, Status, esearch_response};
 
 use super::Session;
@@ -18,8 +27,10 @@ fn needs_body(key: &SearchKey) -> bool {
         And(keys) => keys.iter().any(needs_body),
         Not(k) => needs_body(k),
         Or(a, b) => needs_body(a) || needs_body(b),
-        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | Subject(_) | Text(_) | To(_)
-        | SentBefore(_) | SentOn(_) | SentSince(_) => true,
+        Bcc(_) | Cc(_) | From(_) | Header(..) | Subject(_) | To(_) | SentBefore(_) | SentOn(_)
+        | SentSince(_) => true,
+        // Without words to look up, the raw bytes are searched.
+        Body(s) | Text(s) => Needle::with_prefix(s, true).is_none(),
         _ => false,
     }
 }
@@ -59,15 +70,66 @@ fn decoded_values(header: &[u8], name: &str) -> Vec<String> {
         .collect()
 }
 
-fn needs_document(key: &SearchKey) -> bool {
+/// The BODY and TEXT strings of a key, with whether each is TEXT.
+fn text_keys(key: &SearchKey, out: &mut Vec<(bool, String)>) {
     use SearchKey::*;
     match key {
-        And(keys) => keys.iter().any(needs_document),
-        Not(k) => needs_document(k),
-        Or(a, b) => needs_document(a) || needs_document(b),
-        Body(_) | Text(_) => true,
-        _ => false,
+        And(keys) => keys.iter().for_each(|k| text_keys(k, out)),
+        Not(k) => text_keys(k, out),
+        Or(a, b) => {
+            text_keys(a, out);
+            text_keys(b, out);
+        }
+        Body(s) => out.push((false, s.clone())),
+        Text(s) => out.push((true, s.clone())),
+        _ => {}
     }
+}
+
+/// BODY (or TEXT, which adds the header fields and attachment names) as an index condition.
+fn text_cond(text: bool, n: Needle) -> Cond {
+    if text {
+        Cond::Any(vec![
+            Cond::In(Part::Headers, n.clone()),
+            Cond::In(Part::Body, n.clone()),
+            Cond::In(Part::Attachment, n),
+        ])
+    } else {
+        Cond::In(Part::Body, n)
+    }
+}
+
+/// What the index answered for the BODY and TEXT strings of one SEARCH.
+struct Answers {
+    /// The bodies matching each string.
+    hits: HashMap<(bool, String), HashSet<Hash>>,
+    /// Bodies stored after the index's snapshot: read and matched here.
+    unreached: HashSet<Hash>,
+}
+
+fn ask_index(
+    index: &mailkeep_core::index::MailIndex,
+    store: &mailkeep_core::store::Store,
+    keys: Vec<(bool, String)>,
+) -> Result<Answers, String> {
+    let snap = index.snapshot().map_err(|e| e.to_string())?;
+    let mut hits = HashMap::new();
+    for (text, s) in keys {
+        let Some(n) = Needle::with_prefix(&s, true) else {
+            continue;
+        };
+        let found = index
+            .matching(&snap, Some(&text_cond(text, n)))
+            .map_err(|e| e.to_string())?;
+        hits.insert((text, s), found.into_keys().collect());
+    }
+    let unreached = store
+        .blobs_after(snap.seq, usize::MAX)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|b| b.hash)
+        .collect();
+    Ok(Answers { hits, unreached })
 }
 
 /// Unfolded values of every field called `name`.
@@ -127,8 +189,25 @@ struct Candidate<'a> {
     saved: &'a [u32],
     /// This session's `\Recent` UIDs, ascending.
     recent: &'a [u32],
-    /// Decoded text, for BODY and TEXT.
-    doc: Option<&'a mailkeep_core::discover::Document>,
+    /// Decoded text, for BODY and TEXT when the index has not reached the body.
+    doc: Option<&'a Document>,
+    /// The index's answers for BODY and TEXT.
+    answers: Option<&'a Answers>,
+}
+
+/// BODY or TEXT: the index's answer, or the same rule on the body in hand.
+fn text_matches(c: &Candidate<'_>, text: bool, s: &str) -> bool {
+    let Some(n) = Needle::with_prefix(s, true) else {
+        let raw = c.raw.unwrap_or_default();
+        return contains_ci(if text { raw } else { split(raw).1 }, s);
+    };
+    if let Some(a) = c.answers
+        && !a.unreached.contains(&c.entry.hash)
+        && let Some(hits) = a.hits.get(&(text, s.to_owned()))
+    {
+        return hits.contains(&c.entry.hash);
+    }
+    c.doc.is_some_and(|d| text_cond(text, n).holds(d))
 }
 
 fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
@@ -142,8 +221,6 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
             .chain(decoded_values(header(), name).iter())
             .any(|v| contains_ci(v.as_bytes(), s))
     };
-    let decoded =
-        |text: &dyn Fn(&mailkeep_core::discover::Document) -> bool| c.doc.is_some_and(text);
     match key {
         And(keys) => keys.iter().all(|k| matches(k, c)),
         All => true,
@@ -179,17 +256,8 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
             let values = field_values(header(), name);
             !values.is_empty() && values.iter().any(|v| contains_ci(v.as_bytes(), s))
         }
-        Body(s) => {
-            c.raw.is_some_and(|r| contains_ci(split(r).1, s))
-                || decoded(&|d| d.body.contains(&s.to_lowercase()))
-        }
-        Text(s) => {
-            c.raw.is_some_and(|r| contains_ci(r, s))
-                || decoded(&|d| {
-                    let s = s.to_lowercase();
-                    d.body.contains(&s) || d.headers.contains(&s)
-                })
-        }
+        Body(s) => text_matches(c, false, s),
+        Text(s) => text_matches(c, true, s),
         Uid(set) => set.contains(m.uid, c.max_uid),
         SequenceSet(set) => set.contains(c.seq, c.max_seq),
         Modseq(n) => m.modseq >= *n,
@@ -221,14 +289,33 @@ impl Session {
         };
         let entries = sel.messages.clone();
         let saved = sel.saved.clone();
-        let with_document = needs_document(key);
+        let mut texts = Vec::new();
+        text_keys(key, &mut texts);
+        let has_texts = !texts.is_empty();
+        let answers = match self.shared.index.clone() {
+            Some(index) if has_texts => {
+                let store = self.acting.clone();
+                match blocking(move || ask_index(&index, &store, texts)).await {
+                    Some(Ok(a)) => Some(a),
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "SEARCH without the full-text index");
+                        None
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        };
         let recent = sel.recent.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
-        let with_body = want_header || needs_body(key);
         let mut hits = Vec::new();
         for (entry, seq) in entries.into_iter().zip(1u32..) {
-            let raw = if with_body {
+            let with_document = has_texts
+                && answers
+                    .as_ref()
+                    .is_none_or(|a| a.unreached.contains(&entry.hash));
+            let raw = if want_header || needs_body(key) || with_document {
                 let (store, hash) = (self.acting.clone(), entry.hash);
                 match blocking(move || store.read_blob(&hash)).await {
                     Some(Ok(b)) => Some(b),
@@ -245,10 +332,14 @@ impl Session {
             } else {
                 None
             };
-            let doc = if with_document {
-                raw.as_deref().map(mailkeep_core::discover::document)
-            } else {
-                None
+            let (raw, doc) = match raw {
+                Some(raw) if with_document => blocking(move || {
+                    let d = mailkeep_core::discover::document(&raw);
+                    (Some(raw), Some(d))
+                })
+                .await
+                .unwrap_or_default(),
+                raw => (raw, None),
             };
             let c = Candidate {
                 seq,
@@ -259,6 +350,7 @@ impl Session {
                 saved: &saved,
                 recent: &recent,
                 doc: doc.as_ref(),
+                answers: answers.as_ref(),
             };
             if matches(key, &c) {
                 let header = want_header

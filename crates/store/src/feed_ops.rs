@@ -1,0 +1,89 @@
+//! The feed the full-text index follows: message bodies in the order they were first stored.
+//!
+//! A body's row in `blobs` is written once, in the transaction that first stores it, and rows
+//! are never deleted (a purge clears the bytes and keeps the row), so the rowid is a sequence
+//! number: everything up to the last one an index has seen is in that index. A copy made by
+//! `VACUUM INTO` may renumber rows; an index checks the hash at its sequence number and
+//! rebuilds when it no longer matches.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::ops::{hash_from, row};
+use crate::{Hash, Result, Store};
+
+/// One body in the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FedBlob {
+    /// Its sequence number (the `blobs` rowid).
+    pub seq: u64,
+    /// Its address.
+    pub hash: Hash,
+    /// Its bytes are gone; there is nothing to index.
+    pub purged: bool,
+}
+
+impl Store {
+    /// Up to `limit` bodies after sequence number `seq`, in order.
+    pub fn blobs_after(&self, seq: u64, limit: usize) -> Result<Vec<FedBlob>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT rowid, hash, purged_at FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![seq as i64, limit], |r| {
+                Ok(FedBlob {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    hash: hash_from(r.get(1)?)?,
+                    purged: r.get::<_, Option<i64>>(2)?.is_some(),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// How many bodies come after `seq`.
+    pub fn blobs_count_after(&self, seq: u64) -> Result<u64> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT COUNT(*) FROM blobs WHERE rowid > ?1",
+                [seq as i64],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+
+    /// The body at sequence number `seq`, if there is one.
+    pub fn blob_at(&self, seq: u64) -> Result<Option<Hash>> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT hash FROM blobs WHERE rowid = ?1",
+                [seq as i64],
+                |r| hash_from(r.get(0)?),
+            )
+            .optional()?)
+        })
+    }
+
+    /// Every purged body, for an index to forget.
+    pub fn purged_blobs(&self) -> Result<Vec<Hash>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT hash FROM blobs WHERE purged_at IS NOT NULL")?;
+            let rows = st.query_map([], |r| hash_from(r.get(0)?))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// How many bodies were purged.
+    pub fn purged_count(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT COUNT(*) FROM blobs WHERE purged_at IS NOT NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+}
