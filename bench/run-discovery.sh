@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
-# Discovery and journal benchmark: a generated mailbox of N messages (default 100,000)
-# imported with `mailkeep import` (every message journaled), then `journal verify` over the
-# whole store and `discover search` for a rare word, a common word and a phrase (5 runs each;
-# min / median / max). Usage: bench/run-discovery.sh [MESSAGES]
+# Discovery and journal benchmark on N messages (default 100,000): the 6,046 real messages of
+# ../shared/corpus cycled (each copy marked `X-Bench-Copy: copyNx`, so every body is distinct),
+# imported with `mailkeep import` (every message journaled, then indexed); the index's size
+# against the stored bytes; `discover search` for a rare word (one message), a common word and
+# a phrase (RUNS runs each, default 20: p50 and p99); `journal verify` over the whole store.
+# Usage: bench/run-discovery.sh [MESSAGES] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
+RUNS=${2:-20}
 cargo build --release -q -p mailkeep -p mailkeep-bench
-BIN=target/release/mailkeep; BENCH=target/release/mailkeep-bench
+BIN=$PWD/target/release/mailkeep; BENCH=$PWD/target/release/mailkeep-bench
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/target}/bench-disc.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 DATA=$WORK/data
+mkdir "$WORK/corpus"
+tar xzf ../shared/corpus/spamassassin-public-corpus.tar.gz -C "$WORK/corpus"
 $BIN --data "$DATA" init --domain example.test >/dev/null
 echo 'bench-password-123' | $BIN --data "$DATA" user add bench@example.test --password-stdin >/dev/null
-$BENCH mbox --out "$WORK/box.mbox" --count "$N"
+$BENCH mbox --out "$WORK/box.mbox" --count "$N" --corpus "$WORK/corpus"
 echo "mbox: $N messages, $(du -m "$WORK/box.mbox" | cut -f1) MiB"
-t() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1; awk "BEGIN{printf \"%.2f\", $(date +%s.%N) - $s}"; }
-echo "import (journaled): $(t $BIN --data "$DATA" import --account bench@example.test "$WORK/box.mbox") s"
-echo "store: $(du -sm "$DATA" | cut -f1) MiB; journal leaves: $($BIN --data "$DATA" audit --json | wc -l)"
-echo "journal verify (whole store): $(t $BIN --data "$DATA" journal verify) s"
-for q in '"message 4242 about"' 'lorem' '"topic 17"'; do
+now() { date +%s.%N; }
+s=$(now)
+$BIN --data "$DATA" import --account bench@example.test "$WORK/box.mbox" 2>/dev/null | sed 's/^/  /'
+echo "import + indexing: $(awk "BEGIN{printf \"%.1f\", $(now) - $s}") s"
+store=$(du -sm --exclude=index "$DATA" | cut -f1); index=$(du -sm "$DATA/index" | cut -f1)
+echo "store: $store MiB without the index; index: $index MiB ($(awk "BEGIN{printf \"%.0f\", 100 * $index / $store}") % of the store)"
+echo "journal leaves: $($BIN --data "$DATA" audit --json | wc -l)"
+s=$(now); $BIN --data "$DATA" journal verify >/dev/null
+echo "journal verify (whole store): $(awk "BEGIN{printf \"%.2f\", $(now) - $s}") s"
+for q in 'copy4242x' 'the' '"click here"'; do
+  hits=$($BIN --data "$DATA" discover search "$q" 2>/dev/null | wc -l)
   runs=()
-  for _ in 1 2 3 4 5; do runs+=("$(t $BIN --data "$DATA" discover search "$q")"); done
-  sorted=$(printf '%s\n' "${runs[@]}" | sort -n | tr '\n' ' ')
-  echo "discover search $q: s (min median max) = $(echo $sorted | awk '{print $1, $3, $5}')"
+  for _ in $(seq "$RUNS"); do
+    s=$(now); $BIN --data "$DATA" discover search "$q" >/dev/null 2>&1
+    runs+=("$(awk "BEGIN{printf \"%.3f\", $(now) - $s}")")
+  done
+  printf '%s\n' "${runs[@]}" | sort -n | awk -v q="$q" -v h="$hits" '{a[NR]=$1} END {
+    p99 = int(NR * 0.99 + 0.999); if (p99 > NR) p99 = NR
+    printf "discover search %s (%d hits): p50 %.3f s, p99 %.3f s over %d runs\n", q, h, a[int((NR + 1) / 2)], a[p99], NR }'
 done

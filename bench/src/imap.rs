@@ -158,6 +158,47 @@ pub async fn run(
 }
 
 /// Writes an mbox of `count` generated messages of about `size` bytes.
+/// An mbox of `count` real messages from `dir`, cycled; mboxrd quoting.
+pub fn mbox_from(path: &Path, count: usize, dir: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "txt") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no *.txt messages under {}",
+        dir.display()
+    );
+    let messages: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for i in 0..count {
+        writeln!(f, "From bench@example.net Mon Nov 2 10:00:00 2026")?;
+        writeln!(f, "X-Bench-Copy: copy{i}x")?;
+        for line in messages[i % messages.len()].split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let unquoted = line.iter().position(|&b| b != b'>').unwrap_or(line.len());
+            if line[unquoted..].starts_with(b"From ") {
+                f.write_all(b">")?;
+            }
+            f.write_all(line)?;
+            f.write_all(b"\n")?;
+        }
+        writeln!(f)?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
 pub fn mbox(path: &Path, count: usize, size: usize) -> Result<()> {
     use std::io::Write;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);

@@ -50,6 +50,10 @@ enum Cmd {
         /// Approximate body size in bytes.
         #[arg(long, default_value_t = 2000)]
         size: usize,
+        /// Take the messages from this directory of real ones (`*.txt`, cycled, each copy
+        /// marked `X-Bench-Copy: copyNx` so that no two are the same bytes) instead.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
     },
     /// IMAP timings on a large mailbox and memory per idle connection.
     Imap {
@@ -105,7 +109,15 @@ fn main() -> Result<()> {
             size,
             messages,
         } => tokio::runtime::Runtime::new()?.block_on(smtp(addr, rcpt, sessions, size, messages)),
-        Cmd::Mbox { out, count, size } => imap::mbox(&out, count, size),
+        Cmd::Mbox {
+            out,
+            count,
+            corpus: Some(dir),
+            ..
+        } => imap::mbox_from(&out, count, &dir),
+        Cmd::Mbox {
+            out, count, size, ..
+        } => imap::mbox(&out, count, size),
         Cmd::Imap {
             addr,
             cert,

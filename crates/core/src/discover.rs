@@ -315,23 +315,40 @@ pub struct Found {
 struct FromIndex<'a> {
     index: &'a MailIndex,
     snap: crate::index::Snapshot,
-    hits: HashMap<store::Hash, crate::index::Matched>,
+    /// Every body in the index.
+    all: HashMap<store::Hash, crate::index::Matched>,
+    /// Those the query's content conditions hold for.
+    hits: HashSet<store::Hash>,
     unparsed: HashSet<store::Hash>,
     unreadable: HashSet<store::Hash>,
+    /// Bodies stored after the snapshot.
+    gap: HashSet<store::Hash>,
 }
 
 fn ask_index<'a>(
     index: &'a MailIndex,
+    store: &Store,
     cond: Option<&Cond>,
 ) -> Result<FromIndex<'a>, crate::index::IndexError> {
     let snap = index.snapshot()?;
+    let all = index.matching(&snap, None)?;
+    let hits = match cond {
+        Some(c) => index.matching(&snap, Some(c))?.into_keys().collect(),
+        None => all.keys().copied().collect(),
+    };
     Ok(FromIndex {
-        hits: index.matching(&snap, cond)?,
+        hits,
         unparsed: index
             .matching(&snap, Some(&Cond::Unparsed))?
             .into_keys()
             .collect(),
         unreadable: index.unreadable(&snap)?.into_keys().collect(),
+        gap: store
+            .blobs_after(snap.seq, usize::MAX)?
+            .into_iter()
+            .map(|b| b.hash)
+            .collect(),
+        all,
         index,
         snap,
     })
@@ -344,6 +361,9 @@ enum Read {
     Unreadable(String),
 }
 
+/// Below this many hits the journal is asked about each; above, it is read once whole.
+const FEW_HITS: usize = 2_000;
+
 /// Searches every account. Deleted messages are included with `include_deleted` (or when
 /// the query says `deleted:`). Without an index (or past its end) bodies are read.
 pub fn search(
@@ -352,21 +372,8 @@ pub fn search(
     q: &Query,
     include_deleted: bool,
 ) -> Result<Found, store::Error> {
-    let mut placing: HashMap<(i64, u32), u64> = HashMap::new();
-    let mut expunges: HashMap<(i64, u32), (i64, String)> = HashMap::new();
-    for (idx, e) in store.journal_events()? {
-        match e.kind {
-            Some(k) if k.places_message() => {
-                placing.insert((e.mailbox_id, e.uid), idx);
-            }
-            Some(Kind::Expunged) => {
-                expunges.insert((e.mailbox_id, e.uid), (e.time, actor_name(&e)));
-            }
-            _ => {}
-        }
-    }
     let cond = q.content();
-    let known = index.and_then(|i| match ask_index(i, cond.as_ref()) {
+    let known = index.and_then(|i| match ask_index(i, store, cond.as_ref()) {
         Ok(k) => Some(k),
         Err(e) => {
             tracing::warn!(error = %e, "searching without the full-text index");
@@ -376,6 +383,7 @@ pub fn search(
     let purged: HashSet<store::Hash> = store.purged_blobs()?.into_iter().collect();
     let mut read: HashMap<store::Hash, Read> = HashMap::new();
     let mut found = Found::default();
+    let mut hits = Vec::new();
     for entry in store.all_entries()? {
         if entry.expunged_at.is_some() && !include_deleted && !q.mentions_deleted() {
             continue;
@@ -385,25 +393,32 @@ pub fn search(
         }
         found.examined += 1;
         let name = format!("{} {} UID {}", entry.account, entry.mailbox, entry.uid);
+        // The index answers for a body it holds, as of its snapshot; anything else is read.
         let indexed = known
             .as_ref()
-            .filter(|k| entry.blob_seq.is_some_and(|s| s <= k.snap.seq));
+            .filter(|k| !k.gap.contains(&entry.blob))
+            .and_then(|k| {
+                let m = k.all.get(&entry.blob).copied();
+                (m.is_some() || k.unreadable.contains(&entry.blob)).then_some((k, m))
+            });
         let (hit, unparsed, shown) = if purged.contains(&entry.blob) {
             let at = store.purged_at(&entry.blob)?.unwrap_or_default();
             found
                 .purged
                 .push(format!("{name} (purged {})", crate::time::rfc3339(at)));
             continue;
-        } else if let Some(k) = indexed {
+        } else if let Some((k, m)) = indexed {
             if k.unreadable.contains(&entry.blob) {
                 found
                     .unreadable
                     .push(format!("{name}: its body could not be read"));
                 continue;
             }
-            let m = k.hits.get(&entry.blob);
-            let shown = m.map(|m| k.index.shown(&k.snap, m).unwrap_or_default());
-            (m.is_some(), k.unparsed.contains(&entry.blob), shown)
+            let hit = k.hits.contains(&entry.blob);
+            let shown = m
+                .filter(|_| hit)
+                .map(|m| k.index.shown(&k.snap, &m).unwrap_or_default());
+            (hit, k.unparsed.contains(&entry.blob), shown)
         } else {
             let r = read
                 .entry(entry.blob)
@@ -440,6 +455,35 @@ pub fn search(
             found.unparsed += 1;
         }
         if hit {
+            hits.push((entry, shown.unwrap_or_default(), unparsed));
+        }
+    }
+    // What the journal says about each hit: the leaf that placed it, and who deleted it.
+    let mut placing: HashMap<(i64, u32), u64> = HashMap::new();
+    let mut expunges: HashMap<(i64, u32), (i64, String)> = HashMap::new();
+    let mut note = |idx: u64, e: &Event| match e.kind {
+        Some(k) if k.places_message() => {
+            placing.insert((e.mailbox_id, e.uid), idx);
+        }
+        Some(Kind::Expunged) => {
+            expunges.insert((e.mailbox_id, e.uid), (e.time, actor_name(e)));
+        }
+        _ => {}
+    };
+    if hits.len() < FEW_HITS {
+        for (entry, ..) in &hits {
+            for (idx, e) in store.entry_events(entry.mailbox_id, entry.uid)? {
+                note(idx, &e);
+            }
+        }
+    } else {
+        for (idx, e) in store.journal_events()? {
+            note(idx, &e);
+        }
+    }
+    found.hits = hits
+        .into_iter()
+        .map(|(entry, (subject, from), unparsed)| {
             let key = (entry.mailbox_id, entry.uid);
             let deleted = entry.expunged_at.map(|at| {
                 expunges
@@ -447,17 +491,16 @@ pub fn search(
                     .cloned()
                     .unwrap_or((at, "unknown (no journal record)".into()))
             });
-            let (subject, from) = shown.unwrap_or_default();
-            found.hits.push(Hit {
+            Hit {
                 subject,
                 from,
                 leaf: placing.get(&key).copied(),
                 deleted,
                 unparsed,
                 entry,
-            });
-        }
-    }
+            }
+        })
+        .collect();
     Ok(found)
 }
 

@@ -171,6 +171,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
     UPDATE mailboxes SET recent_uid = uidnext - 1;
     "#,
+    // 6 → 7: purged bodies found without reading the whole table (whose rows hold the bytes
+    // of small bodies): the full-text index asks on every pass.
+    r#"
+    CREATE INDEX blobs_purged ON blobs(purged_at) WHERE purged_at IS NOT NULL;
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.
