@@ -31,16 +31,17 @@ fn hex(h: &[u8]) -> String {
 }
 
 fn write_recovered(dir: &Path, hash: &Hash, loc: Location, r: &mut Report) {
-    let out = dir.join("recovered");
-    if std::fs::create_dir_all(&out).is_err() {
-        return;
-    }
     let reader = segments::SegmentReader::new(&dir.join("blobs"));
     if let Ok(bytes) = reader.read(hash, loc) {
-        let path = out.join(format!("{}.eml", hex(hash)));
-        if std::fs::write(&path, bytes).is_ok() {
-            r.recovered.push(path);
-        }
+        save_recovered(dir, hash, &bytes, r);
+    }
+}
+
+fn save_recovered(dir: &Path, hash: &Hash, bytes: &[u8], r: &mut Report) {
+    let out = dir.join("recovered");
+    let path = out.join(format!("{}.eml", hex(hash)));
+    if std::fs::create_dir_all(&out).is_ok() && std::fs::write(&path, bytes).is_ok() {
+        r.recovered.push(path);
     }
 }
 
@@ -71,10 +72,45 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
             return Ok(r);
         }
     };
-    for p in store.integrity_check()? {
+    let mut store = store;
+    let damage = store
+        .integrity_check()
+        .unwrap_or_else(|e| vec![e.to_string()]);
+    for p in &damage {
         r.problems.push(format!("database: {p}"));
     }
-    let entries = store.all_entries()?;
+    if !damage.is_empty() && repair {
+        store.close();
+        drop(store);
+        match store::salvage::salvage(dir) {
+            Ok(s) => {
+                let rows: u64 = s.copied.iter().map(|(_, n)| n).sum();
+                r.repaired.push(format!(
+                    "database rebuilt from every readable row ({rows} rows); the damaged file is kept as {}",
+                    s.damaged.display()
+                ));
+                for l in s.lost {
+                    r.problems.push(format!("database: not salvageable: {l}"));
+                }
+            }
+            Err(e) => {
+                r.problems
+                    .push(format!("database: salvaging its rows failed: {e}"));
+                return Ok(r);
+            }
+        }
+        store = Store::open(dir, OpenOptions { exclusive: true })?;
+    }
+    let entries = match store.all_entries() {
+        Ok(e) => e,
+        Err(e) => {
+            r.problems.push(format!(
+                "database: its mailbox entries cannot be read ({e}); `fsck --repair` copies every readable row into a new database"
+            ));
+            store.close();
+            return Ok(r);
+        }
+    };
     let mut users: HashMap<Hash, Vec<String>> = HashMap::new();
     for e in &entries {
         users
@@ -145,7 +181,8 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
             }
         }
     }
-    // Intact bodies nothing references (a crash between append and commit leaves these too).
+    // Intact bodies nothing references (a crash between append and commit leaves these too,
+    // and so does a salvage that lost their entries).
     if repair {
         for f in found
             .iter()
@@ -155,11 +192,20 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
                 write_recovered(dir, &f.hash, f.loc, &mut r);
             }
         }
+        for b in store.all_blobs()? {
+            if b.purged || users.contains_key(&b.hash) || b.loc.segment != segments::INLINE {
+                continue;
+            }
+            if let Ok(bytes) = store.read_blob(&b.hash) {
+                save_recovered(dir, &b.hash, &bytes, &mut r);
+            }
+        }
     }
     r.lost.sort();
     r.lost.dedup();
     if repair && !(r.repaired.is_empty() && r.recovered.is_empty()) {
-        store.acting(store::Actor::admin()).audit(
+        // A journal that lost rows cannot take new leaves; the report says so either way.
+        if let Err(e) = store.acting(store::Actor::admin()).audit(
             "",
             &format!(
                 "fsck --repair: {} repaired, {} recovered to files, {} lost",
@@ -167,7 +213,10 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
                 r.recovered.len(),
                 r.lost.len()
             ),
-        )?;
+        ) {
+            r.problems
+                .push(format!("journal: the repair could not be journaled ({e})"));
+        }
     }
     store.close();
     Ok(r)

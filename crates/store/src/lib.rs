@@ -45,6 +45,7 @@ mod model;
 mod ops;
 mod pipeline;
 mod queue_ops;
+pub mod salvage;
 pub mod schema;
 pub mod segments;
 mod writer;

@@ -37,7 +37,7 @@ pub struct Store {
     pub(crate) actor: Arc<crate::Actor>,
 }
 
-fn db_path(dir: &Path) -> PathBuf {
+pub(crate) fn db_path(dir: &Path) -> PathBuf {
     dir.join("meta.sqlite")
 }
 
