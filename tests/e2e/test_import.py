@@ -35,7 +35,9 @@ def test_corpus_maildir_tree_imports_and_reads_back(server, tmp_path):
     r = mk(server.data, "import", "--account", "bob@example.org", str(tree))
     took = time.time() - start
     assert "imported 6046 messages" in r.stdout, r.stdout + r.stderr
-    print(f"imported 6046 messages in {took:.1f} s")
+    # Indexed as part of the import, every body (the corpus holds no two alike).
+    assert re.search(r"indexed 6046 message bodies in [\d.]+ s", r.stdout), r.stdout
+    print(f"imported and indexed 6046 messages in {took:.1f} s")
     again = mk(server.data, "import", "--account", "bob@example.org", str(tree))
     assert "imported 0 messages" in again.stdout and "6046 already there" in again.stdout
 
@@ -75,6 +77,13 @@ def test_corpus_maildir_tree_imports_and_reads_back(server, tmp_path):
     status = mk(server.data, "discover", "status").stdout
     first = status.splitlines()[0]
     assert first.startswith("6046 message(s), deleted included;") and "0 unreadable" in first, status
+    assert "full-text index: 6046 message bodies indexed, 0 not yet" in status, status
+    # A word from the corpus, found through the index in each message that has it.
+    hits = mk(server.data, "discover", "search", "subject:razor", "--json").stdout.splitlines()
+    expected = sum(1 for files in originals.values() for _, raw in files
+                   if re.search(rb"^Subject:[^\n]*\brazor\b",
+                                re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0], re.I | re.M))
+    assert expected > 0 and len(hits) == expected, (len(hits), expected)
     # The journal holds a record of every imported message and verifies end to end.
     r = mk(server.data, "journal", "verify")
     assert "6046 mailbox entries, 6046 message bodies" in r.stdout, r.stdout
