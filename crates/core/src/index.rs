@@ -614,6 +614,11 @@ impl Indexer {
         Ok(())
     }
 
+    /// The sequence number everything up to which is indexed (as last committed).
+    pub fn indexed_up_to(&self) -> Result<u64> {
+        Ok(self.index.payload()?.seq)
+    }
+
     /// Empties the index (the next catch-up indexes everything again).
     pub fn clear(&mut self) -> Result<()> {
         self.writer.delete_all_documents()?;
@@ -665,21 +670,20 @@ impl Indexer {
                 break;
             }
             for b in batch {
-                if !b.purged {
-                    let doc = match store.read_blob(&b.hash) {
-                        Ok(raw) => {
-                            let d = crate::discover::document(&raw);
-                            Some(self.document(b.seq, &b.hash, Some(&d)))
-                        }
-                        Err(store::Error::Purged { .. }) => None,
-                        Err(e) => {
-                            tracing::warn!(blob = %hex::encode(b.hash), error = %e, "cannot index a body");
-                            Some(self.document(b.seq, &b.hash, None))
-                        }
-                    };
-                    if let Some(doc) = doc {
-                        self.writer.add_document(doc)?;
+                let doc = match store.read_blob(&b.hash) {
+                    Ok(raw) => {
+                        let d = crate::discover::document(&raw);
+                        Some(self.document(b.seq, &b.hash, Some(&d)))
                     }
+                    // Gone: nothing to index.
+                    Err(store::Error::Purged { .. }) => None,
+                    Err(e) => {
+                        tracing::warn!(blob = %hex::encode(b.hash), error = %e, "cannot index a body");
+                        Some(self.document(b.seq, &b.hash, None))
+                    }
+                };
+                if let Some(doc) = doc {
+                    self.writer.add_document(doc)?;
                 }
                 p.seq = b.seq;
                 p.hash = hex::encode(b.hash);

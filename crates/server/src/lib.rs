@@ -340,34 +340,75 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.ok()
 }
 
-/// Keeps the full-text index current: indexes what was stored since the last pass, then
-/// looks again a moment later. Searches read what it has not reached, so a lag costs only
-/// time, and a burst of deliveries is indexed in large batches rather than one by one.
+/// Keeps the full-text index current. Indexing is deferred while bodies keep arriving: a
+/// burst of deliveries is acknowledged at full speed and indexed in one batch once the store
+/// has been quiet for [`INDEX_QUIET`]; under load that never pauses, the index runs anyway
+/// once its oldest unindexed body has waited [`INDEX_MAX_LAG`] or [`INDEX_MAX_BACKLOG`] bodies
+/// wait. Searches read what the index has not reached, so the lag costs time, never answers.
 fn index_loop(
     mut ix: mailkeep_core::index::Indexer,
     store: &Store,
     stop: &std::sync::atomic::AtomicBool,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Instant;
+    let poll = Duration::from_millis(200);
+    let (mut seen, mut changed, mut waiting_since) = (0u64, Instant::now(), None::<Instant>);
+    let mut last_pass = Instant::now() - INDEX_PERIOD;
     while !stop.load(Relaxed) {
-        let pass = ix.catch_up(store, &mut |_, _| !stop.load(Relaxed));
-        let pause = match pass {
-            Ok(n) if n > 0 => {
-                tracing::debug!(indexed = n, "full-text index updated");
-                Duration::from_millis(200)
+        let now = Instant::now();
+        let (last, indexed) = match (store.last_blob_seq(), ix.indexed_up_to()) {
+            (Ok(l), Ok(i)) => (l, i),
+            (Err(e), _) => {
+                tracing::error!(error = %e, "full-text indexing cannot read the store");
+                (0, 0)
             }
-            Ok(_) => Duration::from_secs(1),
-            Err(e) => {
-                tracing::error!(error = %e, "full-text indexing failed; retrying");
-                Duration::from_secs(10)
+            (_, Err(e)) => {
+                tracing::error!(error = %e, "full-text index unreadable");
+                (0, 0)
             }
         };
-        let until = std::time::Instant::now() + pause;
-        while !stop.load(Relaxed) && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(50));
+        if last != seen {
+            (seen, changed) = (last, now);
         }
+        let backlog = last.saturating_sub(indexed);
+        let since = *waiting_since.get_or_insert(now);
+        let due = if backlog == 0 {
+            waiting_since = None;
+            // Purges and bodies unreadable before are looked at now and then.
+            now - last_pass >= INDEX_PERIOD
+        } else {
+            now - changed >= INDEX_QUIET
+                || now - since >= INDEX_MAX_LAG
+                || backlog >= INDEX_MAX_BACKLOG
+        };
+        if due {
+            last_pass = now;
+            match ix.catch_up(store, &mut |_, _| !stop.load(Relaxed)) {
+                Ok(n) if n > 0 => {
+                    tracing::debug!(indexed = n, "full-text index updated");
+                    waiting_since = None;
+                }
+                Ok(_) => waiting_since = None,
+                Err(e) => {
+                    tracing::error!(error = %e, "full-text indexing failed; retrying");
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+            }
+            continue;
+        }
+        std::thread::sleep(poll);
     }
 }
+
+/// How long the store must be quiet before new bodies are indexed.
+const INDEX_QUIET: Duration = Duration::from_secs(1);
+/// The longest a body waits for the index under unbroken load.
+const INDEX_MAX_LAG: Duration = Duration::from_secs(30);
+/// Bodies waiting that start a pass whatever the load.
+const INDEX_MAX_BACKLOG: u64 = 20_000;
+/// Passes with nothing new to index (purges, retries) at most this often.
+const INDEX_PERIOD: Duration = Duration::from_secs(10);
 
 /// Writes a signed checkpoint if the journal grew since the last one.
 async fn write_checkpoint(shared: &Arc<Shared>) {

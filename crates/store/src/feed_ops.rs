@@ -18,23 +18,21 @@ pub struct FedBlob {
     pub seq: u64,
     /// Its address.
     pub hash: Hash,
-    /// Its bytes are gone; there is nothing to index.
-    pub purged: bool,
 }
 
 impl Store {
-    /// Up to `limit` bodies after sequence number `seq`, in order.
+    /// Up to `limit` bodies after sequence number `seq`, in order. Only the first column of
+    /// each row is read: the rest of a row may hold up to 64 KiB of body.
     pub fn blobs_after(&self, seq: u64, limit: usize) -> Result<Vec<FedBlob>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT rowid, hash, purged_at FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+                "SELECT rowid, hash FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
             )?;
             let rows = st.query_map(params![seq as i64, limit], |r| {
                 Ok(FedBlob {
                     seq: r.get::<_, i64>(0)? as u64,
                     hash: hash_from(r.get(1)?)?,
-                    purged: r.get::<_, Option<i64>>(2)?.is_some(),
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -50,6 +48,17 @@ impl Store {
                 [seq as i64],
                 |r| r.get::<_, i64>(0),
             )? as u64)
+        })
+    }
+
+    /// The last sequence number given out (0 before the first body): cheap to ask often.
+    pub fn last_blob_seq(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(
+                row(c, "SELECT COALESCE(MAX(rowid), 0) FROM blobs", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
         })
     }
 

@@ -169,29 +169,40 @@ impl Store {
         r
     }
 
-    /// Reads a blob's bytes, verified against its address.
+    /// Reads a blob's bytes, verified against its address. One statement: `purged_at` is
+    /// stored after an inline body, so asking for it apart would read the body twice.
     pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>> {
-        if let Some(at) = self.purged_at(hash)? {
+        let not_found =
+            || Error::NotFound(format!("blob {} is not in the index", hex::encode(hash)));
+        let (loc, purged, data) = self
+            .read(|c| {
+                Ok(c.prepare_cached(
+                    "SELECT segment, offset, length, purged_at, data FROM blobs WHERE hash = ?1",
+                )?
+                .query_row([&hash[..]], |r| {
+                    Ok((
+                        Location {
+                            segment: r.get(0)?,
+                            offset: r.get(1)?,
+                            length: r.get(2)?,
+                        },
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, Option<Vec<u8>>>(4)?,
+                    ))
+                })
+                .optional()?)
+            })?
+            .ok_or_else(not_found)?;
+        if let Some(at) = purged {
             return Err(Error::Purged {
                 hash: hex::encode(hash),
                 at,
             });
         }
-        let not_found =
-            || Error::NotFound(format!("blob {} is not in the index", hex::encode(hash)));
-        let loc = self
-            .read(|c| blob_location(c, hash))?
-            .ok_or_else(not_found)?;
         if loc.segment != segments::INLINE {
             return self.inner.segments.read(hash, loc);
         }
-        let data: Vec<u8> = self.read(|c| {
-            c.prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
-                .query_row([&hash[..]], |r| r.get::<_, Option<Vec<u8>>>(0))
-                .optional()?
-                .flatten()
-                .ok_or_else(not_found)
-        })?;
+        let data = data.ok_or_else(not_found)?;
         if &segments::hash(&data) != hash {
             return Err(Error::Corrupt {
                 hash: hex::encode(hash),
