@@ -232,7 +232,12 @@ pub fn document(raw: &[u8]) -> Document {
             body.push(t.into_owned());
         }
     }
-    for i in 0..m.html_body.len() {
+    // An HTML part that is also the text body was just read as text (mail-parser lists a
+    // plain part among the HTML ones too, converted); only HTML alternatives remain.
+    for (i, id) in m.html_body.iter().enumerate() {
+        if m.text_body.contains(id) {
+            continue;
+        }
         if let Some(t) = m.body_html(i) {
             body.push(mail_parser::decoders::html::html_to_text(&t));
         }
