@@ -3,7 +3,8 @@
 # ../shared/corpus cycled (each copy marked `X-Bench-Copy: copyNx`, so every body is distinct),
 # imported with `mailkeep import` (every message journaled, then indexed); the index's size
 # against the stored bytes; `discover search` for a rare word (one message), a common word and
-# a phrase (RUNS runs each, default 20: p50 and p99); `journal verify` over the whole store.
+# a phrase (RUNS runs each, default 20: p50 and p99) against the same search reading every body
+# (--no-index, the baseline); `journal verify` over the whole store.
 # Usage: bench/run-discovery.sh [MESSAGES] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +40,12 @@ for q in 'copy4242x' 'the' '"click here"'; do
   printf '%s\n' "${runs[@]}" | sort -n | awk -v q="$q" -v h="$hits" '{a[NR]=$1} END {
     p99 = int(NR * 0.99 + 0.999); if (p99 > NR) p99 = NR
     printf "discover search %s (%d hits): p50 %.3f s, p99 %.3f s over %d runs\n", q, h, a[int((NR + 1) / 2)], a[p99], NR }'
+  # Baseline: the same search reading every body (--no-index), 3 runs, median.
+  runs=()
+  for _ in 1 2 3; do
+    s=$(now); $BIN --data "$DATA" discover search --no-index "$q" >/dev/null 2>&1
+    runs+=("$(awk "BEGIN{printf \"%.3f\", $(now) - $s}")")
+  done
+  printf '%s\n' "${runs[@]}" | sort -n | awk -v q="$q" '{a[NR]=$1} END {
+    printf "  baseline without the index (--no-index): median %.3f s\n", a[2] }'
 done

@@ -61,6 +61,7 @@ def test_the_server_keeps_the_index_and_imap_search_uses_it(server):
     # Across all accounts, while the server runs (it holds the index; the command reads it).
     hits = mk(data, "discover", "search", "quarterly", "--json").stdout.splitlines()
     assert len(hits) == 2, hits
+    assert mk(data, "discover", "search", "quarterly", "--json", "--no-index").stdout.splitlines() == hits
     r = mk(data, "reindex", check=False)
     assert r.returncode != 0 and "stop it" in r.stderr, r.stderr
 

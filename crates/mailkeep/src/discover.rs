@@ -17,12 +17,16 @@ fn j(s: &str) -> String {
 
 pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
     let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
-    let index = crate::index::current(dir, &store);
+    let index = match cmd {
+        DiscoverCmd::Search { no_index: true, .. } => None,
+        _ => crate::index::current(dir, &store),
+    };
     match cmd {
         DiscoverCmd::Search {
             query,
             include_deleted,
             json,
+            ..
         } => {
             let q = Query::parse(&query).map_err(anyhow::Error::msg)?;
             let found = discover::search(&store, index.as_ref(), &q, include_deleted)?;

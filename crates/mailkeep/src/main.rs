@@ -210,6 +210,9 @@ enum DiscoverCmd {
         /// One JSON object per hit per line.
         #[arg(long)]
         json: bool,
+        /// Read every body instead of asking the full-text index (to cross-check it).
+        #[arg(long)]
+        no_index: bool,
     },
     /// Export what a query finds, with a manifest of hashes and journal proofs.
     Export {
