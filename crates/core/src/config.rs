@@ -34,6 +34,9 @@ pub struct Config {
     /// Limits on what authenticated users send.
     #[serde(default)]
     pub submission: Submission,
+    /// Throttling of password guessing.
+    #[serde(default)]
+    pub auth: Auth,
     /// The outbound queue and delivery to other servers.
     #[serde(default)]
     pub outbound: Outbound,
@@ -145,6 +148,34 @@ impl Default for Submission {
         Submission {
             max_messages_per_hour: 300,
             max_recipients_per_message: 50,
+        }
+    }
+}
+
+/// Throttling of failed logins (SMTP AUTH, IMAP LOGIN/AUTHENTICATE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Failures from one address (an IPv6 /64) within `window_secs` before it is refused
+    /// outright, right password or not, until the oldest failure leaves the window.
+    pub max_failures_per_ip: u32,
+    /// Failures for one user name, from anywhere, before that name is refused the same way.
+    /// Higher than the per-address limit: an attacker can use it to lock a user out.
+    pub max_failures_per_account: u32,
+    /// The window failures are counted in.
+    pub window_secs: u64,
+    /// A failure is answered after this many milliseconds times the failures so far from
+    /// that address (growing), at most ten times this.
+    pub failure_delay_ms: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            max_failures_per_ip: 10,
+            max_failures_per_account: 30,
+            window_secs: 3600,
+            failure_delay_ms: 1000,
         }
     }
 }
@@ -506,6 +537,7 @@ impl Config {
         let i = Imap::default();
         let a = Accounts::default();
         let sub = Submission::default();
+        let au = Auth::default();
         let o = Outbound::default();
         format!(
             r#"# mailkeep configuration. Every key is shown with its default value; delete a line
@@ -561,6 +593,13 @@ quota_bytes = {qb}                 # storage per account (IMAP QUOTA); 0 = no li
 max_messages_per_hour = {smph}      # per account; beyond: 451 4.7.1
 max_recipients_per_message = {srpm}  # beyond: 452 4.5.3
 
+# Password guessing: failed logins (SMTP AUTH, IMAP) per address and per user name.
+[auth]
+max_failures_per_ip = {amip}          # within window_secs; then refused, right password or not
+max_failures_per_account = {ama}     # from anywhere; then that user name is refused the same way
+window_secs = {aw}
+failure_delay_ms = {ad}            # a failure waits this times the failures so far (max 10x)
+
 # Delivery to other servers.
 [outbound]
 port = {op}                          # MX hosts are contacted on this port
@@ -593,6 +632,10 @@ domains = {{}}                     # per-domain overrides, e.g. {{ "example.org"
 [journal]
 checkpoint_secs = 300              # a signed checkpoint this often, when the journal grew
 "#,
+            amip = au.max_failures_per_ip,
+            ama = au.max_failures_per_account,
+            aw = au.window_secs,
+            ad = au.failure_delay_ms,
             mms = s.max_message_size,
             mr = s.max_recipients,
             mcl = s.max_command_line,

@@ -521,6 +521,15 @@ impl Session {
     }
 
     async fn login(&mut self, tag: &str, username: String, password: String) {
+        let ip = self.peer.ip();
+        if let Err(blocked) =
+            self.shared
+                .auth_throttle
+                .check(ip, &username, std::time::Instant::now())
+        {
+            tracing::warn!(peer = %self.peer, user = %username, "imap login refused: too many failures");
+            return self.tagged(tag, Status::No, Some("UNAVAILABLE"), &blocked.text());
+        }
         let store = self.acting.clone();
         let tried = username.clone();
         match blocking(move || accounts::authenticate(&store, &username, &password)).await {
@@ -554,7 +563,16 @@ impl Session {
                     name: String::new(),
                     origin: self.peer.ip().to_string(),
                 });
+                let (delay, block) =
+                    self.shared
+                        .auth_throttle
+                        .failed(ip, &tried, std::time::Instant::now());
                 crate::audit(&anonymous, &tried, "imap login failed").await;
+                if let Some(b) = block {
+                    let why = format!("logins refused: {}", b.text());
+                    crate::audit(&anonymous, &tried, &why).await;
+                }
+                tokio::time::sleep(delay).await;
                 self.tagged(
                     tag,
                     Status::No,

@@ -24,6 +24,7 @@ mod imap;
 mod limits;
 mod outbound;
 mod smtp;
+mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -117,6 +118,8 @@ pub(crate) struct Shared {
     pub resolver: mail_auth::MessageAuthenticator,
     /// DKIM keys of our domains.
     pub dkim: dkim::Signer,
+    /// Failed logins per address and per user name (`[auth]`).
+    pub auth_throttle: throttle::AuthThrottle,
     /// Submissions per account in the last hour (`[submission] max_messages_per_hour`).
     pub send_rate: limits::RateWindow,
     /// Wakes the outbound queue when something was queued.
@@ -220,6 +223,7 @@ impl Server {
                 config.imap.max_connections_per_ip,
             ),
             imap_sessions: limits::AccountLimits::new(config.imap.max_sessions_per_account),
+            auth_throttle: throttle::AuthThrottle::new(config.auth.clone()),
             config,
             store,
             tls,

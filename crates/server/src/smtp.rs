@@ -186,8 +186,7 @@ async fn drive(
     }
 }
 
-/// Checks AUTH credentials. A failure costs the client a second, which together with the
-/// session's error limit slows password guessing down to a crawl per connection.
+/// Checks AUTH credentials, within the password-guessing throttle ([`crate::throttle`]).
 async fn auth(
     shared: &Arc<Shared>,
     convo: &mut Conversation,
@@ -200,6 +199,21 @@ async fn auth(
             (5, 7, 8),
             "Error: acting as another user is not permitted",
         ));
+    }
+    let anonymous = || {
+        shared.store.acting(Actor {
+            kind: mailkeep_core::store::journal::ActorKind::Peer,
+            name: String::new(),
+            origin: peer.ip().to_string(),
+        })
+    };
+    if let Err(blocked) =
+        shared
+            .auth_throttle
+            .check(peer.ip(), &creds.username, std::time::Instant::now())
+    {
+        tracing::warn!(%peer, user = %creds.username, "smtp auth refused: too many failures");
+        return AuthVerdict::Fail(reply(454, (4, 7, 0), blocked.text()));
     }
     let store = shared.store.clone();
     let (user, pass) = (creds.username.clone(), creds.password.clone());
@@ -216,13 +230,16 @@ async fn auth(
         }
         Some(Ok(None)) => {
             tracing::warn!(%peer, user = %creds.username, "smtp auth failed");
-            let anonymous = shared.store.acting(Actor {
-                kind: mailkeep_core::store::journal::ActorKind::Peer,
-                name: String::new(),
-                origin: peer.ip().to_string(),
-            });
-            crate::audit(&anonymous, &creds.username, "smtp auth failed").await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            let (delay, block) =
+                shared
+                    .auth_throttle
+                    .failed(peer.ip(), &creds.username, std::time::Instant::now());
+            crate::audit(&anonymous(), &creds.username, "smtp auth failed").await;
+            if let Some(b) = block {
+                let why = format!("logins refused: {}", b.text());
+                crate::audit(&anonymous(), &creds.username, &why).await;
+            }
+            tokio::time::sleep(delay).await;
             AuthVerdict::Reject
         }
         _ => AuthVerdict::Fail(reply(
