@@ -72,13 +72,14 @@ def test_relay_matrix(srv, case):
 
 
 @pytest.mark.parametrize("rcpt,code", [
-    ("<@example.org:carol@elsewhere.example>", 554),     # source route to a remote mailbox
-    ("<@elsewhere.example:bob@example.org>", 250),      # route ignored, local mailbox (RFC 5321 §3.6.1)
+    # Source routes are declined outright (RFC 5321 §4.1.1.3 allows it), local or not.
+    ("<@example.org:carol@elsewhere.example>", 501),
+    ("<@elsewhere.example:bob@example.org>", 501),
     ("<carol%elsewhere.example@example.org>", 550),     # percent hack: no such local user
     ("<\"carol@elsewhere.example\"@example.org>", 550),  # quoted local part: no such user
     ("<carol@elsewhere.example@example.org>", 501),     # not an address
     ("<carol!elsewhere.example@example.org>", 550),     # bang path: no such local user
-    ("<bob@example.org.>", 554),                        # trailing dot: not our domain
+    ("<bob@example.org.>", 501),                        # trailing dot: not a domain
     ("<bob@[127.0.0.1]>", 554),                         # address literal: not a domain we serve
 ])
 def test_address_tricks_on_the_mx(srv, rcpt, code):
@@ -90,6 +91,52 @@ def test_address_tricks_on_the_mx(srv, rcpt, code):
         assert got == code, (rcpt, got, text)
 
 
-def test_nothing_was_queued_for_the_remote_domain_but_alices_own(srv):
-    out = mk(srv.data, "queue", "list").stdout
-    assert out.count("carol@elsewhere.example") == 2, out  # alice's two authenticated sends
+def test_nothing_was_queued_but_alices_own_message(srv):
+    lines = mk(srv.data, "queue", "list").stdout.splitlines()
+    assert len(lines) == 1 and "from <alice@example.org>" in lines[0], lines
+
+
+def test_no_credentials_cross_any_listener_in_plaintext(srv):
+    """AUTH and LOGIN are refused before TLS on every listener that speaks plaintext first;
+    the implicit-TLS listeners never speak plaintext at all."""
+    import base64
+    import imaplib
+    import socket
+
+    creds = base64.b64encode(f"\0alice@example.org\0{PASSWORD}".encode()).decode()
+    for listener in ("smtp", "submission"):
+        host, port = srv.addrs[listener]
+        with smtplib.SMTP(host, port) as s:
+            s.ehlo("client.test")
+            assert "auth" not in s.esmtp_features, listener
+            code, text = s.docmd("AUTH", "PLAIN " + creds)
+            assert code in (503, 538), (listener, code, text)
+            code, _ = s.docmd("AUTH", "LOGIN")
+            assert code in (503, 538), (listener, code)
+    host, port = srv.addrs["imap"]
+    im = imaplib.IMAP4(host, port)
+    assert "LOGINDISABLED" in im.capabilities
+    tag = im._new_tag()
+    im.send(tag + b" LOGIN alice@example.org \"" + PASSWORD.encode() + b"\"\r\n")
+    reply = im.readline()
+    while not reply.startswith(tag):
+        reply = im.readline()
+    assert b" NO " in reply or b" BAD " in reply, reply
+    tag = im._new_tag()
+    im.send(tag + b" AUTHENTICATE PLAIN " + creds.encode() + b"\r\n")
+    reply = im.readline()
+    while not reply.startswith(tag):
+        reply = im.readline()
+    assert b" NO " in reply or b" BAD " in reply, reply
+    im.shutdown()
+    for listener in ("submissions", "imaps"):
+        host, port = srv.addrs[listener]
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.settimeout(2)
+            sock.sendall(b"EHLO client.test\r\nA1 LOGIN alice@example.org x\r\n")
+            try:
+                got = sock.recv(100)
+            except socket.timeout:
+                got = b""
+            # No greeting and no reply in plaintext: a TLS alert or nothing.
+            assert not got.startswith((b"220", b"* OK", b"250", b"A1")), (listener, got)
