@@ -606,7 +606,21 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         let server = mailkeep_server::Server::bind(config, dir.to_path_buf(), store).await?;
+        // SIGHUP: the certificate and key are read again (a renewed certificate), open
+        // connections keep theirs.
+        let certs = server.tls_certs();
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match certs.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS reload failed; the old certificate stays")
+                    }
+                }
+            }
+        });
         server
             .run(async move {
                 tokio::select! {

@@ -150,6 +150,7 @@ impl Shared {
 /// A server with its listeners bound, ready to [`Server::run`].
 pub struct Server {
     shared: Arc<Shared>,
+    certs: Arc<tls::Certs>,
     indexer: Option<mailkeep_core::index::Indexer>,
     listeners: Vec<(Kind, TcpListener)>,
     shutdown_tx: watch::Sender<bool>,
@@ -162,7 +163,7 @@ impl Server {
         data_dir: PathBuf,
         store: Store,
     ) -> Result<Server, StartError> {
-        let tls = tls::acceptor(
+        let (tls, certs) = tls::acceptor(
             &Config::path(&data_dir, &config.tls.cert),
             &Config::path(&data_dir, &config.tls.key),
         )?;
@@ -242,10 +243,16 @@ impl Server {
         });
         Ok(Server {
             shared,
+            certs,
             indexer,
             listeners,
             shutdown_tx,
         })
+    }
+
+    /// The TLS certificate in use, to reload (SIGHUP) without a restart.
+    pub fn tls_certs(&self) -> Arc<tls::Certs> {
+        self.certs.clone()
     }
 
     /// The bound addresses, by kind (useful when a config asked for port 0).
