@@ -15,6 +15,9 @@ pub enum AccountError {
     /// Password rejected by policy.
     #[error("{0}")]
     Password(String),
+    /// Some other argument is unusable.
+    #[error("{0}")]
+    Invalid(String),
     /// Storage said no (duplicate, unknown domain, …) or failed.
     #[error(transparent)]
     Store(#[from] store::Error),
@@ -163,12 +166,32 @@ pub fn resolve_recipient(store: &Store, rcpt: &str) -> Result<Recipient, store::
     })
 }
 
-/// Checks a login. Unknown users cost the same hashing work as wrong passwords, so the
-/// answer's timing does not reveal which addresses exist.
+/// What a login is for: app passwords are limited to one or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// IMAP LOGIN / AUTHENTICATE.
+    Imap,
+    /// SMTP AUTH (submission).
+    Smtp,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Imap => "imap",
+            Service::Smtp => "smtp",
+        }
+    }
+}
+
+/// Checks a login: the account's password, or one of its app passwords that covers
+/// `service`. Unknown users cost the same hashing work as wrong passwords, so the answer's
+/// timing does not reveal which addresses exist.
 pub fn authenticate(
     store: &Store,
     username: &str,
     password: &str,
+    service: Service,
 ) -> Result<Option<Account>, store::Error> {
     let account = match Address::parse(username) {
         Ok(a) => store.account(&a.to_string())?,
@@ -176,7 +199,13 @@ pub fn authenticate(
     };
     match account {
         Some(acc) if verify_password(password, &acc.password_hash) => Ok(Some(acc)),
-        Some(_) => Ok(None),
+        Some(acc) => {
+            let hash = app_password_hash(password);
+            let ok = store.app_passwords(acc.id)?.iter().any(|p| {
+                p.scope.split(' ').any(|s| s == service.name()) && constant_time_eq(&p.hash, &hash)
+            });
+            Ok(ok.then_some(acc))
+        }
         None => {
             static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
             let dummy =
@@ -185,6 +214,54 @@ pub fn authenticate(
             Ok(None)
         }
     }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// App passwords are stored as their SHA-256: each holds 100 random bits, which no
+/// dictionary reaches, so a slow hash would only slow down every login.
+fn app_password_hash(secret: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.trim().as_bytes()).to_vec()
+}
+
+/// Makes an app password for `address`, usable for `services`; returns the secret, which
+/// is shown this once and never stored.
+pub fn add_app_password(
+    store: &Store,
+    address: &str,
+    name: &str,
+    services: &[Service],
+    now: i64,
+) -> Result<String, AccountError> {
+    let a = Address::parse(address)?.to_string();
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(AccountError::Invalid(
+            "an app password needs a name of 1 to 64 printable characters".into(),
+        ));
+    }
+    if services.is_empty() {
+        return Err(AccountError::Invalid(
+            "an app password must allow imap, smtp or both".into(),
+        ));
+    }
+    // 20 symbols of a 32-letter alphabet without look-alikes: 100 bits, in groups of five.
+    const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz123456789";
+    let mut secret = String::new();
+    for i in 0..20 {
+        if i > 0 && i % 5 == 0 {
+            secret.push('-');
+        }
+        secret.push(ALPHABET[(rand::random::<u8>() & 31) as usize] as char);
+    }
+    let mut scope: Vec<&str> = services.iter().map(|s| s.name()).collect();
+    scope.sort_unstable();
+    scope.dedup();
+    store.add_app_password(&a, name, app_password_hash(&secret), &scope.join(" "), now)?;
+    Ok(secret)
 }
 
 /// Recipient lookups remembered until the directory (domains, accounts, aliases) changes.

@@ -309,6 +309,37 @@ enum UserCmd {
         /// The user's address.
         address: String,
     },
+    /// App passwords: one per device, IMAP or SMTP only, revocable one by one.
+    #[command(subcommand, name = "app-password")]
+    AppPassword(AppPasswordCmd),
+}
+
+#[derive(Subcommand)]
+enum AppPasswordCmd {
+    /// Make one; the password is printed this once.
+    Add {
+        /// The user's address.
+        address: String,
+        /// What it is for (e.g. the device).
+        #[arg(long)]
+        name: String,
+        /// What it may log in to: imap, smtp, or both (comma-separated).
+        #[arg(long, default_value = "imap,smtp")]
+        scope: String,
+    },
+    /// The user's app passwords (names and scopes; the secrets are not kept).
+    List {
+        /// The user's address.
+        address: String,
+    },
+    /// Stop one from working.
+    Revoke {
+        /// The user's address.
+        address: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -543,6 +574,53 @@ fn user(dir: &Path, cmd: UserCmd) -> Result<()> {
             let a = mailkeep_core::address::Address::parse(&address)?;
             store.delete_account(&a.to_string(), now())?;
             println!("deleted user {a} (its mail is kept)");
+        }
+        UserCmd::AppPassword(cmd) => app_password(&store, cmd)?,
+    }
+    Ok(())
+}
+
+fn app_password(store: &Store, cmd: AppPasswordCmd) -> Result<()> {
+    let canonical =
+        |a: &str| -> Result<String> { Ok(mailkeep_core::address::Address::parse(a)?.to_string()) };
+    match cmd {
+        AppPasswordCmd::Add {
+            address,
+            name,
+            scope,
+        } => {
+            let mut services = Vec::new();
+            for s in scope.split(',').map(str::trim) {
+                services.push(match s.to_ascii_lowercase().as_str() {
+                    "imap" => accounts::Service::Imap,
+                    "smtp" => accounts::Service::Smtp,
+                    other => bail!("--scope {other}: expected imap, smtp or imap,smtp"),
+                });
+            }
+            let secret = accounts::add_app_password(store, &address, &name, &services, now())?;
+            println!("{secret}");
+            eprintln!(
+                "app password {name:?} for {} ({scope}); it is shown only now",
+                canonical(&address)?
+            );
+        }
+        AppPasswordCmd::List { address } => {
+            let a = canonical(&address)?;
+            let acc = store
+                .account(&a)?
+                .with_context(|| format!("no such user: {a}"))?;
+            for p in store.app_passwords(acc.id)? {
+                println!(
+                    "{}  {}  created {}",
+                    p.name,
+                    p.scope,
+                    mailkeep_core::time::rfc3339(p.created_at)
+                );
+            }
+        }
+        AppPasswordCmd::Revoke { address, name } => {
+            store.revoke_app_password(&canonical(&address)?, &name, now())?;
+            println!("app password {name:?} revoked");
         }
     }
     Ok(())

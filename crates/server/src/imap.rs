@@ -532,7 +532,11 @@ impl Session {
         }
         let store = self.acting.clone();
         let tried = username.clone();
-        match blocking(move || accounts::authenticate(&store, &username, &password)).await {
+        match blocking(move || {
+            accounts::authenticate(&store, &username, &password, accounts::Service::Imap)
+        })
+        .await
+        {
             Some(Ok(Some(acc))) => {
                 let Some(slot) = self.shared.imap_sessions.acquire(acc.id) else {
                     return self.tagged(

@@ -217,7 +217,9 @@ async fn auth(
     }
     let store = shared.store.clone();
     let (user, pass) = (creds.username.clone(), creds.password.clone());
-    match blocking(move || accounts::authenticate(&store, &user, &pass)).await {
+    match blocking(move || accounts::authenticate(&store, &user, &pass, accounts::Service::Smtp))
+        .await
+    {
         Some(Ok(Some(acc))) => {
             tracing::info!(%peer, user = %acc.address, mechanism = creds.mechanism.name(), "smtp auth ok");
             let me = shared

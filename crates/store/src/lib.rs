@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod app_password_ops;
 mod error;
 mod feed_ops;
 pub mod format;
@@ -50,6 +51,7 @@ pub mod schema;
 pub mod segments;
 mod writer;
 
+pub use app_password_ops::AppPassword;
 pub use error::{Error, Result};
 pub use feed_ops::FedBlob;
 pub use hold_ops::{BlobRecord, Hold};

@@ -61,7 +61,7 @@ fn domain_id(c: &Connection, name: &str) -> Result<Option<i64>> {
     )
 }
 
-fn live_account_id(c: &Connection, address: &str) -> Result<i64> {
+pub(crate) fn live_account_id(c: &Connection, address: &str) -> Result<i64> {
     row(
         c,
         "SELECT id FROM accounts WHERE address = ?1 AND deleted_at IS NULL",

@@ -176,6 +176,20 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX blobs_purged ON blobs(purged_at) WHERE purged_at IS NOT NULL;
     "#,
+    // 7 → 8: app passwords: generated, one per device, revocable, limited to IMAP or SMTP.
+    r#"
+    CREATE TABLE app_passwords (
+        id          INTEGER PRIMARY KEY,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id),
+        name        TEXT NOT NULL,
+        hash        BLOB NOT NULL,                 -- SHA-256: the secret is 100 random bits
+        scope       TEXT NOT NULL,                 -- 'imap', 'smtp' or 'imap smtp'
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    );
+    CREATE UNIQUE INDEX app_passwords_live ON app_passwords(account_id, name)
+        WHERE revoked_at IS NULL;
+    "#,
 ];
 
 /// Applies the connection settings the durability contract depends on.
