@@ -312,8 +312,13 @@ impl Session {
         session
     }
 
-    /// Hands bytes read from the peer to the session and restarts the idle
-    /// clock (`receive(&[], now)` only restarts the clock).
+    /// Hands bytes read from the peer to the session, and restarts the
+    /// clock of the command timeout when they begin a new command line;
+    /// bytes that continue one do not, so a client sending a byte at a time
+    /// cannot hold the session past the timeout (slowloris). Message data
+    /// restarts the data timeout with every read (RFC 5321 §4.5.3.2 times
+    /// each chunk). `receive(&[], now)` only restarts the clock (after a
+    /// verdict: the lookup's time is not the client's).
     ///
     /// Input is decoded as far as possible right away; decoding stops at
     /// the first event that needs the caller, and the rest stays buffered.
@@ -325,7 +330,14 @@ impl Session {
         if self.closed {
             return;
         }
-        self.last_activity = now;
+        let mid_line = match self.phase {
+            Phase::Command | Phase::Sasl(_) => !self.inbuf.is_empty(),
+            Phase::DiscardLine => true,
+            Phase::Data(_) | Phase::Bdat(_) => false,
+        };
+        if bytes.is_empty() || !mid_line {
+            self.last_activity = now;
+        }
         match self.wait {
             Wait::None => self.pump(bytes),
             Wait::Tls => {}

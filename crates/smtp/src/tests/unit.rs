@@ -1004,6 +1004,34 @@ fn timeouts() {
 }
 
 #[test]
+fn a_command_trickled_a_byte_at_a_time_still_times_out() {
+    let mut d = Driver::ehlo_with(SessionConfig {
+        hostname: "mx.example".into(),
+        ..SessionConfig::default()
+    });
+    let start = d.now;
+    // The first byte of a command starts its clock; more of the same line does not.
+    for (i, b) in b"NOOP and on and on".iter().enumerate() {
+        d.s.receive(&[*b], start + Duration::from_secs(10 + 20 * i as u64));
+    }
+    assert_eq!(d.s.next_deadline(), Some(start + Duration::from_secs(310)));
+    d.s.handle_timeout(start + Duration::from_secs(310));
+    assert!(d.s.is_closed());
+    assert!(
+        String::from_utf8_lossy(&d.s.take_output())
+            .ends_with("421 4.4.2 mx.example Error: timeout exceeded\r\n")
+    );
+
+    // A command that completes starts the next one's clock afresh.
+    let mut d = Driver::ehlo_with(SessionConfig::default());
+    let start = d.now;
+    d.s.receive(b"NO", start + Duration::from_secs(100));
+    d.s.receive(b"OP\r\n", start + Duration::from_secs(200));
+    d.s.receive(b"NO", start + Duration::from_secs(350));
+    assert_eq!(d.s.next_deadline(), Some(start + Duration::from_secs(650)));
+}
+
+#[test]
 fn timeout_back_in_command_phase_and_while_pending() {
     let mut d = Driver::in_transaction();
     let t0 = d.now;
