@@ -89,15 +89,6 @@ SMTP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,payload,reply", SMTP_CASES, ids=[c[0] for c in SMTP_CASES])
-def test_smtp_bad_input(srv, name, payload, reply):
-    sock = smtp_session(srv)
-    sock.sendall(payload)
-    assert read_for(sock, 1.5) == reply
-    sock.close()
-    good_client_is_served(srv)
-
-
 IMAP_CASES = [
     ("a literal announced as 10 GB", b"a APPEND INBOX {10000000000}\r\n",
      b"a NO [TOOBIG] Literal of 10000000000 bytes exceeds the limit of 52428800\r\n"),
@@ -108,9 +99,12 @@ IMAP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,payload,reply", IMAP_CASES, ids=[c[0] for c in IMAP_CASES])
-def test_imap_bad_input(srv, name, payload, reply):
-    sock = imap_session(srv)
+CASES = [("smtp", *c) for c in SMTP_CASES] + [("imap", *c) for c in IMAP_CASES]
+
+
+@pytest.mark.parametrize("proto,name,payload,reply", CASES, ids=[c[1] for c in CASES])
+def test_bad_input(srv, proto, name, payload, reply):
+    sock = smtp_session(srv) if proto == "smtp" else imap_session(srv)
     sock.sendall(payload)
     assert read_for(sock, 1.5) == reply
     sock.close()
