@@ -539,6 +539,14 @@ async fn message(
             tracing::info!(%id, from = %envelope.mail_from, local = local.len(), remote = remote.len(), "accepted");
             MessageVerdict::Accepted { id }
         }
+        Some(Err(e)) if e.is_storage_full() => {
+            tracing::error!(error = %e, "storing the message failed: the disk is full");
+            MessageVerdict::Rejected(reply(
+                452,
+                (4, 3, 1),
+                "Error: insufficient system storage, try again later",
+            ))
+        }
         Some(Err(e)) => {
             tracing::error!(error = %e, "storing the message failed");
             MessageVerdict::Rejected(temp_failure())

@@ -82,5 +82,25 @@ impl Error {
     }
 }
 
+impl Error {
+    /// True when the disk (or the database's file system) is full: SMTP says `452 4.3.1`
+    /// (RFC 3463: mail system full) rather than a generic temporary failure.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::Db(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            Error::Io { cause, .. } => {
+                cause.kind() == std::io::ErrorKind::StorageFull || cause.raw_os_error() == Some(28)
+            }
+            Error::Poisoned(why) => why.starts_with(STORAGE_FULL),
+            _ => false,
+        }
+    }
+}
+
+/// How the reason of a store poisoned by a full disk begins.
+pub(crate) const STORAGE_FULL: &str = "storage full: ";
+
 /// Result alias for store operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

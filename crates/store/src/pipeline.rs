@@ -145,13 +145,27 @@ fn fail_all(jobs: Vec<Job>, err: impl Fn() -> Error) {
 /// after it failed can report success for data the kernel already dropped).
 type StageError = (Error, bool);
 
+/// A failure's reason as the jobs it fails are told, marked when the disk is full.
+fn reason(err: &Error) -> String {
+    if err.is_storage_full() {
+        format!("{}{err}", crate::error::STORAGE_FULL)
+    } else {
+        err.to_string()
+    }
+}
+
 fn stage_error(why: &str, poison: bool) -> Error {
     if poison {
         Error::Poisoned(why.to_owned())
     } else {
+        let kind = if why.starts_with(crate::error::STORAGE_FULL) {
+            std::io::ErrorKind::StorageFull
+        } else {
+            std::io::ErrorKind::Other
+        };
         Error::Io {
             context: "storing message".into(),
-            cause: std::io::Error::other(why.to_owned()),
+            cause: std::io::Error::new(kind, why.to_owned()),
         }
     }
 }
@@ -277,7 +291,7 @@ fn appender(
             }
             Err((err, poison)) => {
                 tracing::error!(error = %err, poison, "storing message bodies failed");
-                let why = err.to_string();
+                let why = reason(&err);
                 if poison {
                     shared.poison(&why);
                 }
@@ -385,7 +399,7 @@ fn committer(
             }
             Err((err, poison)) => {
                 tracing::error!(error = %err, poison, "group commit failed");
-                let why = err.to_string();
+                let why = reason(&err);
                 if poison {
                     shared.poison(&why);
                 }
