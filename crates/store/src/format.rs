@@ -22,6 +22,15 @@ pub fn read(dir: &Path) -> Result<Option<u32>> {
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(Error::io(
+                format!(
+                    "{} is not this user's to read: run mailkeep as the user that owns it",
+                    dir.display()
+                ),
+                e,
+            ));
+        }
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
     let n = text

@@ -37,6 +37,24 @@ pub struct Store {
     pub(crate) actor: Arc<crate::Actor>,
 }
 
+/// The data directory holds every account's mail and password hash: only its owner may
+/// enter it. Made so at creation, and put back (with a warning) when the server opens one
+/// that lets others in.
+fn owner_only(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta =
+        std::fs::metadata(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        if format::read(dir).ok().flatten().is_some() {
+            tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data directory was open to other users; now 700");
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(format!("restricting {} to its owner", dir.display()), e))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn db_path(dir: &Path) -> PathBuf {
     dir.join("meta.sqlite")
 }
@@ -59,6 +77,7 @@ impl Store {
         }
         std::fs::create_dir_all(blob_dir(dir))
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        owner_only(dir)?;
         let mut conn = open_connection(dir)?;
         schema::migrate(&mut conn)?;
         drop(conn);
@@ -73,6 +92,9 @@ impl Store {
     /// Opens an existing store, migrating it to the current format if it is older.
     pub fn open(dir: &Path, options: OpenOptions) -> Result<Store> {
         let found = format::read(dir)?.ok_or_else(|| Error::NotInitialised(dir.to_path_buf()))?;
+        if options.exclusive {
+            owner_only(dir)?;
+        }
         if found > format::CURRENT {
             return Err(Error::TooNew {
                 found,
