@@ -193,3 +193,19 @@ def test_mime_bombs_are_stored_and_fetched_within_bounds(srv, parts, depth):
         typ, data = im.search(None, "BODY", "deepest" if depth > 1 else "part")
         assert typ == "OK"
     assert rss_kib(srv) < 300 * 1024, f"{rss_kib(srv)} KiB"
+
+
+def test_imap_login_must_finish_in_time_however_slow_the_bytes(srv):
+    """Before login the whole exchange has `login_timeout_secs` (3 s here), not each read."""
+    sock = imap_session(srv, login=False)
+    start, got = time.time(), b""
+    for b in b'a LOGIN alice@example.org "not yet"\r\n':
+        try:
+            sock.sendall(bytes([b]))
+        except OSError:
+            break
+        got += read_for(sock, 0.5)
+        if b"<EOF>" in got:
+            break
+    assert b"* BYE" in got and got.endswith(b"<EOF>"), got
+    assert 2.5 < time.time() - start < 6

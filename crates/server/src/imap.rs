@@ -75,6 +75,9 @@ fn flags_lines(keywords: &[String]) -> String {
 
 struct Session {
     shared: Arc<Shared>,
+    /// When the connection was accepted: logging in must be done within
+    /// `login_timeout_secs` of it, however slowly the bytes come (slowloris).
+    connected: std::time::Instant,
     /// The store, acting as the logged-in account (so the journal records who did what).
     acting: mailkeep_core::store::Store,
     peer: SocketAddr,
@@ -144,6 +147,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         state: State::NotAuthenticated,
         account: None,
         _account_slot: None,
+        connected: std::time::Instant::now(),
         selected: None,
         utf8: false,
         rev2: false,
@@ -186,13 +190,15 @@ impl Session {
         Ok(())
     }
 
+    /// How long the next read may wait: the autologout timer once logged in, else what is
+    /// left of the time to log in.
     fn timeout(&self) -> Duration {
         let c = &self.shared.config.imap;
-        Duration::from_secs(if self.account.is_some() {
-            c.idle_timeout_secs
+        if self.account.is_some() {
+            Duration::from_secs(c.idle_timeout_secs)
         } else {
-            c.login_timeout_secs
-        })
+            Duration::from_secs(c.login_timeout_secs).saturating_sub(self.connected.elapsed())
+        }
     }
 
     /// Reads more input into the framer. `Ok(false)`: the connection is over.
