@@ -37,6 +37,8 @@
 
 mod app_password_ops;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 mod feed_ops;
 pub mod format;
 mod hold_ops;

@@ -160,6 +160,13 @@ impl SegmentWriter {
         record.extend_from_slice(&(data.len() as u64).to_le_bytes());
         record.extend_from_slice(hash);
         record.extend_from_slice(data);
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::fire(crate::faults::Fault::SegmentWrite) {
+            return Err(Error::io(
+                "appending to segment",
+                std::io::Error::from_raw_os_error(5),
+            ));
+        }
         self.file
             .write_all_at(&record, self.len)
             .map_err(|e| Error::io("appending to segment", e))?;
@@ -206,6 +213,13 @@ impl SegmentWriter {
     /// a segment was created.
     pub fn sync(&mut self) -> Result<()> {
         for f in self.unsynced.drain(..) {
+            #[cfg(feature = "fault-injection")]
+            if crate::faults::fire(crate::faults::Fault::SegmentSync) {
+                return Err(Error::io(
+                    "fsync segment",
+                    std::io::Error::from_raw_os_error(5),
+                ));
+            }
             f.sync_data().map_err(|e| Error::io("fsync segment", e))?;
         }
         if self.dirty_dir {
