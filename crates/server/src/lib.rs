@@ -150,6 +150,7 @@ impl Shared {
 /// A server with its listeners bound, ready to [`Server::run`].
 pub struct Server {
     shared: Arc<Shared>,
+    data_dir: PathBuf,
     certs: Arc<tls::Certs>,
     indexer: Option<mailkeep_core::index::Indexer>,
     listeners: Vec<(Kind, TcpListener)>,
@@ -184,11 +185,16 @@ impl Server {
             &data_dir,
             &config.hostname,
         )?);
-        let indexer = match mailkeep_core::index::Indexer::open(&data_dir) {
-            Ok(i) => Some(i),
+        // A command holding the index for a moment (a catch-up before a search) must not
+        // leave this server without one: the index loop keeps trying to become its writer.
+        let (indexer, index) = match mailkeep_core::index::Indexer::open(&data_dir) {
+            Ok(i) => {
+                let index = i.index().clone();
+                (Some(i), Some(index))
+            }
             Err(e) => {
-                tracing::error!(error = %e, "full-text index unusable; searches read every body");
-                None
+                tracing::warn!(error = %e, "full-text index not writable yet; retrying");
+                (None, mailkeep_core::index::MailIndex::open(&data_dir).ok())
             }
         };
         let mut listeners = Vec::new();
@@ -238,10 +244,11 @@ impl Server {
             journal_signer,
             own_domains: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,
-            index: indexer.as_ref().map(|i| i.index().clone()),
+            index,
             shutdown,
         });
         Ok(Server {
+            data_dir,
             shared,
             certs,
             indexer,
@@ -311,10 +318,11 @@ impl Server {
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
         let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
         let stop_indexing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let indexing = self.indexer.map(|ix| {
+        let indexing = {
             let (store, stop) = (self.shared.store.clone(), stop_indexing.clone());
-            tokio::task::spawn_blocking(move || index_loop(ix, &store, &stop))
-        });
+            let (ix, dir) = (self.indexer, self.data_dir.clone());
+            tokio::task::spawn_blocking(move || index_loop(ix, &dir, &store, &stop))
+        };
         shutdown.await;
         stop_indexing.store(true, std::sync::atomic::Ordering::Relaxed);
         queue.abort();
@@ -333,9 +341,7 @@ impl Server {
         {
             tracing::warn!("sessions still open after 30 s; closing them");
         }
-        if let Some(task) = indexing {
-            let _ = task.await;
-        }
+        let _ = indexing.await;
         // A last checkpoint, so the record of this run is signed before the process ends.
         write_checkpoint(&self.shared).await;
         let store = self.shared.store.clone();
@@ -357,12 +363,35 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// once its oldest unindexed body has waited [`INDEX_MAX_LAG`] or [`INDEX_MAX_BACKLOG`] bodies
 /// wait. Searches read what the index has not reached, so the lag costs time, never answers.
 fn index_loop(
-    mut ix: mailkeep_core::index::Indexer,
+    ix: Option<mailkeep_core::index::Indexer>,
+    data_dir: &std::path::Path,
     store: &Store,
     stop: &std::sync::atomic::AtomicBool,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::Instant;
+    let pause = |d: Duration| {
+        let until = Instant::now() + d;
+        while !stop.load(Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let mut ix = match ix {
+        Some(ix) => ix,
+        None => loop {
+            pause(Duration::from_secs(10));
+            if stop.load(Relaxed) {
+                return;
+            }
+            match mailkeep_core::index::Indexer::open(data_dir) {
+                Ok(ix) => {
+                    tracing::info!("full-text index writable; indexing");
+                    break ix;
+                }
+                Err(e) => tracing::debug!(error = %e, "full-text index still not writable"),
+            }
+        },
+    };
     let poll = Duration::from_millis(200);
     let (mut seen, mut changed, mut waiting_since) = (0u64, Instant::now(), None::<Instant>);
     let mut last_pass = Instant::now() - INDEX_PERIOD;
@@ -403,7 +432,7 @@ fn index_loop(
                 Ok(_) => waiting_since = None,
                 Err(e) => {
                     tracing::error!(error = %e, "full-text indexing failed; retrying");
-                    std::thread::sleep(Duration::from_secs(5));
+                    pause(Duration::from_secs(5));
                 }
             }
             continue;
