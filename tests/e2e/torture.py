@@ -266,6 +266,13 @@ def main():
                     help="start a new data directory every N rounds (each check reads every "
                          "message, so this bounds a round's time)")
     args = ap.parse_args()
+    # Stopped by SIGTERM (or SIGINT where a background start ignores it): the summary still
+    # prints.
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     rng = random.Random(args.seed)
     tmp = None
     if args.data is None:
