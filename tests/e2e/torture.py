@@ -121,8 +121,11 @@ def uid_markers(im):
 def imap_worker(srv, model, rnd, stop, rng):
     im = imap_login(srv, ALICE)
     n = 0
+    # Every kind early in each round (a kill may come soon), then at random.
+    first = ["append", "copy", "expunge", "move", "store"]
     while not stop.is_set():
-        op = rng.choice(["append", "append", "copy", "move", "store", "expunge"])
+        op = first.pop(0) if first else rng.choice(
+            ["append", "append", "copy", "move", "store", "expunge"])
         if op == "append":
             marker = f"A-{rnd}-{rng.randrange(1 << 30)}-{n}"
             n += 1
