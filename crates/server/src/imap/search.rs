@@ -107,21 +107,24 @@ struct Answers {
     unreached: HashSet<Hash>,
 }
 
+/// Each BODY/TEXT string of a SEARCH as words, worked out once (`None`: no words in it).
+type Needles = HashMap<(bool, String), Option<Needle>>;
+
 fn ask_index(
     index: &mailkeep_core::index::MailIndex,
     store: &mailkeep_core::store::Store,
-    keys: Vec<(bool, String)>,
+    needles: Needles,
 ) -> Result<Answers, String> {
     let snap = index.snapshot().map_err(|e| e.to_string())?;
     let mut hits = HashMap::new();
-    for (text, s) in keys {
-        let Some(n) = Needle::with_prefix(&s, true) else {
+    for (key, needle) in needles {
+        let Some(n) = needle else {
             continue;
         };
         let found = index
-            .matching(&snap, Some(&text_cond(text, n)))
+            .matching(&snap, Some(&text_cond(key.0, n)))
             .map_err(|e| e.to_string())?;
-        hits.insert((text, s), found.into_keys().collect());
+        hits.insert(key, found.into_keys().collect());
     }
     let unreached = store
         .blobs_after(snap.seq, usize::MAX)
@@ -193,21 +196,24 @@ struct Candidate<'a> {
     doc: Option<&'a Document>,
     /// The index's answers for BODY and TEXT.
     answers: Option<&'a Answers>,
+    /// The BODY and TEXT strings as words.
+    needles: &'a Needles,
 }
 
 /// BODY or TEXT: the index's answer, or the same rule on the body in hand.
 fn text_matches(c: &Candidate<'_>, text: bool, s: &str) -> bool {
-    let Some(n) = Needle::with_prefix(s, true) else {
+    let key = (text, s.to_owned());
+    let Some(Some(n)) = c.needles.get(&key) else {
         let raw = c.raw.unwrap_or_default();
         return contains_ci(if text { raw } else { split(raw).1 }, s);
     };
     if let Some(a) = c.answers
         && !a.unreached.contains(&c.entry.hash)
-        && let Some(hits) = a.hits.get(&(text, s.to_owned()))
+        && let Some(hits) = a.hits.get(&key)
     {
         return hits.contains(&c.entry.hash);
     }
-    c.doc.is_some_and(|d| text_cond(text, n).holds(d))
+    c.doc.is_some_and(|d| text_cond(text, n.clone()).holds(d))
 }
 
 fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
@@ -292,10 +298,17 @@ impl Session {
         let mut texts = Vec::new();
         text_keys(key, &mut texts);
         let has_texts = !texts.is_empty();
+        let needles: Needles = texts
+            .into_iter()
+            .map(|(text, s)| {
+                let n = Needle::with_prefix(&s, true);
+                ((text, s), n)
+            })
+            .collect();
         let answers = match self.shared.index.clone() {
             Some(index) if has_texts => {
-                let store = self.acting.clone();
-                match blocking(move || ask_index(&index, &store, texts)).await {
+                let (store, needles) = (self.acting.clone(), needles.clone());
+                match blocking(move || ask_index(&index, &store, needles)).await {
                     Some(Ok(a)) => Some(a),
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "SEARCH without the full-text index");
@@ -309,13 +322,14 @@ impl Session {
         let recent = sel.recent.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
+        let body_needed = want_header || needs_body(key);
         let mut hits = Vec::new();
         for (entry, seq) in entries.into_iter().zip(1u32..) {
             let with_document = has_texts
                 && answers
                     .as_ref()
                     .is_none_or(|a| a.unreached.contains(&entry.hash));
-            let raw = if want_header || needs_body(key) || with_document {
+            let raw = if body_needed || with_document {
                 let (store, hash) = (self.acting.clone(), entry.hash);
                 match blocking(move || store.read_blob(&hash)).await {
                     Some(Ok(b)) => Some(b),
@@ -351,6 +365,7 @@ impl Session {
                 recent: &recent,
                 doc: doc.as_ref(),
                 answers: answers.as_ref(),
+                needles: &needles,
             };
             if matches(key, &c) {
                 let header = want_header
