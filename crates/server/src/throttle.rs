@@ -16,6 +16,8 @@ use mailkeep_core::config::Auth;
 
 /// Entries kept before empty windows are swept out.
 const SWEEP_AT: usize = 10_000;
+/// Entries beyond which addresses and names with a single failure are forgotten too.
+const HARD_CAP: usize = 200_000;
 
 /// Why a login is refused before its password is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,13 +119,20 @@ impl AuthThrottle {
         let window = self.window();
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if w.by_ip.len() + w.by_name.len() > SWEEP_AT {
+            // Empty windows go; if a spread-out attack still leaves too many, single failures
+            // go too (they are far from any limit), so memory stays bounded.
+            let keep = if w.by_ip.len() + w.by_name.len() > HARD_CAP {
+                2
+            } else {
+                1
+            };
             w.by_ip.retain(|_, q| {
                 expire(q, window, now);
-                !q.is_empty()
+                q.len() >= keep
             });
             w.by_name.retain(|_, q| {
                 expire(q, window, now);
-                !q.is_empty()
+                q.len() >= keep
             });
         }
         let from_ip = w.by_ip.entry(key(ip)).or_default();
