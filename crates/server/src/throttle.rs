@@ -46,6 +46,9 @@ impl Blocked {
 struct Windows {
     by_ip: HashMap<IpAddr, VecDeque<Instant>>,
     by_name: HashMap<String, VecDeque<Instant>>,
+    /// Entries at which the next sweep runs: twice what the last one left (at most the
+    /// hard cap, and at least `SWEEP_AT` more), so sweeping stays cheap per failure.
+    sweep_at: usize,
 }
 
 /// The shared throttle.
@@ -118,7 +121,7 @@ impl AuthThrottle {
     pub fn failed(&self, ip: IpAddr, name: &str, now: Instant) -> (Duration, Option<Blocked>) {
         let window = self.window();
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if w.by_ip.len() + w.by_name.len() > SWEEP_AT {
+        if w.by_ip.len() + w.by_name.len() > w.sweep_at.max(SWEEP_AT) {
             // Empty windows go; if a spread-out attack still leaves too many, single failures
             // go too (they are far from any limit), so memory stays bounded.
             let keep = if w.by_ip.len() + w.by_name.len() > HARD_CAP {
@@ -134,6 +137,8 @@ impl AuthThrottle {
                 expire(q, window, now);
                 q.len() >= keep
             });
+            let left = w.by_ip.len() + w.by_name.len();
+            w.sweep_at = (2 * left).clamp(SWEEP_AT, HARD_CAP).max(left + SWEEP_AT);
         }
         let from_ip = w.by_ip.entry(key(ip)).or_default();
         expire(from_ip, window, now);
@@ -219,5 +224,20 @@ mod tests {
         let other_net: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         assert!(t.check(same_net, "x", t0).is_err());
         assert_eq!(t.check(other_net, "x", t0), Ok(()));
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_spread_out_attack() {
+        let t = AuthThrottle::new(limits());
+        let t0 = Instant::now();
+        for n in 0..(HARD_CAP as u32 / 2 + 10) {
+            t.failed(IpAddr::from(n.to_be_bytes()), &format!("user{n}"), t0);
+        }
+        let w = t.windows.lock().unwrap();
+        assert!(
+            w.by_ip.len() + w.by_name.len() <= HARD_CAP + SWEEP_AT,
+            "{}",
+            w.by_ip.len()
+        );
     }
 }
