@@ -306,17 +306,49 @@ impl Store {
 
     /// Takes up to `limit` due recipients (oldest first) and leases them for `lease` seconds.
     pub fn queue_claim(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<Claimed>> {
+        self.claim(None, now, now, lease, limit)
+    }
+
+    /// Takes up to `limit` recipients at `domain` that are due by `due_by` (which may lie
+    /// ahead of `now`), except those in `tried`: for a connection to that domain that is
+    /// already open, so that mail which would have needed a new connection a moment later goes
+    /// over this one, while a recipient it has just deferred is not tried again on it.
+    pub fn queue_claim_domain(
+        &self,
+        domain: &str,
+        tried: &[i64],
+        due_by: i64,
+        now: i64,
+        lease: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>> {
+        let ids: Vec<String> = tried.iter().map(i64::to_string).collect();
+        let tried = format!("[{}]", ids.join(","));
+        self.claim(Some((domain.to_owned(), tried)), due_by, now, lease, limit)
+    }
+
+    fn claim(
+        &self,
+        only: Option<(String, String)>,
+        due_by: i64,
+        now: i64,
+        lease: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>> {
+        let (domain, tried) = only.unzip();
         self.write(None, move |c, _| {
             let mut stmt = c.prepare_cached(
                 "SELECT r.id, o.queue_id, o.account_id, o.sender, r.address, r.domain, r.attempts,
                         o.blob_hash, o.created_at, o.smtputf8, o.body_8bit, o.requiretls, r.warned
                  FROM outbound_rcpts r JOIN outbound o ON o.id = r.outbound_id
                  WHERE r.state = 'queued' AND r.next_attempt <= ?1
-                   AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
-                 ORDER BY r.next_attempt, r.id LIMIT ?2",
+                   AND (r.claimed_until IS NULL OR r.claimed_until <= ?2)
+                   AND (?4 IS NULL OR (r.domain = ?4
+                        AND r.id NOT IN (SELECT value FROM json_each(?5))))
+                 ORDER BY r.next_attempt, r.id LIMIT ?3",
             )?;
             let claimed: Vec<Claimed> = stmt
-                .query_map(params![now, limit as i64], |r| {
+                .query_map(params![due_by, now, limit as i64, domain, tried], |r| {
                     Ok(Claimed {
                         rcpt_id: r.get(0)?,
                         queue_id: r.get(1)?,

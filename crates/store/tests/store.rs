@@ -615,6 +615,39 @@ fn outbound_queue_claim_record_retry_drop() {
     assert_eq!(store.queue_next_due().unwrap(), Some(5000));
     assert_eq!(store.queue_list(false).unwrap().len(), 1);
 
+    // An open connection to the domain may take what falls due shortly, and only that domain.
+    assert!(
+        store
+            .queue_claim_domain("other.example", &[], 4999, 850, 600, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .queue_claim_domain("remote.example", &[], 5000, 850, 600, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .queue_claim_domain("other.example", &[claimed[1].rcpt_id], 5000, 850, 600, 10)
+            .unwrap()
+            .is_empty(),
+        "a recipient this connection has tried already"
+    );
+    let early = store
+        .queue_claim_domain("other.example", &[claimed[0].rcpt_id], 5000, 850, 600, 10)
+        .unwrap();
+    assert_eq!(early.len(), 1);
+    assert_eq!(early[0].rcpt_id, claimed[1].rcpt_id);
+    assert!(
+        store
+            .queue_claim_domain("other.example", &[], 5000, 860, 600, 10)
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    assert_eq!(store.queue_release_claims().unwrap(), 1);
     assert_eq!(store.queue_retry("Q1", 900).unwrap(), 1);
     assert_eq!(store.queue_claim(900, 600, 10).unwrap().len(), 1);
     assert_eq!(store.queue_drop("Q1", 950).unwrap(), 1);

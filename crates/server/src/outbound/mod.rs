@@ -78,7 +78,13 @@ struct Batch {
     items: Vec<Claimed>,
 }
 
-async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>) {
+/// How far ahead an open connection looks for more mail to the same domain: mail falling due
+/// within this many seconds goes now rather than over a new connection a moment later.
+const REUSE_LOOKAHEAD_SECS: i64 = 5;
+/// More mail taken over one connection after the first claim, at most this many rounds.
+const REUSE_ROUNDS: usize = 20;
+
+fn by_message(items: Vec<Claimed>) -> Vec<Batch> {
     let mut batches: Vec<Batch> = Vec::new();
     for c in items {
         match batches
@@ -89,6 +95,11 @@ async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>)
             None => batches.push(Batch { items: vec![c] }),
         }
     }
+    batches
+}
+
+async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>) {
+    let mut batches = by_message(items);
     let mut results: Vec<(Claimed, RcptResult, Option<String>)> = Vec::new();
     let cfg = &shared.config.outbound;
     let timeout = Duration::from_secs(cfg.timeout_secs);
@@ -162,83 +173,128 @@ async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>)
             }
         }
     }
-    let mut pending = batches.into_iter();
-    if let Some(mut client) = conn {
-        let mut first = true;
-        for b in pending.by_ref() {
-            if !first && client.reset().await.is_err() {
-                last_error = format!("{} stopped answering", client.host);
-                for c in b.items {
-                    results.push((c, RcptResult::Temporary(last_error.clone()), None));
-                }
-                break;
-            }
-            first = false;
-            let head = &b.items[0];
-            let blob = head.blob;
-            let store = shared.store.clone();
-            let body = match blocking(move || store.read_blob(&blob)).await {
-                Some(Ok(body)) => body,
-                _ => {
-                    for c in b.items {
-                        results.push((
-                            c,
-                            RcptResult::Temporary("the stored message could not be read".into()),
-                            None,
-                        ));
-                    }
-                    continue;
-                }
-            };
-            let rcpts: Vec<String> = b.items.iter().map(|c| c.address.clone()).collect();
-            let out = Outgoing {
-                sender: &head.sender,
-                recipients: &rcpts,
-                body: &body,
-                smtputf8: head.smtputf8,
-                body_8bit: head.body_8bit,
-                requiretls: head.requiretls,
-            };
-            match client.send(&out).await {
-                Ok(per_rcpt) => {
-                    for (c, r) in b.items.into_iter().zip(per_rcpt) {
-                        results.push((c, r, Some(client.host.clone())));
-                    }
-                }
-                Err(e) => {
-                    // The connection died mid-transaction: nothing is known to be delivered.
-                    last_error = e;
-                    for c in b.items {
-                        results.push((
-                            c,
-                            RcptResult::Temporary(last_error.clone()),
-                            Some(client.host.clone()),
-                        ));
-                    }
-                    break;
-                }
-            }
-        }
-        // What is left after a broken connection waits for the next round.
-        for b in pending.by_ref() {
-            for c in b.items {
-                results.push((c, RcptResult::Temporary(last_error.clone()), None));
-            }
-        }
-        client.quit().await;
-    } else {
+    let Some(mut client) = conn else {
         let why = if last_error.is_empty() {
             format!("no mail server of {domain} could be reached")
         } else {
-            last_error.clone()
+            last_error
         };
-        for b in pending {
+        for b in batches {
             for c in b.items {
                 results.push((c, RcptResult::Temporary(why.clone()), None));
             }
         }
+        settle(shared, results).await;
+        return;
+    };
+    let mut reset_first = false;
+    let mut tried: Vec<i64> = Vec::new();
+    for round in 0..=REUSE_ROUNDS {
+        tried.extend(
+            batches
+                .iter()
+                .flat_map(|b| b.items.iter().map(|c| c.rcpt_id)),
+        );
+        let healthy = send_batches(shared, &mut client, batches, reset_first, &mut results).await;
+        settle(shared, std::mem::take(&mut results)).await;
+        if !healthy || round == REUSE_ROUNDS {
+            break;
+        }
+        let now = time::now();
+        let lease = (shared.config.outbound.timeout_secs as i64) * 8 + 60;
+        let store = shared.store.clone();
+        let wanted = domain.to_owned();
+        let skip = tried.clone();
+        let more = blocking(move || {
+            store.queue_claim_domain(&wanted, &skip, now + REUSE_LOOKAHEAD_SECS, now, lease, 100)
+        })
+        .await
+        .and_then(Result::ok)
+        .unwrap_or_default();
+        if more.is_empty() {
+            break;
+        }
+        tracing::info!(%domain, recipients = more.len(), "more mail for an open connection");
+        batches = by_message(more);
+        reset_first = true;
     }
-    settle(shared, results).await;
+    client.quit().await;
+}
+
+/// Sends each message over `client`; returns whether the connection is still usable. Once it
+/// breaks, the rest wait for the next round.
+async fn send_batches(
+    shared: &Arc<Shared>,
+    client: &mut Client,
+    batches: Vec<Batch>,
+    mut reset_first: bool,
+    results: &mut Vec<(Claimed, RcptResult, Option<String>)>,
+) -> bool {
+    let mut pending = batches.into_iter();
+    let mut healthy = true;
+    let mut last_error = String::new();
+    for b in pending.by_ref() {
+        if reset_first && client.reset().await.is_err() {
+            last_error = format!("{} stopped answering", client.host);
+            for c in b.items {
+                results.push((c, RcptResult::Temporary(last_error.clone()), None));
+            }
+            healthy = false;
+            break;
+        }
+        reset_first = true;
+        let head = &b.items[0];
+        let blob = head.blob;
+        let store = shared.store.clone();
+        let body = match blocking(move || store.read_blob(&blob)).await {
+            Some(Ok(body)) => body,
+            _ => {
+                for c in b.items {
+                    results.push((
+                        c,
+                        RcptResult::Temporary("the stored message could not be read".into()),
+                        None,
+                    ));
+                }
+                continue;
+            }
+        };
+        let rcpts: Vec<String> = b.items.iter().map(|c| c.address.clone()).collect();
+        let out = Outgoing {
+            sender: &head.sender,
+            recipients: &rcpts,
+            body: &body,
+            smtputf8: head.smtputf8,
+            body_8bit: head.body_8bit,
+            requiretls: head.requiretls,
+        };
+        match client.send(&out).await {
+            Ok(per_rcpt) => {
+                for (c, r) in b.items.into_iter().zip(per_rcpt) {
+                    results.push((c, r, Some(client.host.clone())));
+                }
+            }
+            Err(e) => {
+                // The connection died mid-transaction: nothing is known to be delivered.
+                last_error = e;
+                for c in b.items {
+                    results.push((
+                        c,
+                        RcptResult::Temporary(last_error.clone()),
+                        Some(client.host.clone()),
+                    ));
+                }
+                healthy = false;
+                break;
+            }
+        }
+    }
+    for b in pending {
+        for c in b.items {
+            results.push((c, RcptResult::Temporary(last_error.clone()), None));
+        }
+    }
+    healthy
 }
 
 /// Records outcomes, turning old temporary failures into expiry, and notifies senders.
