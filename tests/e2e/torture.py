@@ -12,17 +12,24 @@ what was acknowledged:
 - the outbound queue holds an entry for every acknowledged remote submission;
 - `mailkeep journal verify` passes.
 
+With `--power-cut` the server runs on `mailkeep-powercut` (a FUSE file system in memory, see
+tools/powercut) and the kill is followed by a power cut: every write not yet fsynced is lost
+(a random prefix of them kept, the next possibly torn), as is every name whose directory was
+not fsynced since. The checks then run on what a disk would hold after the power came back.
+
 `test_torture.py` runs a few rounds in CI. For a soak run (until Ctrl-C, or --rounds N):
 
-    python tests/e2e/torture.py [--rounds N] [--seed S] [--data DIR]
+    python tests/e2e/torture.py [--rounds N] [--seed S] [--data DIR] [--power-cut]
 """
 import argparse
 import imaplib
 import os
 import random
 import re
+import shutil
 import signal
 import smtplib
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import PASSWORD, Server, mk  # noqa: E402
+from conftest import BIN, PASSWORD, Server, mk  # noqa: E402
 from mailpeers import CTX, data_dir, set_key  # noqa: E402
 
 ALICE, BOB, REMOTE = "alice@example.org", "bob@example.org", "carol@elsewhere.example"
@@ -38,7 +45,10 @@ MARK = re.compile(rb"Message-ID: <([A-Z]-\d+-\d+-\d+)@torture>", re.I)
 
 
 def payload(marker):
-    return f"payload of {marker}\r\n" + "".join(f"line {i} of {marker}\r\n" for i in range(40))
+    # "L-" markers are large enough (about 90 KB) to be stored in a segment file rather than
+    # inline in the database, so both paths to disk are tortured.
+    lines = 3000 if marker.startswith("L-") else 40
+    return f"payload of {marker}\r\n" + "".join(f"line {i} of {marker}\r\n" for i in range(lines))
 
 
 def message(marker, frm, to):
@@ -58,6 +68,7 @@ class Model:
         self.uids = {}               # (account, mailbox) -> (uidvalidity, {uid: marker})
         self.uidnext = {}            # (account, mailbox) -> highest UIDNEXT seen
         self.ops = 0
+        self.cuts = []               # what each power cut lost, as mailkeep-powercut said
 
     def ack(self, kind, *args):
         with self.lock:
@@ -86,7 +97,7 @@ def deliverer(srv, model, rnd, stop, rng):
     n = 0
     with smtplib.SMTP(host, port, timeout=10) as s:
         while not stop.is_set():
-            marker = f"D-{rnd}-{rng.randrange(1 << 30)}-{n}"
+            marker = f"{'L' if n % 5 == 4 else 'D'}-{rnd}-{rng.randrange(1 << 30)}-{n}"
             n += 1
             s.sendmail("peer@example.net", [ALICE], message(marker, "peer@example.net", ALICE))
             model.ack("deliver", marker, ALICE)
@@ -233,8 +244,40 @@ def prepare(path):
     return data
 
 
-def run_round(data, model, rnd, rng, log=print):
-    srv = Server(data)
+POWERCUT = os.environ.get("MAILKEEP_POWERCUT",
+                          str(Path(BIN).with_name("mailkeep-powercut")))
+
+
+class PowerCut:
+    """`data` served from memory at a mount point until `cut()`, which kills the power: then
+    `data` holds only what was durable."""
+
+    def __init__(self, data, seed):
+        self.data = data
+        self.mount = data.with_name(data.name + "-mnt")
+        self.out = data.with_name(data.name + "-cut")
+        self.mount.mkdir(exist_ok=True)
+        shutil.rmtree(self.out, ignore_errors=True)
+        self.proc = subprocess.Popen(
+            [POWERCUT, str(data), str(self.mount), str(self.out), "--seed", str(seed)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("mounted"):
+            self.proc.kill()
+            raise AssertionError(f"mailkeep-powercut did not mount: {line!r}")
+
+    def cut(self):
+        """Returns the tool's account of what was lost."""
+        out, _ = self.proc.communicate("cut\n", timeout=120)
+        assert self.proc.returncode == 0, out
+        shutil.rmtree(self.data)
+        self.out.rename(self.data)
+        return out.strip()
+
+
+def run_round(data, model, rnd, rng, log=print, power_cut=False):
+    power = PowerCut(data, rng.randrange(1 << 32)) if power_cut else None
+    srv = Server(power.mount if power else data)
     stop = threading.Event()
     workers = [deliverer, deliverer, submitter, imap_worker]
     threads = []
@@ -250,6 +293,8 @@ def run_round(data, model, rnd, rng, log=print):
     time.sleep(rng.uniform(0.3, 1.5))
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait(10)
+    if power:
+        model.cuts.append(power.cut())
     stop.set()
     for t in threads:
         t.join(15)
@@ -268,6 +313,9 @@ def main():
     ap.add_argument("--fresh-every", type=int, default=25,
                     help="start a new data directory every N rounds (each check reads every "
                          "message, so this bounds a round's time)")
+    ap.add_argument("--power-cut", action="store_true",
+                    help="after each kill, also lose every write not yet fsynced "
+                         "(needs /dev/fuse, root, and mailkeep-powercut built)")
     args = ap.parse_args()
     # Stopped by SIGTERM (or SIGINT where a background start ignores it): the summary still
     # prints.
@@ -290,10 +338,12 @@ def main():
                 ops += model.ops if model else 0
                 data, model = prepare(base.with_name(f"{base.name}-{rnd}")), Model()
             rnd += 1
-            problems = run_round(data, model, rnd, rng)
+            problems = run_round(data, model, rnd, rng, power_cut=args.power_cut)
             losses += len(problems)
             for p in problems:
                 print(f"round {rnd}: {p}")
+            if args.power_cut:
+                print(f"round {rnd}: power cut: {model.cuts[-1]}")
             print(f"rounds {rnd}  acknowledged operations {ops + model.ops}  losses {losses}  "
                   f"({time.time() - start:.0f} s)", flush=True)
     except KeyboardInterrupt:
