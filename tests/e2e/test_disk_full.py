@@ -46,6 +46,11 @@ def test_a_full_disk_loses_nothing_acknowledged(small_disk):
                     break
     assert acked and len(refused) == 3, (len(acked), refused)
     assert all(code == 452 and text.startswith(b"4.3.1") for code, text in refused), refused
+    # IMAP APPEND on the full disk: refused with the code clients know for "no space".
+    with imaplib.IMAP4_SSL(*srv.addrs["imaps"], ssl_context=CTX) as im:
+        im.login("alice@example.org", PASSWORD)
+        typ, resp = im.append("INBOX", None, None, body(88888))
+        assert typ == "NO" and b"[OVERQUOTA]" in resp[0] and b"disk space" in resp[0], resp
 
     srv.proc.kill()
     srv.proc.wait()

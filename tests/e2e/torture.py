@@ -266,6 +266,12 @@ class PowerCut:
             self.proc.kill()
             raise AssertionError(f"mailkeep-powercut did not mount: {line!r}")
 
+    def say(self, command):
+        """Sends the tool a command (`fail-fsync PATH [N]`); returns its answer."""
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
     def cut(self):
         """Returns the tool's account of what was lost."""
         out, _ = self.proc.communicate("cut\n", timeout=120)

@@ -172,8 +172,10 @@ fn size_of(t: &Tree, ino: u64) -> Result<u64, c_int> {
 }
 
 fn sync(t: &mut Tree, ino: u64) -> Result<(), c_int> {
-    t.nodes.get_mut(&ino).ok_or(libc::ENOENT)?.sync();
-    Ok(())
+    if !t.nodes.contains_key(&ino) {
+        return Err(libc::ENOENT);
+    }
+    t.fsync(ino).map_err(|()| libc::EIO)
 }
 
 fn offset(o: i64) -> Result<u64, c_int> {

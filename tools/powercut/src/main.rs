@@ -13,6 +13,10 @@
 //!   mkdir or rename) and before it was removed: a file that was never reachable through
 //!   fsynced directories is gone, and an unsynced rename is undone.
 //!
+//! `fail-fsync PATH [N]` on standard input makes the next N (default 1) fsyncs of that file
+//! fail with EIO, losing the writes they were to make durable while the page cache still
+//! shows them, as Linux does after a write-back error.
+//!
 //! That is the worst POSIX allows (ext4 usually keeps more), which is what "nothing
 //! acknowledged is lost" has to survive. Everything after the cut fails with EIO. Hard links,
 //! symbolic links and extended attributes are not supported. It needs /dev/fuse and root (it
@@ -76,11 +80,24 @@ fn main() -> ExitCode {
     println!("mounted {}", mountpoint.display());
     let _ = std::io::stdout().flush();
     for line in std::io::stdin().lock().lines() {
-        match line {
-            Ok(l) if l.trim() == "cut" => break,
-            Ok(_) => {}
-            Err(_) => break,
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words[..] {
+            ["cut"] => break,
+            ["fail-fsync", path, ref n @ ..] => {
+                let count = n.first().and_then(|n| n.parse().ok()).unwrap_or(1);
+                let mut t = shared.lock().unwrap_or_else(|p| p.into_inner());
+                match t.resolve(path) {
+                    Some(ino) => {
+                        t.failing = Some((ino, count));
+                        println!("armed: the next {count} fsync(s) of {path} fail");
+                    }
+                    None => println!("no such file: {path}"),
+                }
+            }
+            _ => println!("commands: cut | fail-fsync PATH [N]"),
         }
+        let _ = std::io::stdout().flush();
     }
     // The cut: from here on the file system fails every request, and OUT gets what was durable.
     let outcome = {

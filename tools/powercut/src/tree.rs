@@ -116,6 +116,8 @@ pub struct Tree {
     next: u64,
     /// Set at the cut; every later request fails.
     pub dead: bool,
+    /// The next `n` fsyncs of this inode fail: `(inode, n)`.
+    pub failing: Option<(u64, u32)>,
 }
 
 /// What the cut did.
@@ -167,6 +169,7 @@ impl Tree {
             nodes: HashMap::new(),
             next: ROOT,
             dead: false,
+            failing: None,
         };
         let meta = std::fs::metadata(seed)?;
         let root = t.add(Node::dir(
@@ -218,6 +221,42 @@ impl Tree {
 
     pub fn cut(&mut self) {
         self.dead = true;
+    }
+
+    /// The inode at `path` (relative to the root, `/`-separated), as named now.
+    pub fn resolve(&self, path: &str) -> Option<u64> {
+        let mut ino = ROOT;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            let Body::Dir { entries, .. } = &self.nodes.get(&ino)?.body else {
+                return None;
+            };
+            ino = *entries.get(std::ffi::OsStr::new(part))?;
+        }
+        Some(ino)
+    }
+
+    /// An fsync of `ino`: makes its changes durable, or, while a failure is armed for it,
+    /// fails and loses them from the disk while they stay readable (what Linux does after a
+    /// write-back error: the pages are marked clean, and a later fsync reports success).
+    pub fn fsync(&mut self, ino: u64) -> Result<(), ()> {
+        if let Some((target, n)) = self.failing
+            && target == ino
+            && n > 0
+        {
+            self.failing = (n > 1).then_some((target, n - 1));
+            if let Some(Node {
+                body: Body::File { pending, .. },
+                ..
+            }) = self.nodes.get_mut(&ino)
+            {
+                pending.clear();
+            }
+            return Err(());
+        }
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.sync();
+        }
+        Ok(())
     }
 
     /// Writes what survives the cut under `out` (which must not exist yet).
@@ -290,6 +329,7 @@ mod tests {
             nodes: HashMap::new(),
             next: ROOT,
             dead: false,
+            failing: None,
         };
         let root = t.add(Node::dir(0o755, 0, 0));
         (t, root)

@@ -71,6 +71,17 @@ impl Session {
                 };
                 self.tagged(tag, Status::No, Some(code), &m)
             }
+            // As Dovecot answers a full disk: the client's usual "out of space" handling
+            // (RFC 5530 has no code of its own for it).
+            Some(e) if e.is_storage_full() => {
+                tracing::error!(error = %e, "{what} failed: the disk is full");
+                self.tagged(
+                    tag,
+                    Status::No,
+                    Some("OVERQUOTA"),
+                    &format!("Not enough disk space; {what} changed nothing"),
+                )
+            }
             Some(e) => {
                 tracing::error!(error = %e, "{what} failed");
                 self.tagged(
