@@ -178,19 +178,36 @@ fn sync(t: &mut Tree, ino: u64) -> Result<(), c_int> {
     t.fsync(ino).map_err(|()| libc::EIO)
 }
 
+/// The permission bits a new node gets.
+fn perm(mode: u32, umask: u32) -> u16 {
+    (mode & !umask & 0o7777) as u16
+}
+
+fn answer_entry(reply: ReplyEntry, r: Result<FileAttr, c_int>) {
+    match r {
+        Ok(a) => reply.entry(&TTL, &a, 0),
+        Err(e) => reply.error(e),
+    }
+}
+
+fn answer(reply: ReplyEmpty, r: Result<(), c_int>) {
+    match r {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(e),
+    }
+}
+
 fn offset(o: i64) -> Result<u64, c_int> {
     u64::try_from(o).map_err(|_| libc::EINVAL)
 }
 
 impl Filesystem for Fs {
     fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
-        match self
-            .live()
-            .and_then(|t| child(&t, parent, name).and_then(|ino| attr(&t, ino)))
-        {
-            Ok(a) => reply.entry(&TTL, &a, 0),
-            Err(e) => reply.error(e),
-        }
+        answer_entry(
+            reply,
+            self.live()
+                .and_then(|t| child(&t, parent, name).and_then(|ino| attr(&t, ino))),
+        );
     }
 
     fn getattr(&mut self, _req: &Request<'_>, ino: u64, _fh: Option<u64>, reply: ReplyAttr) {
@@ -254,14 +271,12 @@ impl Filesystem for Fs {
         if mode & libc::S_IFMT != libc::S_IFREG {
             return reply.error(libc::ENOSYS);
         }
-        let node = Node::file((mode & !umask & 0o7777) as u16, req.uid(), req.gid());
-        match self
-            .live()
-            .and_then(|mut t| make(&mut t, parent, name, node))
-        {
-            Ok(a) => reply.entry(&TTL, &a, 0),
-            Err(e) => reply.error(e),
-        }
+        let node = Node::file(perm(mode, umask), req.uid(), req.gid());
+        answer_entry(
+            reply,
+            self.live()
+                .and_then(|mut t| make(&mut t, parent, name, node)),
+        );
     }
 
     fn mkdir(
@@ -273,34 +288,28 @@ impl Filesystem for Fs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let node = Node::dir((mode & !umask & 0o7777) as u16, req.uid(), req.gid());
-        match self
-            .live()
-            .and_then(|mut t| make(&mut t, parent, name, node))
-        {
-            Ok(a) => reply.entry(&TTL, &a, 0),
-            Err(e) => reply.error(e),
-        }
+        let node = Node::dir(perm(mode, umask), req.uid(), req.gid());
+        answer_entry(
+            reply,
+            self.live()
+                .and_then(|mut t| make(&mut t, parent, name, node)),
+        );
     }
 
     fn unlink(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
-        match self
-            .live()
-            .and_then(|mut t| remove(&mut t, parent, name, false))
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        answer(
+            reply,
+            self.live()
+                .and_then(|mut t| remove(&mut t, parent, name, false)),
+        );
     }
 
     fn rmdir(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
-        match self
-            .live()
-            .and_then(|mut t| remove(&mut t, parent, name, true))
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        answer(
+            reply,
+            self.live()
+                .and_then(|mut t| remove(&mut t, parent, name, true)),
+        );
     }
 
     fn rename(
@@ -313,13 +322,11 @@ impl Filesystem for Fs {
         flags: u32,
         reply: ReplyEmpty,
     ) {
-        match self
-            .live()
-            .and_then(|mut t| rename(&mut t, (parent, name), (newparent, newname), flags))
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        answer(
+            reply,
+            self.live()
+                .and_then(|mut t| rename(&mut t, (parent, name), (newparent, newname), flags)),
+        );
     }
 
     fn open(&mut self, _req: &Request<'_>, ino: u64, _flags: i32, reply: ReplyOpen) {
@@ -392,10 +399,7 @@ impl Filesystem for Fs {
     }
 
     fn fsync(&mut self, _req: &Request<'_>, ino: u64, _fh: u64, _ds: bool, reply: ReplyEmpty) {
-        match self.live().and_then(|mut t| sync(&mut t, ino)) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        answer(reply, self.live().and_then(|mut t| sync(&mut t, ino)));
     }
 
     fn readdir(
@@ -435,10 +439,7 @@ impl Filesystem for Fs {
     }
 
     fn fsyncdir(&mut self, _req: &Request<'_>, ino: u64, _fh: u64, _ds: bool, reply: ReplyEmpty) {
-        match self.live().and_then(|mut t| sync(&mut t, ino)) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        answer(reply, self.live().and_then(|mut t| sync(&mut t, ino)));
     }
 
     fn statfs(&mut self, _req: &Request<'_>, _ino: u64, reply: ReplyStatfs) {
@@ -461,7 +462,7 @@ impl Filesystem for Fs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let node = Node::file((mode & !umask & 0o7777) as u16, req.uid(), req.gid());
+        let node = Node::file(perm(mode, umask), req.uid(), req.gid());
         match self
             .live()
             .and_then(|mut t| make(&mut t, parent, name, node))
@@ -493,9 +494,6 @@ impl Filesystem for Fs {
                 }
                 Ok(())
             });
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        answer(reply, r);
     }
 }
