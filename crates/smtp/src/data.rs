@@ -118,10 +118,7 @@ impl DataDecoder {
         let mut rest = input;
         while let Some((&b, tail)) = rest.split_first() {
             if self.state == DataState::Mid && b != CR && b != LF {
-                let run = rest
-                    .iter()
-                    .position(|&c| c == CR || c == LF)
-                    .unwrap_or(rest.len());
+                let run = memchr::memchr2(CR, LF, rest).unwrap_or(rest.len());
                 let (text, after) = rest.split_at_checked(run).unwrap_or((rest, &[]));
                 self.count(text.len());
                 self.sink.emit(text);
@@ -234,10 +231,7 @@ impl BdatDecoder {
         let mut rest = input;
         while let Some((&b, tail)) = rest.split_first() {
             if !self.pending_cr && b != CR && b != LF {
-                let run = rest
-                    .iter()
-                    .position(|&c| c == CR || c == LF)
-                    .unwrap_or(rest.len());
+                let run = memchr::memchr2(CR, LF, rest).unwrap_or(rest.len());
                 let (text, after) = rest.split_at_checked(run).unwrap_or((rest, &[]));
                 self.sink.emit(text);
                 rest = after;
