@@ -17,6 +17,12 @@ use mailkeep_core::time;
 use crate::{Shared, blocking};
 use client::{Client, Outgoing, RcptResult, TlsPolicy};
 
+/// How long a claim holds recipients: past it, they count as abandoned (a worker that died)
+/// and are due again. Longer than any one delivery can take.
+fn lease_secs(shared: &Shared) -> i64 {
+    (shared.config.outbound.timeout_secs as i64) * 8 + 60
+}
+
 /// Runs until the server stops.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let store = shared.store.clone();
@@ -31,7 +37,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let workers = Arc::new(tokio::sync::Semaphore::new(shared.config.outbound.workers));
     loop {
         let now = time::now();
-        let lease = (shared.config.outbound.timeout_secs as i64) * 8 + 60;
+        let lease = lease_secs(&shared);
         let store = shared.store.clone();
         let claimed = match blocking(move || store.queue_claim(now, lease, 500)).await {
             Some(Ok(c)) => c,
@@ -201,7 +207,7 @@ async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>)
             break;
         }
         let now = time::now();
-        let lease = (shared.config.outbound.timeout_secs as i64) * 8 + 60;
+        let lease = lease_secs(shared);
         let store = shared.store.clone();
         let wanted = domain.to_owned();
         let skip = tried.clone();
