@@ -73,6 +73,12 @@ impl Default for Retention {
     }
 }
 
+/// The longest setting in seconds (a year).
+const MAX_DURATION_SECS: u64 = 366 * 86_400;
+
+/// The longest finite retention period (100,000 years): past it, say `forever`.
+const MAX_PERIOD_DAYS: i64 = 100_000 * 366;
+
 /// Parses a retention period into seconds; `None` means forever.
 pub fn parse_period(s: &str) -> Result<Option<i64>, String> {
     let s = s.trim();
@@ -83,20 +89,26 @@ pub fn parse_period(s: &str) -> Result<Option<i64>, String> {
     let n: i64 = s[..s.len() - unit.len_utf8()]
         .parse()
         .map_err(|_| format!("retention period {s:?}: expected e.g. 7y, 90d, 26w or forever"))?;
-    let day = 86_400;
-    let secs = match unit {
-        'y' => n * 365 * day + n / 4 * day,
-        'w' => n * 7 * day,
-        'd' => n * day,
+    if n < 0 {
+        return Err(format!("retention period {s:?} is negative"));
+    }
+    let days = match unit {
+        'y' => n.checked_mul(365).and_then(|d| d.checked_add(n / 4)),
+        'w' => n.checked_mul(7),
+        'd' => Some(n),
         _ => {
             return Err(format!(
                 "retention period {s:?}: the unit must be y, w or d"
             ));
         }
     };
-    if n < 0 {
-        return Err(format!("retention period {s:?} is negative"));
-    }
+    // A period too long to count in seconds would wrap into a short one and purge early.
+    let secs = days
+        .filter(|&d| d <= MAX_PERIOD_DAYS)
+        .map(|d| d * 86_400)
+        .ok_or_else(|| {
+            format!("retention period {s:?} is longer than 100000 years; use forever")
+        })?;
     Ok(Some(secs))
 }
 
@@ -508,6 +520,35 @@ impl Config {
         for (d, p) in &self.retention.domains {
             parse_period(p).map_err(|e| format!("retention.domains.{d}: {e}"))?;
         }
+        // Durations are added to clocks and timestamps; a year is far beyond any sensible
+        // setting, and the bound keeps those sums from overflowing.
+        let durations = [
+            ("journal.checkpoint_secs", self.journal.checkpoint_secs),
+            ("auth.window_secs", self.auth.window_secs),
+            ("outbound.expiry_secs", self.outbound.expiry_secs),
+            (
+                "outbound.delay_warning_secs",
+                self.outbound.delay_warning_secs,
+            ),
+            (
+                "outbound.retry_initial_secs",
+                self.outbound.retry_initial_secs,
+            ),
+            ("outbound.retry_max_secs", self.outbound.retry_max_secs),
+            ("outbound.timeout_secs", self.outbound.timeout_secs),
+            ("smtp.command_timeout_secs", self.smtp.command_timeout_secs),
+            ("smtp.data_timeout_secs", self.smtp.data_timeout_secs),
+            ("imap.idle_timeout_secs", self.imap.idle_timeout_secs),
+            ("imap.login_timeout_secs", self.imap.login_timeout_secs),
+        ];
+        if let Some((key, _)) = durations.iter().find(|(_, v)| *v > MAX_DURATION_SECS) {
+            return Err(format!(
+                "{key} must be at most {MAX_DURATION_SECS} (a year)"
+            ));
+        }
+        if self.auth.failure_delay_ms > 60_000 {
+            return Err("auth.failure_delay_ms must be at most 60000 (a minute)".into());
+        }
         if self.journal.checkpoint_secs < 1 {
             return Err("journal.checkpoint_secs must be at least 1".into());
         }
@@ -670,6 +711,51 @@ checkpoint_secs = 300              # a signed checkpoint this often, when the jo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_periods_count_in_seconds_and_never_wrap() {
+        assert_eq!(parse_period("90d"), Ok(Some(90 * 86_400)));
+        assert_eq!(parse_period("2w"), Ok(Some(14 * 86_400)));
+        assert_eq!(parse_period("4y"), Ok(Some((4 * 365 + 1) * 86_400)));
+        assert_eq!(parse_period(" Forever "), Ok(None));
+        assert_eq!(
+            parse_period("100000y"),
+            Ok(Some((100_000 * 365 + 25_000) * 86_400))
+        );
+        // Found by fuzz/address: a huge count once wrapped into a short period.
+        for huge in ["33333333336666w", "9223372036854775807y", "36600001d"] {
+            let e = parse_period(huge).unwrap_err();
+            assert!(e.contains("longer than 100000 years"), "{huge}: {e}");
+        }
+        assert!(parse_period("-1d").unwrap_err().contains("negative"));
+        assert!(parse_period("5m").unwrap_err().contains("unit"));
+        assert!(parse_period("").is_err());
+    }
+
+    #[test]
+    fn durations_beyond_a_year_are_refused() {
+        let base = Config::template("mail.example.org");
+        let set = |key: &str, value: &str| {
+            let text: String = base
+                .lines()
+                .map(|l| {
+                    if l.starts_with(&format!("{key} ")) {
+                        format!("{key} = {value}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            Config::parse(&text)
+        };
+        assert!(set("retry_max_secs", "31622400").is_ok());
+        let e = set("retry_max_secs", "18446744073709551615").unwrap_err();
+        assert!(e.contains("outbound.retry_max_secs must be at most"), "{e}");
+        let e = set("idle_timeout_secs", "31622401").unwrap_err();
+        assert!(e.contains("imap.idle_timeout_secs"), "{e}");
+        let e = set("failure_delay_ms", "60001").unwrap_err();
+        assert!(e.contains("auth.failure_delay_ms"), "{e}");
+    }
 
     #[test]
     fn template_parses_to_defaults() {
