@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::journal_ops::{Actor, record_event, record_message};
+use crate::journal_ops::{Actor, Entry, record_entry, record_event};
 use crate::model::*;
 use crate::{Error, Result, Store};
 use mailkeep_journal::Kind;
@@ -102,13 +102,14 @@ pub(crate) fn place(
 ) -> Result<Vec<Placed>> {
     let mut placed = Vec::with_capacity(targets.len());
     for (account_id, name) in targets {
-        let (mailbox_id, uid, modseq): (i64, u32, u64) = row(
+        let (mailbox_id, uid, modseq, account): (i64, u32, u64, String) = row(
             c,
             "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
              WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL
-             RETURNING id, uidnext - 1, highestmodseq",
+             RETURNING id, uidnext - 1, highestmodseq,
+                       (SELECT address FROM accounts WHERE id = account_id)",
             params![account_id, name],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?
         .ok_or_else(|| Error::NotFound(format!("mailbox {name} of account {account_id}")))?;
@@ -118,12 +119,17 @@ pub(crate) fn place(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
         )?;
-        record_message(
+        let entry = Entry {
+            account,
+            mailbox: name.clone(),
+            mailbox_id,
+            uid,
+        };
+        record_entry(
             c,
             actor,
             Kind::Delivered,
-            mailbox_id,
-            uid,
+            entry,
             hash,
             Some(envelope),
             delivery_id,
