@@ -2,13 +2,14 @@
 it answers IMAP SEARCH BODY/TEXT within the user's own mailbox and `discover search` across
 all of them; `reindex` rebuilds it (refused while the server writes it); a lost index is
 rebuilt and searches stay exact meanwhile."""
+import fcntl
 import imaplib
 import re
 import shutil
 import smtplib
 import time
 
-from conftest import PASSWORD, mk
+from conftest import PASSWORD, Server, mk
 from mailpeers import CTX, wait_for
 
 INVOICE = (b"From: Partner <p@partner.example>\r\nTo: alice@example.org\r\n"
@@ -76,3 +77,31 @@ def test_the_server_keeps_the_index_and_imap_search_uses_it(server):
     assert status(data) == (3, 0)
     (data / "index" / "meta.json").write_text("{not json")
     assert len(mk(data, "discover", "search", "subject:numbers", "--json").stdout.splitlines()) == 1
+
+
+def test_a_server_started_while_another_process_writes_the_index_takes_it_over(server):
+    """A command (say a `reindex` left running) holds the index's writer lock when the server
+    starts: the server serves anyway, searches stay exact, and it becomes the writer and
+    catches up once the lock is free, without a restart."""
+    data = server.data
+    server.stop()
+    held = open(data / "index" / ".tantivy-writer.lock", "a")
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    s = Server(data)
+    try:
+        assert any("full-text index not writable yet" in line for line in s.log), s.log
+        host, port = s.addrs["smtp"]
+        with smtplib.SMTP(host, port) as c:
+            c.sendmail("p@partner.example", ["bob@example.org"], FOR_BOB)
+        hits = mk(data, "discover", "search", "zeppelin", "--json").stdout.splitlines()
+        assert len(hits) == 1, "a body not yet indexed is read instead"
+        assert status(data) == (0, 1)
+        fcntl.flock(held, fcntl.LOCK_UN)
+        held.close()
+        assert wait_for(lambda: any("full-text index writable; indexing" in line
+                                    for line in s.log), timeout=30), "".join(s.log)
+        assert wait_for(lambda: status(data) == (1, 0), timeout=20)
+        r = mk(data, "reindex", check=False)
+        assert r.returncode != 0 and "stop it" in r.stderr, "the server is the writer now"
+    finally:
+        s.stop()
