@@ -447,13 +447,14 @@ impl Store {
         })
     }
 
-    /// Makes the queued recipients of an entry due now; returns how many.
+    /// Makes the queued recipients of an entry due now; returns how many. One a worker is
+    /// sending right now keeps its lease, so that it is not sent a second time in parallel.
     pub fn queue_retry(&self, queue_id: &str, now: i64) -> Result<usize> {
         let queue_id = queue_id.to_owned();
         self.write(None, move |c, _| {
             Ok(exec(
                 c,
-                "UPDATE outbound_rcpts SET next_attempt = ?2, claimed_until = NULL
+                "UPDATE outbound_rcpts SET next_attempt = ?2
                  WHERE state = 'queued' AND outbound_id = (SELECT id FROM outbound WHERE queue_id = ?1)",
                 params![queue_id, now],
             )?)

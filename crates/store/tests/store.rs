@@ -650,6 +650,13 @@ fn outbound_queue_claim_record_retry_drop() {
     assert_eq!(store.queue_release_claims().unwrap(), 1);
     assert_eq!(store.queue_retry("Q1", 900).unwrap(), 1);
     assert_eq!(store.queue_claim(900, 600, 10).unwrap().len(), 1);
+    // A retry asked for while a worker is sending it must not hand it to a second worker
+    // (that sent the message twice).
+    assert_eq!(store.queue_retry("Q1", 910).unwrap(), 1);
+    assert!(
+        store.queue_claim(910, 600, 10).unwrap().is_empty(),
+        "still leased"
+    );
     assert_eq!(store.queue_drop("Q1", 950).unwrap(), 1);
     assert!(store.queue_claim(100_000, 600, 10).unwrap().is_empty());
     assert!(store.queue_list(false).unwrap().is_empty());
