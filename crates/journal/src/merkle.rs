@@ -261,8 +261,9 @@ pub fn verify_consistency(
 }
 
 /// The complete subtrees that become known when leaf `index` (0-based) is appended:
-/// `(level, node index)` for every level ≥ 1 it completes, lowest first; the node's right
-/// child is the one completed just before it (at first, the leaf). A store appends the leaf hash at level 0, then these, in one transaction.
+/// `(level, node index)` for every level ≥ 1 it completes, lowest first; each node's right
+/// child is the one completed just before it (at first, the leaf). A store appends the leaf
+/// hash at level 0, then these, in one transaction.
 pub fn completed_by(index: u64) -> impl Iterator<Item = (u32, u64)> {
     let mut level = 1u32;
     std::iter::from_fn(move || {

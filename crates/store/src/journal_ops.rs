@@ -174,6 +174,7 @@ fn event(actor: &Actor, kind: Kind, account: String, detail: &str) -> Event {
     }
 }
 
+/// The account address and mailbox name a leaf about a mailbox entry records.
 const ENTRY_NAMES: &str = "SELECT (SELECT address FROM accounts WHERE id = b.account_id), b.name
      FROM mailboxes AS b WHERE b.id = ?1";
 
