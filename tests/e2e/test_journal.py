@@ -25,6 +25,13 @@ def node_hash(l, r):
     return hashlib.sha256(b"\x01" + l + r).digest()
 
 
+def tree_pos(level, idx):
+    """The row of node (level, idx) in mailkeep's journal_tree: its place in append order
+    (each leaf, then the nodes it completes)."""
+    last = ((idx + 1) << level) - 1
+    return 2 * last - bin(last).count("1") + level
+
+
 def mth(hashes):
     """RFC 9162 §2.1.1, written independently of mailkeep."""
     if len(hashes) == 1:
@@ -135,7 +142,7 @@ def tamper(data, tmp_path, name, sql):
     shutil.copytree(data, copy)
     db = sqlite3.connect(copy / "meta.sqlite")
     for stmt in sql:
-        db.execute(stmt)
+        stmt(db) if callable(stmt) else db.execute(stmt)
     db.commit()
     db.close()
     return copy
@@ -150,8 +157,10 @@ def tamper(data, tmp_path, name, sql):
                       "(SELECT blob_hash FROM messages WHERE uid = 11)"],
      "its bytes are damaged or missing"),
     ("truncated", ["DELETE FROM journal WHERE idx >= (SELECT MAX(idx) - 2 FROM journal)",
-                   "DELETE FROM journal_nodes WHERE level = 0 AND idx >= "
-                   "(SELECT MAX(idx) + 1 FROM journal)"],
+                   lambda db: db.execute(
+                       "DELETE FROM journal_tree WHERE pos >= ?",
+                       (tree_pos(0, db.execute("SELECT MAX(idx) + 1 FROM journal")
+                                 .fetchone()[0]),))],
      "the journal was truncated"),
     ("rewritten-leaf", ["UPDATE journal SET leaf = CAST(replace(CAST(leaf AS TEXT), 'sender3',"
                         " 'attacker') AS BLOB) WHERE idx = (SELECT MIN(idx) FROM journal "
@@ -178,12 +187,12 @@ def test_a_rewritten_history_is_caught_by_a_checkpoint_kept_outside(journaled, t
     db.execute("UPDATE journal SET leaf = ? WHERE idx = ?",
                (leaf.replace(b"sender0", b"nobody0"), idx))
     leaves = [l for (l,) in db.execute("SELECT leaf FROM journal ORDER BY idx")]
-    db.execute("DELETE FROM journal_nodes")
+    db.execute("DELETE FROM journal_tree")
     level = [leaf_hash(l) for l in leaves]
     lv = 0
     while level:
         for i, h in enumerate(level):
-            db.execute("INSERT INTO journal_nodes VALUES (?, ?, ?)", (lv, i, h))
+            db.execute("INSERT INTO journal_tree VALUES (?, ?)", (tree_pos(lv, i), h))
         level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         lv += 1
     db.execute("DELETE FROM checkpoints")

@@ -70,6 +70,21 @@ pub(crate) fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Where the complete subtree `(level, index)` sits in `journal_tree`: its place in the order
+/// in which appends create nodes (each leaf, then the nodes it completes, lowest first).
+///
+/// Keying the table by (level, index) put each level in a region of its own, so one commit
+/// wrote a page per level; in append order a commit's nodes share the table's last page.
+/// `None` for a node no tree of at most 2⁶² leaves has.
+pub(crate) fn tree_position(level: u32, index: u64) -> Option<i64> {
+    // The subtree's last leaf completes it; `2n - popcount(n)` nodes precede leaf n's own
+    // (every complete subtree of the first n leaves), and leaf n then completes levels 1, 2, …
+    let width = 1u64.checked_shl(level)?;
+    let last = index.checked_add(1)?.checked_mul(width)? - 1;
+    let before = last.checked_mul(2)? - u64::from(last.count_ones());
+    i64::try_from(before.checked_add(u64::from(level))?).ok()
+}
+
 /// Complete-subtree hashes as stored.
 pub(crate) struct DbNodes<'a>(pub &'a Connection);
 
@@ -77,8 +92,8 @@ impl Nodes for DbNodes<'_> {
     fn node(&self, level: u32, index: u64) -> Option<Hash> {
         row(
             self.0,
-            "SELECT hash FROM journal_nodes WHERE level = ?1 AND idx = ?2",
-            params![level, index as i64],
+            "SELECT hash FROM journal_tree WHERE pos = ?1",
+            [tree_position(level, index)?],
             |r| r.get::<_, Vec<u8>>(0),
         )
         .optional()
@@ -115,12 +130,17 @@ pub(crate) fn append_leaf(c: &Connection, ev: &Event) -> Result<u64> {
             (ev.uid != 0).then_some(ev.uid),
         ],
     )?;
-    let insert = |level: u32, i: u64, h: &Hash| {
+    let insert = |level: u32, i: u64, h: &Hash| -> Result<()> {
+        let pos = tree_position(level, i).ok_or_else(|| Error::Corrupt {
+            hash: format!("journal node {level}/{i}"),
+            reason: "the journal is larger than a tree can hold".into(),
+        })?;
         exec(
             c,
-            "INSERT INTO journal_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            params![level, i as i64, &h[..]],
-        )
+            "INSERT INTO journal_tree (pos, hash) VALUES (?1, ?2)",
+            params![pos, &h[..]],
+        )?;
+        Ok(())
     };
     insert(0, idx, &hash)?;
     let nodes = DbNodes(c);
@@ -136,6 +156,55 @@ pub(crate) fn append_leaf(c: &Connection, ev: &Event) -> Result<u64> {
         insert(level, i, &right)?;
     }
     Ok(idx)
+}
+
+/// Leaves `from .. to` in index order, each with the leaf hash stored in the tree.
+fn leaves(c: &Connection, from: u64, to: u64) -> Result<Vec<StoredLeaf>> {
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let (Some(first), Some(last)) = (tree_position(0, from), tree_position(0, to - 1)) else {
+        return Ok(Vec::new());
+    };
+    let mut st = c.prepare_cached(
+        "SELECT idx, leaf FROM journal WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let leaves = st
+        .query_map(params![from as i64, to as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // The range holds the inner nodes between these leaves too; both lists ascend, so one
+    // pass pairs each leaf with its own row.
+    let mut st = c.prepare_cached(
+        "SELECT pos, hash FROM journal_tree WHERE pos >= ?1 AND pos <= ?2 ORDER BY pos",
+    )?;
+    let mut nodes = st.query_map(params![first, last], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut next: Option<(i64, Vec<u8>)> = None;
+    let mut out = Vec::with_capacity(leaves.len());
+    for (idx, leaf) in leaves {
+        let want = tree_position(0, idx).unwrap_or(i64::MAX);
+        loop {
+            if next.is_none() {
+                next = nodes.next().transpose()?;
+            }
+            match &next {
+                Some((pos, _)) if *pos < want => next = None,
+                _ => break,
+            }
+        }
+        let node = match next.take() {
+            Some((pos, hash)) if pos == want => hash.try_into().ok(),
+            other => {
+                next = other;
+                None
+            }
+        };
+        out.push(StoredLeaf { idx, leaf, node });
+    }
+    Ok(out)
 }
 
 /// The message's secret, created on first use (messages stored before the journal existed).
@@ -326,25 +395,9 @@ impl Store {
         })
     }
 
-    /// Leaves `from .. to` in index order.
+    /// Leaves `from .. to` in index order, each with the leaf hash stored in the tree.
     pub fn journal_leaves(&self, from: u64, to: u64) -> Result<Vec<StoredLeaf>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT j.idx, j.leaf, n.hash FROM journal j
-                 LEFT JOIN journal_nodes n ON n.level = 0 AND n.idx = j.idx
-                 WHERE j.idx >= ?1 AND j.idx < ?2 ORDER BY j.idx",
-            )?;
-            let rows = st.query_map(params![from as i64, to as i64], |r| {
-                Ok(StoredLeaf {
-                    idx: r.get::<_, i64>(0)? as u64,
-                    leaf: r.get(1)?,
-                    node: r
-                        .get::<_, Option<Vec<u8>>>(2)?
-                        .and_then(|v| v.try_into().ok()),
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
+        self.read(|c| leaves(c, from, to))
     }
 
     /// Indexes of the leaves about one mailbox entry, oldest first.
@@ -651,6 +704,53 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tree_positions_follow_the_order_appends_create_nodes() {
+        let mut expected = 0i64;
+        for leaf in 0..5000u64 {
+            assert_eq!(tree_position(0, leaf), Some(expected), "leaf {leaf}");
+            expected += 1;
+            for (level, i) in merkle::completed_by(leaf) {
+                assert_eq!(tree_position(level, i), Some(expected), "node {level}/{i}");
+                expected += 1;
+            }
+        }
+        assert_eq!(tree_position(64, 0), None);
+        assert_eq!(tree_position(0, u64::MAX), None);
+        assert_eq!(tree_position(40, 1 << 30), None);
+    }
+
+    #[test]
+    fn a_tree_reads_back_its_nodes_and_leaves() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut c).unwrap();
+        let events: Vec<Event> = (0..77)
+            .map(|i| Event {
+                detail: format!("event {i}"),
+                ..Event::default()
+            })
+            .collect();
+        for ev in &events {
+            append_leaf(&c, ev).unwrap();
+        }
+        let hashes: Vec<Hash> = events
+            .iter()
+            .map(|e| merkle::leaf_hash(&e.encode()))
+            .collect();
+        let memory = merkle::InMemory::new(hashes.clone());
+        for size in [1, 2, 3, 31, 32, 33, 64, 77] {
+            assert_eq!(
+                merkle::root(&DbNodes(&c), size).unwrap(),
+                merkle::root(&memory, size).unwrap()
+            );
+        }
+        let stored = leaves(&c, 5, 70).unwrap();
+        assert_eq!(stored.len(), 65);
+        for l in stored {
+            assert_eq!(l.node, Some(hashes[l.idx as usize]), "leaf {}", l.idx);
+        }
+    }
 
     #[test]
     fn naming_an_entry_is_compiled_once() {

@@ -190,7 +190,48 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX app_passwords_live ON app_passwords(account_id, name)
         WHERE revoked_at IS NULL;
     "#,
+    // 8 → 9: fewer pages written per delivery. Journal nodes move to `journal_tree`, kept in
+    // append order (`move_journal_nodes`); inline bodies, which have no segment place, leave
+    // the segment index.
+    r#"
+    DROP INDEX blobs_by_segment;
+    CREATE INDEX blobs_by_segment ON blobs(segment, offset) WHERE segment != 0;
+    "#,
 ];
+
+/// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by
+/// [`crate::journal_ops::tree_position`]. Created by the migration that first journals.
+const JOURNAL_TREE: &str = "
+    CREATE TABLE IF NOT EXISTS journal_tree (
+        pos   INTEGER PRIMARY KEY,
+        hash  BLOB NOT NULL
+    );";
+
+/// Migration 8 → 9: copies the nodes keyed (level, index) into `journal_tree`.
+fn move_journal_nodes(tx: &Connection) -> Result<()> {
+    let exists: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'journal_nodes'",
+        [],
+        |r| r.get(0),
+    )?;
+    if exists {
+        let mut read = tx.prepare("SELECT level, idx, hash FROM journal_nodes")?;
+        let mut write = tx.prepare("INSERT INTO journal_tree (pos, hash) VALUES (?1, ?2)")?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let (level, idx, hash): (u32, u64, Vec<u8>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let pos =
+                crate::journal_ops::tree_position(level, idx).ok_or_else(|| Error::Corrupt {
+                    hash: format!("journal node {level}/{idx}"),
+                    reason: "outside any tree the journal can hold".into(),
+                })?;
+            write.execute(rusqlite::params![pos, hash])?;
+        }
+        drop(rows);
+        tx.execute_batch("DROP TABLE journal_nodes")?;
+    }
+    Ok(())
+}
 
 /// Applies the connection settings the durability contract depends on.
 pub fn configure(conn: &Connection) -> Result<()> {
@@ -213,6 +254,10 @@ pub fn version(conn: &Connection) -> Result<u32> {
 
 /// Migrates `conn` to [`format::CURRENT`]; returns the version it started from.
 pub fn migrate(conn: &mut Connection) -> Result<u32> {
+    migrate_to(conn, format::CURRENT)
+}
+
+fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
     let start = version(conn)?;
     if start > format::CURRENT {
         return Err(Error::TooNew {
@@ -224,11 +269,18 @@ pub fn migrate(conn: &mut Connection) -> Result<u32> {
     // procedure); the check before each commit makes sure nothing was left dangling.
     conn.pragma_update(None, "foreign_keys", false)?;
     let result = (|| {
-        for (from, script) in MIGRATIONS.iter().enumerate().skip(start as usize) {
+        let steps = MIGRATIONS.iter().enumerate().take(target as usize);
+        for (from, script) in steps.skip(start as usize) {
             let tx = conn.transaction()?;
             tx.execute_batch(script)?;
             if from == 3 {
+                // Journaling what exists appends nodes, in today's layout.
+                tx.execute_batch(JOURNAL_TREE)?;
                 crate::journal_ops::journal_existing(&tx)?;
+            }
+            if from == 8 {
+                tx.execute_batch(JOURNAL_TREE)?;
+                move_journal_nodes(&tx)?;
             }
             let dangling: i64 =
                 tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
@@ -265,6 +317,47 @@ mod tests {
         assert_eq!(migrate(&mut c).unwrap(), 0);
         assert_eq!(migrate(&mut c).unwrap(), format::CURRENT);
         assert_eq!(version(&c).unwrap(), format::CURRENT);
+    }
+
+    #[test]
+    fn journal_nodes_keep_their_hashes_in_the_append_ordered_table() {
+        use mailkeep_journal::merkle::{self, Nodes};
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate_to(&mut c, 8).unwrap();
+        // As format 8 left it: nodes keyed (level, index), no journal_tree.
+        c.execute_batch("DROP TABLE journal_tree").unwrap();
+        let hashes: Vec<[u8; 32]> = (0..45u8).map(|i| merkle::leaf_hash(&[i])).collect();
+        let tree = merkle::InMemory::new(hashes.clone());
+        let mut old = Vec::new();
+        for level in 0..7u32 {
+            for idx in 0.. {
+                let Some(h) = tree.node(level, idx) else {
+                    break;
+                };
+                c.execute(
+                    "INSERT INTO journal_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![level, idx, &h[..]],
+                )
+                .unwrap();
+                old.push((level, idx, h));
+            }
+        }
+        assert_eq!(migrate(&mut c).unwrap(), 8);
+        let nodes = crate::journal_ops::DbNodes(&c);
+        for (level, idx, h) in old {
+            assert_eq!(nodes.node(level, idx), Some(h), "node {level}/{idx}");
+        }
+        for size in 1..=45 {
+            assert_eq!(merkle::root(&nodes, size), merkle::root(&tree, size));
+        }
+        let gone: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'journal_nodes'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(gone, 0);
     }
 
     #[test]

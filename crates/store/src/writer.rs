@@ -265,7 +265,7 @@ pub(crate) fn blob_location(c: &Connection, hash: &Hash) -> Result<Option<Locati
 pub(crate) fn open_segment_writer(dir: &Path, conn: &Connection) -> Result<SegmentWriter> {
     SegmentWriter::open(&blob_dir(dir), |seg| {
         let end: Option<u64> = conn.query_row(
-            "SELECT MAX(offset + length) FROM blobs WHERE segment = ?1",
+            "SELECT MAX(offset + length) FROM blobs WHERE segment = ?1 AND segment != 0",
             [seg],
             |r| r.get(0),
         )?;
