@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from conftest import PASSWORD
+from conftest import PASSWORD, mk
 
 
 def tls_context(data):
@@ -130,3 +130,31 @@ def test_imaps_and_submissions_speak_tls(server):
         smtp.ehlo()
         code, _ = smtp.mail("alice@example.org")
         assert code == 530
+
+
+def test_directory_changes_from_the_command_line_apply_to_the_next_rcpt(server):
+    """The server caches recipient lookups under the directory stamp; every change made by
+    another process (the CLI) must be seen by the very next RCPT, also several in a row."""
+    data = server.data
+    host, port = server.addrs["smtp"]
+
+    def rcpt(address):
+        with smtplib.SMTP(host, port) as smtp:
+            smtp.ehlo("client.example.net")
+            smtp.mail("juergen@example.net")
+            return smtp.rcpt(address)[0]
+
+    assert rcpt("carol@example.org") == 550
+    for round_ in range(3):
+        mk(data, "user", "add", "carol@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+        assert rcpt("carol@example.org") == 250, round_
+        mk(data, "alias", "add", f"c{round_}@example.org", "carol@example.org")
+        assert rcpt(f"c{round_}@example.org") == 250, round_
+        mk(data, "user", "del", "carol@example.org")
+        assert rcpt("carol@example.org") == 550, round_
+        assert rcpt(f"c{round_}@example.org") == 550, round_
+    assert rcpt("alice@example.org") == 250
+    mk(data, "domain", "add", "example.com")
+    assert rcpt("alice@example.com") == 550
+    mk(data, "alias", "add", "@example.com", "alice@example.org")
+    assert rcpt("anyone@example.com") == 250

@@ -304,7 +304,7 @@ async fn recipient(
             "Too many recipients for one submitted message",
         ));
     }
-    // Cache hits cost one small file read; misses go to the blocking pool.
+    // Cache hits cost one read of the open stamp file; misses go to the blocking pool.
     let stamp = shared.store.directory_stamp();
     let found = match shared.recipients.get(&stamp, &address) {
         Some(hit) => Some(Ok::<_, mailkeep_core::store::Error>(hit)),

@@ -1,6 +1,7 @@
 //! Typed operations: the store's whole surface towards `core`. SQL stays in this file.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::{Arc, Mutex};
 
 use crate::journal_ops::{Actor, Entry, record_entry, record_event};
 use crate::model::*;
@@ -146,22 +147,65 @@ pub(crate) fn place(
 /// File whose content changes whenever domains, accounts or aliases change, in any process.
 const DIRECTORY_STAMP: &str = "directory.stamp";
 
+/// Bytes of the stamp compared; a stamp is written as fewer.
+const STAMP_LEN: usize = 64;
+
+/// How long the server reads the stamp through one open handle before opening it by name
+/// again (a stamp file replaced by other means is noticed within this time).
+const STAMP_REOPEN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The stamp file kept open: every RCPT reads it, and one `pread` costs a fraction of
+/// opening, reading and closing it by name.
+#[derive(Default)]
+pub(crate) struct StampReader {
+    open: Mutex<Option<(Arc<std::fs::File>, std::time::Instant)>>,
+}
+
 impl Store {
     /// A token that changes whenever domains, accounts or aliases change — also when another
     /// process (the CLI) changed them. Read it *before* a lookup that is cached under it.
     pub fn directory_stamp(&self) -> Vec<u8> {
-        std::fs::read(self.dir().join(DIRECTORY_STAMP)).unwrap_or_default()
+        use std::os::unix::fs::FileExt;
+        let file = {
+            let mut open = self
+                .inner
+                .stamp
+                .open
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match &*open {
+                Some((f, at)) if at.elapsed() < STAMP_REOPEN => Some(f.clone()),
+                _ => {
+                    *open = std::fs::File::open(self.dir().join(DIRECTORY_STAMP))
+                        .ok()
+                        .map(|f| (Arc::new(f), std::time::Instant::now()));
+                    open.as_ref().map(|(f, _)| f.clone())
+                }
+            }
+        };
+        let mut buf = [0u8; STAMP_LEN];
+        match file.map(|f| f.read_at(&mut buf, 0)) {
+            Some(Ok(n)) => buf[..n].to_vec(),
+            _ => Vec::new(),
+        }
     }
 
     fn directory_changed<T>(&self, result: &Result<T>) {
         if result.is_err() {
             return;
         }
-        // Not fsynced: the stamp only invalidates in-memory caches, which a restart empties.
-        let tmp = self.dir().join("directory.stamp.tmp");
-        let token = format!("{} {:?}", std::process::id(), std::time::SystemTime::now());
-        let written = std::fs::write(&tmp, token)
-            .and_then(|()| std::fs::rename(&tmp, self.dir().join(DIRECTORY_STAMP)));
+        // Rewritten in place, not replaced, so that readers holding it open see the change.
+        // A reader that catches the write half done sees a token that is neither the old nor
+        // the new one: it reloads once more than needed, never less. Not fsynced: the stamp
+        // only invalidates in-memory caches, which a restart empties.
+        use std::os::unix::fs::FileExt;
+        let token = format!("{:032x}", rand::random::<u128>());
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir().join(DIRECTORY_STAMP))
+            .and_then(|f| f.write_all_at(token.as_bytes(), 0));
         if let Err(e) = written {
             tracing::warn!(error = %e, "cannot update directory.stamp; caches may be stale");
         }

@@ -25,6 +25,7 @@ pub(crate) struct Inner {
     writer: Mutex<Vec<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     pub(crate) segments: SegmentReader,
+    pub(crate) stamp: crate::ops::StampReader,
 }
 
 /// A handle on an open data directory. Cheap to clone; all clones share one writer thread.
@@ -121,6 +122,7 @@ impl Store {
                 writer: Mutex::new(handles),
                 readers: Mutex::new(Vec::new()),
                 segments: SegmentReader::new(&blob_dir(dir)),
+                stamp: crate::ops::StampReader::default(),
             }),
         })
     }
