@@ -74,3 +74,70 @@ fn format_1_fixture_upgrades_without_loss() {
     let again = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
     assert_eq!(again.messages(inbox.id).unwrap().len(), 3);
 }
+
+#[test]
+fn format_8_journal_keeps_its_signed_roots_and_grows_on() {
+    use mailkeep_journal::merkle;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format-8"),
+        &dir,
+    );
+    assert_eq!(format::read(&dir).unwrap(), Some(8));
+
+    let store = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+    assert_eq!(format::read(&dir).unwrap(), Some(format::CURRENT));
+    assert!(store.integrity_check().unwrap().is_empty());
+    let size = store.journal_size().unwrap();
+    assert_eq!(size, 42);
+    let checkpoints = store.checkpoints().unwrap();
+    assert_eq!(checkpoints.len(), 1);
+    // The nodes moved: the root they give is still the one format 8 signed.
+    assert_eq!(checkpoints[0].size, 42);
+    assert_eq!(store.journal_root(42).unwrap(), checkpoints[0].root);
+    let leaves = store.journal_leaves(0, size).unwrap();
+    assert_eq!(leaves.len(), 42);
+    for l in &leaves {
+        assert_eq!(l.node, Some(merkle::leaf_hash(&l.leaf)), "leaf {}", l.idx);
+    }
+
+    // Appends continue the same tree: recomputed from the leaves alone, every root and proof
+    // agrees with what the store serves.
+    let alice = store.account("alice@example.org").unwrap().unwrap();
+    let inbox = store.mailbox(alice.id, "INBOX").unwrap().unwrap();
+    for i in 0..23 {
+        let body = format!("Subject: after the upgrade {i}\r\n\r\nx\r\n").into_bytes();
+        store
+            .deliver(body, vec![(alice.id, "INBOX".into())], 2, "n")
+            .unwrap();
+    }
+    let size = store.journal_size().unwrap();
+    assert_eq!(size, 42 + 23);
+    let hashes: Vec<_> = store
+        .journal_leaves(0, size)
+        .unwrap()
+        .iter()
+        .map(|l| merkle::leaf_hash(&l.leaf))
+        .collect();
+    let memory = merkle::InMemory::new(hashes.clone());
+    assert_eq!(merkle::root(&memory, 42).unwrap(), checkpoints[0].root);
+    for n in [1, 41, 42, 43, 64, size] {
+        assert_eq!(
+            store.journal_root(n).unwrap(),
+            merkle::root(&memory, n).unwrap()
+        );
+    }
+    let root = store.journal_root(size).unwrap();
+    for idx in [0, 17, 41, 42, size - 1] {
+        let proof = store.journal_inclusion(idx, size).unwrap();
+        assert!(merkle::verify_inclusion(
+            &hashes[idx as usize],
+            idx,
+            size,
+            &proof,
+            &root
+        ));
+    }
+    assert_eq!(store.messages(inbox.id).unwrap().len(), 38 + 23);
+}
