@@ -76,6 +76,50 @@ impl Nodes for InMemory {
     }
 }
 
+/// The tree being built one leaf at a time, kept as the hashes of its complete subtrees
+/// largest first (one per bit set in the size): heads of any prefix in O(log n) memory, for
+/// checking a journal of any length in one pass.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    size: u64,
+    /// `(level, hash)` of each complete subtree, left to right (levels strictly decreasing).
+    subtrees: Vec<(u32, Hash)>,
+}
+
+impl Frontier {
+    /// Adds the next leaf, by its [`leaf_hash`].
+    pub fn push(&mut self, leaf: Hash) {
+        let (mut level, mut hash) = (0u32, leaf);
+        while let Some(&(l, left)) = self.subtrees.last() {
+            if l != level {
+                break;
+            }
+            self.subtrees.pop();
+            hash = node_hash(&left, &hash);
+            level += 1;
+        }
+        self.subtrees.push((level, hash));
+        self.size += 1;
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The tree head of the leaves so far (RFC 9162 §2.1.1): the subtrees joined right to left.
+    pub fn root(&self) -> Hash {
+        let mut it = self.subtrees.iter().rev();
+        let Some(&(_, mut acc)) = it.next() else {
+            return empty_root();
+        };
+        for (_, left) in it {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
 /// Largest power of two strictly less than `n` (n ≥ 2).
 fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);

@@ -52,6 +52,30 @@ fn roots_match_the_reference_vectors() {
 }
 
 #[test]
+fn a_frontier_gives_every_prefix_head() {
+    let mut f = Frontier::default();
+    assert_eq!(f.root(), empty_root());
+    let t = tree(8);
+    for (i, l) in leaves().iter().enumerate() {
+        f.push(leaf_hash(l));
+        assert_eq!(f.size(), i as u64 + 1);
+        assert_eq!(f.root(), root(&t, i as u64 + 1).unwrap(), "size {}", i + 1);
+    }
+    let hashes: Vec<Hash> = (0..300u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+    let big = InMemory::new(hashes.clone());
+    let mut f = Frontier::default();
+    for (i, h) in hashes.into_iter().enumerate() {
+        f.push(h);
+        assert_eq!(
+            f.root(),
+            root(&big, i as u64 + 1).unwrap(),
+            "size {}",
+            i + 1
+        );
+    }
+}
+
+#[test]
 fn inclusion_proofs_match_the_reference_vectors() {
     let t = tree(8);
     let cases: [(u64, u64, &[&str]); 5] = [
