@@ -180,28 +180,22 @@ fn leaves(c: &Connection, from: u64, to: u64) -> Result<Vec<StoredLeaf>> {
     let mut st = c.prepare_cached(
         "SELECT pos, hash FROM journal_tree WHERE pos >= ?1 AND pos <= ?2 ORDER BY pos",
     )?;
-    let mut nodes = st.query_map(params![first, last], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut next: Option<(i64, Vec<u8>)> = None;
+    let mut nodes = st
+        .query_map(params![first, last], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .peekable();
     let mut out = Vec::with_capacity(leaves.len());
     for (idx, leaf) in leaves {
         let want = tree_position(0, idx).unwrap_or(i64::MAX);
-        loop {
-            if next.is_none() {
-                next = nodes.next().transpose()?;
-            }
-            match &next {
-                Some((pos, _)) if *pos < want => next = None,
-                _ => break,
-            }
-        }
-        let node = match next.take() {
-            Some((pos, hash)) if pos == want => hash.try_into().ok(),
-            other => {
-                next = other;
-                None
-            }
+        while nodes
+            .next_if(|n| n.as_ref().is_ok_and(|(pos, _)| *pos < want))
+            .is_some()
+        {}
+        // The leaf's own row, or an error to report; anything else belongs to a later leaf.
+        let node = match nodes.next_if(|n| !n.as_ref().is_ok_and(|(pos, _)| *pos != want)) {
+            Some(row) => row?.1.try_into().ok(),
+            None => None,
         };
         out.push(StoredLeaf { idx, leaf, node });
     }
