@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
         max_line: 4096,
         max_literal: 65536,
         max_command: 70_000,
+        reserve_above: 1024,
     };
     let mut framer = Framer::new(limits);
     // Feed in two pieces so that split points are exercised too.
@@ -18,11 +19,18 @@ fuzz_target!(|data: &[u8]| {
     for piece in [&data[..cut], &data[cut..]] {
         framer.push(piece);
         while let Some(frame) = framer.next_frame() {
-            if let Frame::Command(bytes) = frame {
-                assert!(bytes.len() <= 70_000 + 4096);
-                for utf8 in [false, true] {
-                    let _ = parse_command_with(&bytes, ParseOptions { utf8 });
+            match frame {
+                Frame::Command(bytes) => {
+                    assert!(bytes.len() <= 70_000 + 4096);
+                    for utf8 in [false, true] {
+                        let _ = parse_command_with(&bytes, ParseOptions { utf8 });
+                    }
                 }
+                // Memory granted or not, by the size's parity: both paths get exercised.
+                Frame::LiteralNeedsMemory { size, .. } => {
+                    let _ = framer.grant_literal(size % 2 == 0);
+                }
+                _ => {}
             }
         }
         while let Some(line) = framer.next_line() {

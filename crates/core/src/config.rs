@@ -52,6 +52,33 @@ pub struct Config {
     /// How long message bodies are kept.
     #[serde(default)]
     pub retention: Retention,
+    /// Memory that message content in flight may take.
+    #[serde(default)]
+    pub memory: Memory,
+}
+
+/// Memory for message content in flight. While a message arrives (SMTP DATA/BDAT, IMAP
+/// APPEND) a connection holds at most 64 KiB of it in memory and spools the rest to a file;
+/// the complete message is read back to be checked and stored only within this budget.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Memory {
+    /// Bytes of complete messages in memory at once, server-wide (each counted twice: the
+    /// checks and the store each may hold a copy). A message larger than the whole budget
+    /// waits until it has the budget to itself.
+    pub message_bytes: u64,
+    /// Seconds a message waits for budget before it is answered "try again later"
+    /// (SMTP 451 4.3.1, IMAP NO [UNAVAILABLE]).
+    pub wait_secs: u64,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Memory {
+            message_bytes: 112 * 1024 * 1024,
+            wait_secs: 30,
+        }
+    }
 }
 
 /// Retention: how long after arrival a message's bytes must be kept, deleted or not.
@@ -672,7 +699,15 @@ domains = {{}}                     # per-domain overrides, e.g. {{ "example.org"
 # The tamper-evident journal of every delivery, submission, expunge and admin change.
 [journal]
 checkpoint_secs = 300              # a signed checkpoint this often, when the journal grew
+
+# Message content in flight: each connection keeps 64 KiB of a message in memory and
+# spools the rest; complete messages are read back within this server-wide budget.
+[memory]
+message_bytes = {memb}         # each message counts twice its size
+wait_secs = {memw}                     # then 451 4.3.1 / NO [UNAVAILABLE]: try again later
 "#,
+            memb = Memory::default().message_bytes,
+            memw = Memory::default().wait_secs,
             amip = au.max_failures_per_ip,
             ama = au.max_failures_per_account,
             aw = au.window_secs,

@@ -65,12 +65,13 @@ pub struct Accepted<'a> {
 /// Stores one message in one durable transaction: the bytes once (trace header first), a
 /// copy per distinct local account, and the queue entry for remote recipients. `done` runs
 /// on the store's writer thread once all of it is durable (or the write failed), so it must
-/// only hand the result on.
+/// only hand the result on. The header fields go in front of `body` in place: a large
+/// message is not copied (give it spare capacity for them).
 pub fn accept(
     store: &Store,
     trace: &Trace,
     msg: Accepted<'_>,
-    body: &[u8],
+    body: Vec<u8>,
     now: i64,
     done: impl FnOnce(Result<Vec<Placed>, store::Error>) + Send + 'static,
 ) {
@@ -82,10 +83,10 @@ pub fn accept(
     }
     let single = (msg.rcpts.len() == 1).then(|| msg.rcpts[0].as_str());
     let header = received_header(trace, msg.id, single, now);
-    let mut bytes = Vec::with_capacity(header.len() + msg.extra_headers.len() + body.len());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(msg.extra_headers.as_bytes());
-    bytes.extend_from_slice(body);
+    let mut bytes = body;
+    let prefix = header.len() + msg.extra_headers.len();
+    bytes.reserve(prefix);
+    bytes.splice(0..0, header.bytes().chain(msg.extra_headers.bytes()));
     let envelope = (msg.mail_from.to_owned(), msg.rcpts.to_vec());
     store.accept_then(bytes, targets, msg.outbound, envelope, now, msg.id, done);
 }

@@ -19,6 +19,10 @@ pub struct Limits {
     pub max_literal: u64,
     /// Largest command, all lines and literals included. Default 64 MiB.
     pub max_command: usize,
+    /// Literals larger than this are held only with the caller's leave
+    /// ([`Frame::LiteralNeedsMemory`]), so that a server can bound the
+    /// memory all its connections hold at once. Default: never asked.
+    pub reserve_above: u64,
 }
 
 impl Default for Limits {
@@ -27,6 +31,7 @@ impl Default for Limits {
             max_line: 65_536,
             max_literal: 50 * 1024 * 1024,
             max_command: 64 * 1024 * 1024,
+            reserve_above: u64::MAX,
         }
     }
 }
@@ -60,6 +65,16 @@ pub enum Frame {
     /// limit, whose bytes would be read as commands): send `* BYE` and close.
     /// The framer yields nothing more afterwards.
     Fatal(String),
+    /// A literal above [`Limits::reserve_above`] was announced: reserve memory
+    /// for it, then call [`Framer::grant_literal`]. Nothing is framed until
+    /// then. Refused, the command is dropped (a non-synchronising literal's
+    /// octets are skipped): write `<tag> NO [UNAVAILABLE] ...`.
+    LiteralNeedsMemory {
+        /// The command's tag, if it could be read.
+        tag: Option<String>,
+        /// The announced size.
+        size: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +88,8 @@ enum Mode {
     /// Dropping the octets of a non-synchronising literal of a discarded
     /// command, then the rest of its line.
     SkipLiteral { remaining: u64 },
+    /// Waiting for [`Framer::grant_literal`] on a literal of this size.
+    AwaitGrant { size: u64, sync: bool },
     /// After a fatal error.
     Closed,
 }
@@ -195,6 +212,32 @@ impl Framer {
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Changes the limits for the commands still to come (e.g. larger ones
+    /// once the client has logged in).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Answers [`Frame::LiteralNeedsMemory`]. Granted, the literal is read
+    /// (and for a synchronising one [`Frame::Continue`] is returned: write
+    /// the continuation request); refused, its command is dropped.
+    pub fn grant_literal(&mut self, granted: bool) -> Option<Frame> {
+        let Mode::AwaitGrant { size, sync } = self.mode else {
+            return None;
+        };
+        if granted {
+            self.mode = Mode::Literal { remaining: size };
+            return sync.then_some(Frame::Continue);
+        }
+        self.cmd.clear();
+        self.mode = if sync {
+            Mode::Line
+        } else {
+            Mode::SkipLiteral { remaining: size }
+        };
+        None
     }
 
     /// Appends received bytes. Ignored after a [`Frame::Fatal`].
@@ -347,7 +390,7 @@ impl Framer {
         }
         loop {
             match self.mode {
-                Mode::Closed => return None,
+                Mode::Closed | Mode::AwaitGrant { .. } => return None,
                 Mode::Discard | Mode::SkipLiteral { .. } => match self.step_discard() {
                     Ok(Some(frame)) => return Some(frame),
                     Ok(None) => continue,
@@ -413,6 +456,11 @@ impl Framer {
                         }
                         return Some(self.fatal("non-synchronizing literal too large"));
                     }
+                    if size > self.limits.reserve_above {
+                        self.mode = Mode::AwaitGrant { size, sync };
+                        let tag = tag_of(&self.cmd);
+                        return Some(Frame::LiteralNeedsMemory { tag, size });
+                    }
                     if size > 0 {
                         self.mode = Mode::Literal { remaining: size };
                     }
@@ -432,7 +480,7 @@ impl Framer {
     pub fn next_line(&mut self) -> Option<Result<Vec<u8>, ()>> {
         loop {
             match self.mode {
-                Mode::Closed | Mode::Literal { .. } => return None,
+                Mode::Closed | Mode::Literal { .. } | Mode::AwaitGrant { .. } => return None,
                 Mode::Discard | Mode::SkipLiteral { .. } => match self.step_discard() {
                     Ok(Some(frame)) => {
                         // Fatal: surfaced by the next `next_frame` call.
@@ -677,6 +725,75 @@ mod tests {
     }
 
     #[test]
+    fn large_literals_wait_for_memory() {
+        let limits = Limits {
+            reserve_above: 4,
+            ..Limits::default()
+        };
+        let mut f = Framer::new(limits);
+        // Small literals pass without asking.
+        f.push(b"a LOGIN {3}\r\n");
+        assert_eq!(f.next_frame(), Some(Frame::Continue));
+        f.push(b"bob {4}\r\n");
+        assert_eq!(f.next_frame(), Some(Frame::Continue));
+        f.push(b"pass\r\n");
+        assert_eq!(
+            f.next_frame(),
+            Some(cmd("a LOGIN {3}\r\nbob {4}\r\npass\r\n"))
+        );
+        // Granted: the continuation request comes with the grant.
+        f.push(b"b APPEND x {5}\r\n");
+        assert_eq!(
+            f.next_frame(),
+            Some(Frame::LiteralNeedsMemory {
+                tag: Some("b".into()),
+                size: 5
+            })
+        );
+        assert_eq!(f.next_frame(), None, "nothing is framed before the answer");
+        assert_eq!(f.grant_literal(true), Some(Frame::Continue));
+        f.push(b"hello\r\n");
+        assert_eq!(f.next_frame(), Some(cmd("b APPEND x {5}\r\nhello\r\n")));
+        // Refused, synchronising: the command is gone, the next one is framed.
+        f.push(b"c APPEND x {5}\r\nd NOOP\r\n");
+        assert!(matches!(
+            f.next_frame(),
+            Some(Frame::LiteralNeedsMemory { .. })
+        ));
+        assert_eq!(f.grant_literal(false), None);
+        assert_eq!(f.next_frame(), Some(cmd("d NOOP\r\n")));
+        // Refused, non-synchronising: its octets and the rest of its line are skipped.
+        f.push(b"e APPEND x {6+}\r\nf NOOP) more\r\ng NOOP\r\n");
+        assert!(matches!(
+            f.next_frame(),
+            Some(Frame::LiteralNeedsMemory { size: 6, .. })
+        ));
+        assert_eq!(f.grant_literal(false), None);
+        assert_eq!(f.next_frame(), Some(cmd("g NOOP\r\n")));
+        assert_eq!(f.buffered_len(), 0);
+        // No question pending: an answer does nothing.
+        assert_eq!(f.grant_literal(true), None);
+    }
+
+    #[test]
+    fn limits_can_grow_after_login() {
+        let small = Limits {
+            max_literal: 8,
+            max_command: 64,
+            ..Limits::default()
+        };
+        let mut f = Framer::new(small);
+        f.push(b"a LOGIN {9}\r\n");
+        assert!(matches!(
+            f.next_frame(),
+            Some(Frame::LiteralTooBig { size: 9, .. })
+        ));
+        f.set_limits(Limits::default());
+        f.push(b"b APPEND x {9}\r\n");
+        assert_eq!(f.next_frame(), Some(Frame::Continue));
+    }
+
+    #[test]
     fn next_line_and_discard() {
         let mut f = Framer::new(Limits {
             max_line: 8,
@@ -699,6 +816,7 @@ mod tests {
             max_line: 8,
             max_literal: 4,
             max_command: 100,
+            ..Limits::default()
         });
         f.push(b"123456789012");
         assert_eq!(f.next_line(), Some(Err(())));
@@ -742,7 +860,7 @@ mod tests {
                         Just(b'+'), Just(b'\r'), Just(b'\n'), Just(b'"'), Just(b'\\'), any::<u8>()],
             0..200))
         {
-            let limits = Limits { max_line: 20, max_literal: 15, max_command: 60 };
+            let limits = Limits { max_line: 20, max_literal: 15, max_command: 60, ..Limits::default() };
             let whole = all(limits, &input);
             let mut f = Framer::new(limits);
             let mut got = Vec::new();

@@ -96,7 +96,16 @@ struct Session {
     /// QRESYNC enabled: expunges are reported as VANISHED.
     qresync: bool,
     buf: Vec<u8>,
+    /// The framer's limits once logged in (before, only what a login needs).
+    full_limits: Limits,
+    /// Memory reserved for the large literals of the command being received.
+    literal_memory: Vec<tokio::sync::OwnedSemaphorePermit>,
 }
+
+/// The largest literal before login: a user name or password, as Dovecot allows. Anything
+/// larger is refused and the connection closed, so that unauthenticated clients cannot make
+/// the server hold large commands.
+const PRE_AUTH_LITERAL: u64 = 8 * 1024;
 
 /// Extensions beyond the codec's base set that this server implements.
 const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS STATUS=SIZE \
@@ -130,19 +139,31 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     if kind.implicit_tls() && conn.upgrade(&shared.tls).await.is_err() {
         return;
     }
-    let limits = Limits {
+    let full_limits = Limits {
         max_line: shared.config.imap.max_line,
         max_literal: shared.config.imap.max_literal,
         max_command: usize::try_from(shared.config.imap.max_literal)
             .unwrap_or(usize::MAX)
             .saturating_add(shared.config.imap.max_line),
+        reserve_above: crate::spool::IN_MEMORY as u64,
+    };
+    let pre_auth = Limits {
+        max_literal: PRE_AUTH_LITERAL.min(full_limits.max_literal),
+        max_command: shared
+            .config
+            .imap
+            .max_line
+            .saturating_add(4 * PRE_AUTH_LITERAL as usize),
+        ..full_limits
     };
     let mut s = Session {
         acting: shared.store.clone(),
         peer,
         shared,
         conn,
-        framer: Framer::new(limits),
+        framer: Framer::new(pre_auth),
+        full_limits,
+        literal_memory: Vec::new(),
         out: Vec::new(),
         state: State::NotAuthenticated,
         account: None,
@@ -234,6 +255,8 @@ impl Session {
         self.untagged(Status::Ok, None, &greeting);
         loop {
             while let Some(frame) = self.framer.next_frame() {
+                let ends_command =
+                    !matches!(frame, Frame::Continue | Frame::LiteralNeedsMemory { .. });
                 match frame {
                     Frame::Command(bytes) => match mailkeep_imap::parse::parse_command_with(
                         &bytes,
@@ -248,11 +271,12 @@ impl Session {
                         Err(e) => self.out.extend_from_slice(&e.response()),
                     },
                     Frame::Continue => self.out.extend_from_slice(b"+ Ready for literal data\r\n"),
+                    Frame::LiteralNeedsMemory { tag, size } => {
+                        self.reserve_literal(tag.as_deref(), size).await;
+                    }
                     Frame::LiteralTooBig { tag, size } => {
-                        let text = format!(
-                            "Literal of {size} bytes exceeds the limit of {}",
-                            self.shared.config.imap.max_literal
-                        );
+                        let limit = self.framer.limits().max_literal;
+                        let text = format!("Literal of {size} bytes exceeds the limit of {limit}");
                         let line = status_response(
                             Some(tag.as_deref().unwrap_or("*")),
                             Status::No,
@@ -260,6 +284,12 @@ impl Session {
                             &text,
                         );
                         self.out.extend_from_slice(&line);
+                        if self.account.is_none() {
+                            tracing::info!(peer = %self.peer, size, "imap: literal too large before login; closing");
+                            self.untagged(Status::Bye, Some("TOOBIG"), "Log in first");
+                            self.flush().await?;
+                            return Ok(());
+                        }
                     }
                     Frame::LineTooLong { tag } => {
                         let line = status_response(
@@ -276,11 +306,45 @@ impl Session {
                         return Ok(());
                     }
                 }
+                if ends_command {
+                    // The command that needed it is done (or dropped).
+                    self.literal_memory.clear();
+                }
             }
             self.flush().await?;
             if !self.read_more().await? {
                 self.flush().await?;
                 return Ok(());
+            }
+        }
+    }
+
+    /// Answers [`Frame::LiteralNeedsMemory`]: the literal is read only within the server's
+    /// memory budget for messages in flight.
+    async fn reserve_literal(&mut self, tag: Option<&str>, size: u64) {
+        let wait = Duration::from_secs(self.shared.config.memory.wait_secs);
+        match self
+            .shared
+            .memory
+            .reserve(size.saturating_mul(2), wait)
+            .await
+        {
+            Some(permit) => {
+                self.literal_memory.push(permit);
+                if let Some(Frame::Continue) = self.framer.grant_literal(true) {
+                    self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                }
+            }
+            None => {
+                self.framer.grant_literal(false);
+                tracing::warn!(peer = %self.peer, size, "imap literal refused: memory for messages in flight exhausted");
+                let line = status_response(
+                    Some(tag.unwrap_or("*")),
+                    Status::No,
+                    Some("UNAVAILABLE"),
+                    "Too many large messages in progress, try again later",
+                );
+                self.out.extend_from_slice(&line);
             }
         }
     }
@@ -563,6 +627,7 @@ impl Session {
                     ));
                 crate::audit(&self.acting, &acc.address, "imap login").await;
                 self.account = Some(acc);
+                self.framer.set_limits(self.full_limits);
                 self.state = State::Authenticated;
                 let code = format!("CAPABILITY {}", self.caps());
                 self.tagged(tag, Status::Ok, Some(&code), "Logged in");

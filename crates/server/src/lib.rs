@@ -24,6 +24,7 @@ mod imap;
 mod limits;
 mod outbound;
 mod smtp;
+mod spool;
 mod throttle;
 pub mod tls;
 
@@ -103,6 +104,14 @@ pub enum StartError {
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The spool directory for message content in flight cannot be created.
+    #[error("cannot create the spool directory {dir}: {cause}")]
+    Spool {
+        /// The directory.
+        dir: PathBuf,
+        /// OS error.
+        cause: std::io::Error,
+    },
 }
 
 /// Everything a connection handler needs, shared.
@@ -137,6 +146,10 @@ pub(crate) struct Shared {
     pub changes: tokio::sync::broadcast::Sender<i64>,
     /// The full-text index, for SEARCH BODY/TEXT (`None`: unusable, bodies are read).
     pub index: Option<mailkeep_core::index::MailIndex>,
+    /// Where message content in flight is spooled (unnamed files).
+    pub spool_dir: PathBuf,
+    /// Memory for complete messages being checked and stored (`[memory]`).
+    pub memory: spool::MemoryBudget,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -219,8 +232,15 @@ impl Server {
                 listeners.push((kind, listener));
             }
         }
+        let spool_dir = data_dir.join("spool");
+        std::fs::create_dir_all(&spool_dir).map_err(|cause| StartError::Spool {
+            dir: spool_dir.clone(),
+            cause,
+        })?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let shared = Arc::new(Shared {
+            memory: spool::MemoryBudget::new(config.memory.message_bytes),
+            spool_dir,
             smtp_limits: ConnLimits::new(
                 config.smtp.max_connections,
                 config.smtp.max_connections_per_ip,

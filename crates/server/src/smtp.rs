@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::conn::Conn;
 use crate::limits::Refused;
+use crate::spool::{self, Spool};
 use crate::{Kind, Shared, blocking};
 
 fn session_config(shared: &Shared, kind: Kind) -> SessionConfig {
@@ -112,6 +113,7 @@ async fn drive(
     let mut shutting_down = false;
     let mut convo = Conversation::default();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut spool = Spool::new(shared.spool_dir.clone());
     loop {
         while let Some(event) = session.poll_event() {
             match event {
@@ -138,7 +140,12 @@ async fn drive(
                     session.receive(&[], Instant::now());
                 }
                 Event::Message { envelope, body } => {
-                    let verdict = message(shared, &mut convo, conn, peer, envelope, body).await;
+                    let verdict = match whole_message(shared, &mut spool, &session, body).await {
+                        Ok((body, _memory)) => {
+                            message(shared, &mut convo, conn, peer, envelope, body).await
+                        }
+                        Err(refused) => MessageVerdict::Rejected(refused),
+                    };
                     session.message_verdict(verdict);
                     session.receive(&[], Instant::now());
                 }
@@ -175,13 +182,67 @@ async fn drive(
         tokio::select! {
             r = conn.read(&mut buf) => match r? {
                 0 => return Ok(()),
-                n => session.receive(&buf[..n], Instant::now()),
+                n => {
+                    session.receive(&buf[..n], Instant::now());
+                    let content = session.take_content();
+                    if !content.is_empty() {
+                        spool.append(session.content_id(), content).await;
+                    }
+                }
             },
             () = sleep => session.handle_timeout(Instant::now()),
             _ = shutdown.changed(), if !shutting_down => {
                 shutting_down = true;
                 session.shutdown();
             }
+        }
+    }
+}
+
+/// The complete message the session just announced: what was spooled while it arrived
+/// and the `tail` the session still held, in memory within the server-wide budget (which
+/// the returned permit holds until the message is stored).
+async fn whole_message(
+    shared: &Arc<Shared>,
+    spool: &mut Spool,
+    session: &Session,
+    tail: Vec<u8>,
+) -> Result<(Vec<u8>, Option<tokio::sync::OwnedSemaphorePermit>), Reply> {
+    let id = session.content_id();
+    let size = spool.size(id, tail.len());
+    // Small messages never left the connection's own bounded buffer.
+    let memory = if size > spool::IN_MEMORY as u64 {
+        let wait = Duration::from_secs(shared.config.memory.wait_secs);
+        match shared.memory.reserve(size.saturating_mul(2), wait).await {
+            Some(permit) => Some(permit),
+            None => {
+                tracing::warn!(
+                    size,
+                    "message deferred: memory for messages in flight exhausted"
+                );
+                return Err(reply(
+                    451,
+                    (4, 3, 1),
+                    "Error: too many large messages in progress, try again later",
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    match spool.finish(id, tail).await {
+        Ok(body) => Ok((body, memory)),
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            tracing::error!(error = %e, "spooling the message failed: the disk is full");
+            Err(reply(
+                452,
+                (4, 3, 1),
+                "Error: insufficient system storage, try again later",
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "spooling the message failed");
+            Err(temp_failure())
         }
     }
 }
@@ -519,7 +580,7 @@ async fn message(
             extra_headers: &extra,
             outbound,
         },
-        &body,
+        body,
         mailkeep_core::time::now(),
         move |r| {
             let _ = tx.send(r);

@@ -27,9 +27,14 @@ pub(crate) enum ContentError {
 }
 
 /// Collects the decoded body; after the first error it only discards.
+///
+/// The caller may [`Sink::take`] what was decoded so far at any time (to spool it), so the
+/// size limit counts every byte decoded, not what is still held.
 #[derive(Debug)]
 struct Sink {
     body: Vec<u8>,
+    /// Bytes decoded in total, taken ones included.
+    total: usize,
     max_size: usize,
     policy: BareNewline,
     error: Option<ContentError>,
@@ -39,6 +44,7 @@ impl Sink {
     fn new(max_size: usize, policy: BareNewline) -> Sink {
         Sink {
             body: Vec::new(),
+            total: 0,
             max_size,
             policy,
             error: None,
@@ -49,11 +55,17 @@ impl Sink {
         if self.error.is_some() {
             return;
         }
-        if bytes.len() > self.max_size.saturating_sub(self.body.len()) {
+        if bytes.len() > self.max_size.saturating_sub(self.total) {
             self.fail(ContentError::TooBig);
         } else {
+            self.total += bytes.len();
             self.body.extend_from_slice(bytes);
         }
+    }
+
+    /// The decoded bytes not taken yet; nothing after an error.
+    fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
     }
 
     fn fail(&mut self, error: ContentError) {
@@ -188,7 +200,12 @@ impl DataDecoder {
         false
     }
 
-    /// The decoded body, or why it was refused.
+    /// The content decoded since the last call.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.sink.take()
+    }
+
+    /// The decoded body not taken yet, or why it was refused.
     pub(crate) fn finish(self) -> Result<Vec<u8>, ContentError> {
         self.sink.finish()
     }
@@ -254,7 +271,12 @@ impl BdatDecoder {
         }
     }
 
-    /// The joined body after the LAST chunk, or why it was refused.
+    /// The content decoded since the last call.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.sink.take()
+    }
+
+    /// The joined body not taken yet, after the LAST chunk, or why it was refused.
     pub(crate) fn finish(mut self) -> Result<Vec<u8>, ContentError> {
         if self.pending_cr {
             self.pending_cr = false;

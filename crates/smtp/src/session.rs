@@ -36,7 +36,9 @@ pub enum Event {
         /// Who sent it to whom.
         envelope: Envelope,
         /// The content with CRLF line endings: dot-unstuffed for DATA,
-        /// the concatenated chunks for BDAT.
+        /// the concatenated chunks for BDAT. Only the part not taken with
+        /// [`Session::take_content`] already: a caller that spools content
+        /// as it arrives appends this tail to what it took.
         body: Vec<u8>,
     },
     /// AUTH completed its exchange. Check the credentials, then call
@@ -222,6 +224,9 @@ pub struct Session {
     closed: bool,
     errors: usize,
     last_activity: Instant,
+    /// Counts message contents begun (DATA accepted, first storing BDAT chunk), so that a
+    /// caller spooling content can tell a new message from the rest of an abandoned one.
+    content_id: u64,
 }
 
 fn r(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply {
@@ -307,6 +312,7 @@ impl Session {
             closed: false,
             errors: 0,
             last_activity: now,
+            content_id: 0,
         };
         session.send(greeting);
         session
@@ -373,6 +379,30 @@ impl Session {
     /// Takes the bytes to write to the peer.
     pub fn take_output(&mut self) -> Vec<u8> {
         mem::take(&mut self.output)
+    }
+
+    /// Takes the message content decoded since the last call, so that the caller can move
+    /// it out of memory (to a spool file) while the client is still sending: without it a
+    /// session holds the whole message, up to the maximum size. Content of a message that
+    /// is then refused (too big, a bare newline under `Reject`, RSET) is never announced by
+    /// an [`Event::Message`]; [`Session::content_id`] tells the caller which message the
+    /// bytes belong to.
+    pub fn take_content(&mut self) -> Vec<u8> {
+        match &mut self.phase {
+            Phase::Data(decoder) => decoder.take(),
+            _ => self
+                .txn
+                .as_mut()
+                .and_then(|t| t.bdat.as_mut())
+                .map(BdatDecoder::take)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Which message content [`Session::take_content`] returns bytes of, and which one an
+    /// [`Event::Message`] completes: a new value for every message begun.
+    pub fn content_id(&self) -> u64 {
+        self.content_id
     }
 
     /// Whether the caller should read from the peer: false while an event
@@ -865,6 +895,7 @@ impl Session {
         } else if !args.is_empty() {
             r(501, (5, 5, 4), "Syntax: DATA")
         } else {
+            self.content_id += 1;
             self.phase = Phase::Data(DataDecoder::new(
                 self.config.max_data_line,
                 self.config.max_message_size,
@@ -904,6 +935,9 @@ impl Session {
                 abort: false,
             },
             Some(txn) => {
+                if txn.bdat.is_none() {
+                    self.content_id += 1;
+                }
                 let decoder = txn
                     .bdat
                     .get_or_insert_with(|| BdatDecoder::new(max_message_size, policy));

@@ -763,7 +763,7 @@ proptest! {
         let input: Vec<u8> = parts.concat();
         let _ = parse_command(&input);
         let _ = parse_command_with(&input, ParseOptions { utf8: true });
-        let mut f = Framer::new(Limits { max_line: 128, max_literal: 16, max_command: 512 });
+        let mut f = Framer::new(Limits { max_line: 128, max_literal: 16, max_command: 512, ..Limits::default() });
         f.push(&input);
         while let Some(frame) = f.next_frame() {
             if let Frame::Command(c) = frame
@@ -781,7 +781,7 @@ proptest! {
     fn arbitrary_bytes_through_framer_never_panic(
         chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8))
     {
-        let mut f = Framer::new(Limits { max_line: 64, max_literal: 32, max_command: 256 });
+        let mut f = Framer::new(Limits { max_line: 64, max_literal: 32, max_command: 256, ..Limits::default() });
         for chunk in &chunks {
             f.push(chunk);
             while let Some(frame) = f.next_frame() {

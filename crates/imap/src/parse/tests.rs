@@ -468,7 +468,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = parse_command(&input);
         let _ = parse_command_with(&input, ParseOptions { utf8: true });
-        let mut f = Framer::new(Limits { max_line: 64, max_literal: 32, max_command: 256 });
+        let mut f = Framer::new(Limits { max_line: 64, max_literal: 32, max_command: 256, ..Limits::default() });
         f.push(&input);
         while let Some(frame) = f.next_frame() {
             if let Frame::Command(c) = frame {

@@ -3,6 +3,7 @@
 mod auth;
 mod props;
 mod smuggling;
+mod streaming;
 mod unit;
 
 use std::time::{Duration, Instant};
