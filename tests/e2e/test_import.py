@@ -1,4 +1,4 @@
-"""`mailkeep import`: the 6,046 real messages of ../shared/corpus as a tree of Maildirs, read
+"""`mailkeep import`: the 6,046 real messages of tests/data/corpus as a tree of Maildirs, read
 back over IMAP with BODYSTRUCTURE, ENVELOPE and BODY[] for every one; an mbox; re-runs."""
 
 import re
@@ -8,7 +8,7 @@ import time
 from conftest import ROOT, Server, mk
 from test_imap_ops import login, ok
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "spamassassin-public-corpus.tar.gz"
+CORPUS = ROOT / "tests" / "data" / "corpus" / "spamassassin-public-corpus.tar.gz"
 
 
 def to_crlf(raw: bytes) -> bytes:
