@@ -10,6 +10,7 @@ mod import;
 mod index;
 mod init;
 mod journal;
+mod logwriter;
 mod queue;
 mod quickstart;
 
@@ -412,17 +413,38 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("MAILKEEP_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(logwriter::make)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // tracing-subscriber reports its own write errors with eprintln!, which panics when
+        // stderr is a closed pipe; the writer counts them instead.
+        .log_internal_errors(false)
         .init();
-    match run(cli) {
+    let result = run(cli);
+    if logwriter::dropped() > 0 {
+        tracing::warn!(
+            lines = logwriter::dropped(),
+            "log lines dropped (stderr full or closed)"
+        );
+    }
+    logwriter::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mailkeep: error: {e:#}");
-            ExitCode::FAILURE
+            use std::io::Write;
+            // Not eprintln!: stderr may be a closed pipe by now.
+            let _ = writeln!(std::io::stderr(), "mailkeep: error: {e:#}");
+            match e.downcast_ref::<mailkeep_server::TaskDied>() {
+                Some(_) => ExitCode::from(EXIT_TASK_DIED),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
+
+/// `serve`'s exit status when a background task (outbound queue, checkpoint timer,
+/// full-text indexing) ended on its own: the server shut down cleanly rather than go on half
+/// working, so a supervisor (systemd `Restart=on-failure`) restarts it. EX_SOFTWARE.
+const EXIT_TASK_DIED: u8 = 70;
 
 fn run(cli: Cli) -> Result<()> {
     let dir = cli.data.as_path();
@@ -706,7 +728,7 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
                     _ = int.recv() => tracing::info!("SIGINT received"),
                 }
             })
-            .await;
+            .await?;
         Ok(())
     })
 }
