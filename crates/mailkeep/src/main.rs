@@ -402,8 +402,20 @@ fn die_on_sigpipe() {
 #[cfg(not(unix))]
 fn die_on_sigpipe() {}
 
+/// Everything mailkeep creates holds mail, keys or their metadata: nothing it writes may be
+/// readable by others, whatever umask it was started with (files that matter are also
+/// created with explicit modes; this covers SQLite's and the index's own files).
+#[allow(unsafe_code)]
+fn private_umask() {
+    // SAFETY: umask only swaps the process's mask; it has no memory effects.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
     tune_allocator();
+    private_umask();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve | Command::Quickstart { .. }) {
         die_on_sigpipe();
@@ -490,6 +502,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             for l in &r.lost {
                 println!("LOST: {l}");
+            }
+            for w in &r.warnings {
+                println!("WARNING: {w}");
             }
             if r.problems.is_empty() {
                 println!("no damage found");

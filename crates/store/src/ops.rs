@@ -198,12 +198,13 @@ impl Store {
         // A reader that catches the write half done sees a token that is neither the old nor
         // the new one: it reloads once more than needed, never less. Not fsynced: the stamp
         // only invalidates in-memory caches, which a restart empties.
-        use std::os::unix::fs::FileExt;
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
         let token = format!("{:032x}", rand::random::<u128>());
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(self.dir().join(DIRECTORY_STAMP))
             .and_then(|f| f.write_all_at(token.as_bytes(), 0));
         if let Err(e) = written {
