@@ -165,7 +165,7 @@ enum CheckCmd {
         mail_from: String,
         /// Resolver to ask (HOST:PORT) instead of the system's (or $MAILKEEP_DNS_RESOLVER).
         #[arg(long, env = "MAILKEEP_DNS_RESOLVER")]
-        resolver: Option<std::net::SocketAddr>,
+        resolver: Option<String>,
         /// Seconds to wait for each DNS answer.
         #[arg(long, default_value_t = 5)]
         dns_timeout: u64,
@@ -566,7 +566,7 @@ fn run(cli: Cli) -> Result<()> {
             mail_from,
             resolver,
             dns_timeout,
-        }) => dns::check_spf(ip, &helo, &mail_from, resolver, dns_timeout),
+        }) => dns::check_spf(ip, &helo, &mail_from, resolver.as_deref(), dns_timeout),
     }
 }
 
