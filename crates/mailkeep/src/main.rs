@@ -365,6 +365,11 @@ enum AliasCmd {
     },
     /// List aliases.
     List,
+    /// Delete an alias (its mail stays with the account it went to).
+    Del {
+        /// Alias address, or '@domain' for a catch-all.
+        source: String,
+    },
 }
 
 /// Keeps glibc from handing freed heap back to the kernel after every burst of frees.
@@ -689,6 +694,10 @@ fn alias(dir: &Path, cmd: AliasCmd) -> Result<()> {
         AliasCmd::Add { source, target } => {
             let s = accounts::add_alias(&store, &source, &target, now())?;
             println!("added alias {s} -> {target}");
+        }
+        AliasCmd::Del { source } => {
+            let (s, target) = accounts::delete_alias(&store, &source)?;
+            println!("deleted alias {s} -> {target}");
         }
         AliasCmd::List => {
             for a in store.aliases()? {

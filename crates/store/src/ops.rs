@@ -409,6 +409,34 @@ impl Store {
         r
     }
 
+    /// Deletes the alias `source` (journaled). Only the directory entry goes: mail it
+    /// delivered stays in its account, under retention. `NotFound` if there is none.
+    pub fn delete_alias(&self, source: &str) -> Result<String> {
+        let source = source.to_owned();
+        let actor = self.actor.clone();
+        let r = self.write(None, move |c, _| {
+            let target: String = row(
+                c,
+                "SELECT a.address FROM aliases s JOIN accounts a ON a.id = s.account_id WHERE s.source = ?1",
+                [&source],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("no alias {source}")))?;
+            exec(c, "DELETE FROM aliases WHERE source = ?1", [&source])?;
+            record_event(
+                c,
+                &actor,
+                Kind::AliasDeleted,
+                &target,
+                &format!("{source} -> {target}"),
+            )?;
+            Ok(target)
+        });
+        self.directory_changed(&r);
+        r
+    }
+
     /// The account address an alias source points at.
     pub fn alias_target(&self, source: &str) -> Result<Option<String>> {
         self.read(|c| {
