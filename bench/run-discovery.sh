@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Discovery and journal benchmark on N messages (default 100,000): the 6,046 real messages of
-# ../shared/corpus cycled (each copy marked `X-Bench-Copy: copyNx`, so every body is distinct),
+# tests/data/corpus cycled (each copy marked `X-Bench-Copy: copyNx`, so every body is distinct),
 # imported with `mailkeep import` (every message journaled, then indexed); the index's size
 # against the stored bytes; `discover search` for a rare word (one message), a common word and
 # a phrase (RUNS runs each, default 20: p50 and p99) against the same search reading every body
@@ -16,7 +16,7 @@ WORK=$(mktemp -d "${BENCH_DIR:-$PWD/target}/bench-disc.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 DATA=$WORK/data
 mkdir "$WORK/corpus"
-tar xzf ../shared/corpus/spamassassin-public-corpus.tar.gz -C "$WORK/corpus"
+tar xzf tests/data/corpus/spamassassin-public-corpus.tar.gz -C "$WORK/corpus"
 $BIN --data "$DATA" init --domain example.test >/dev/null
 echo 'bench-password-123' | $BIN --data "$DATA" user add bench@example.test --password-stdin >/dev/null
 $BENCH mbox --out "$WORK/box.mbox" --count "$N" --corpus "$WORK/corpus"

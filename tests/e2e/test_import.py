@@ -1,4 +1,4 @@
-"""`mailkeep import`: the 6,046 real messages of ../shared/corpus as a tree of Maildirs, read
+"""`mailkeep import`: the 6,046 real messages of tests/data/corpus as a tree of Maildirs, read
 back over IMAP with BODYSTRUCTURE, ENVELOPE and BODY[] for every one; an mbox; re-runs."""
 
 import re
@@ -8,7 +8,7 @@ import time
 from conftest import ROOT, Server, mk
 from test_imap_ops import login, ok
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "spamassassin-public-corpus.tar.gz"
+CORPUS = ROOT / "tests" / "data" / "corpus" / "spamassassin-public-corpus.tar.gz"
 
 
 def to_crlf(raw: bytes) -> bytes:
@@ -138,6 +138,46 @@ def test_maildir_folder_names_in_modified_utf7(server, tmp_path):
         assert b"Archiv/2002" in listing
         typ, data = imap.select('"Entw&APw-rfe"')
         assert typ == "OK" and data == [b"1"]
+        imap.logout()
+    finally:
+        s.stop()
+
+
+def test_refused_folder_names_and_unreadable_files_fail_the_import(server, tmp_path):
+    """Folders whose names IMAP CREATE refuses, and files that cannot be read, are listed and
+    make the import fail; everything else is still imported."""
+    root = tmp_path / "Maildir"
+    # Maildir++ ".Foo..Bar" is Foo//Bar (an empty level); ".Bell\x07" has a control character.
+    for folder in ("", ".Good", ".Foo..Bar", ".Bell\x07"):
+        d = root / folder / "cur" if folder else root / "cur"
+        d.mkdir(parents=True)
+        (root / folder / "new").mkdir(exist_ok=True)
+        (root / folder / "tmp").mkdir(exist_ok=True)
+        (d / "1.host:2,S").write_bytes(b"Subject: x\n\nbody\n")
+    # Unreadable whoever runs the test (root reads through chmod 000): a dangling link.
+    (root / "cur" / "2.host:2,").symlink_to(tmp_path / "gone")
+    server.stop()
+    r = mk(server.data, "import", "--account", "bob@example.org", str(root), check=False)
+    assert r.returncode != 0, r.stdout
+    assert "imported 2 messages" in r.stdout, r.stdout
+    assert 'NOT IMPORTED: folder "Foo//Bar": invalid mailbox name: empty hierarchy level' \
+        in r.stdout, r.stdout
+    assert "NOT IMPORTED: folder \"Bell\\u{7}\": invalid mailbox name: contains a control" \
+        in r.stdout, r.stdout
+    assert "NOT IMPORTED: unreadable: " in r.stdout and "2.host:2," in r.stdout, r.stdout
+    assert "NOT IMPORTED: 2 message(s) in the folders refused above" in r.stdout, r.stdout
+    assert "1 unreadable file(s), 2 folder(s)" in r.stderr, r.stderr
+    # An empty target mailbox is refused the same way.
+    mbox = tmp_path / "one.mbox"
+    mbox.write_bytes(b"From x Fri Nov 27 10:00:00 2026\nSubject: y\n\nbody\n")
+    r = mk(server.data, "import", "--account", "bob@example.org", "--mailbox", "/", str(mbox),
+           check=False)
+    assert r.returncode != 0 and 'folder "": invalid mailbox name: empty' in r.stdout, r.stdout
+    s = Server(server.data)
+    try:
+        imap = login(s, "bob@example.org")
+        listing = b"\n".join(d for d in imap.list()[1] if d)
+        assert b"Good" in listing and b"Foo" not in listing and b"Bell" not in listing, listing
         imap.logout()
     finally:
         s.stop()

@@ -1,4 +1,4 @@
-"""The official RFC 7208 SPF test suite (../shared/testsuites/spf), run against mailkeep's SPF
+"""The official RFC 7208 SPF test suite (tests/data/spf), run against mailkeep's SPF
 evaluation (`mailkeep check spf`), with each scenario's zone served by a DNS server on loopback."""
 import subprocess
 
@@ -8,7 +8,7 @@ import yaml
 import dnszone
 from conftest import BIN, ROOT
 
-SUITE = ROOT.parent / "shared" / "testsuites" / "spf" / "rfc7208-tests.yml"
+SUITE = ROOT / "tests" / "data" / "spf" / "rfc7208-tests.yml"
 
 # Scenarios mailkeep (mail-auth 0.13.3) answers differently, with the reason; each one is
 # still run and must keep failing the same way, so a fix shows up as an unexpected pass.

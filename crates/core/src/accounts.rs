@@ -120,6 +120,17 @@ pub fn add_alias(
     Ok(source)
 }
 
+/// Deletes an alias (`@domain` for a catch-all), spelled as for [`add_alias`]; returns the
+/// source as stored and the account it pointed at.
+pub fn delete_alias(store: &Store, source: &str) -> Result<(String, String), AccountError> {
+    let source = match source.strip_prefix('@') {
+        Some(d) => format!("@{}", parse_domain(d)?),
+        None => Address::parse(source)?.to_string(),
+    };
+    let target = store.delete_alias(&source)?;
+    Ok((source, target))
+}
+
 /// The outcome of looking up an envelope recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {

@@ -46,7 +46,7 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<(), BackupError> {
-    fs::copy(from, to).map_err(io(format!("copying {}", from.display())))?;
+    crate::private::copy(from, to).map_err(io(format!("copying {}", from.display())))?;
     fs::File::open(to)
         .and_then(|f| f.sync_all())
         .map_err(io(format!("syncing {}", to.display())))
@@ -65,11 +65,8 @@ fn copy_tail(from: &Path, to: &Path) -> Result<u64, BackupError> {
     let mut src = fs::File::open(from).map_err(io(format!("opening {}", from.display())))?;
     src.seek(SeekFrom::Start(have))
         .map_err(io(format!("reading {}", from.display())))?;
-    let mut dst = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(to)
-        .map_err(io(format!("writing {}", to.display())))?;
+    let mut dst =
+        crate::private::append_file(to).map_err(io(format!("writing {}", to.display())))?;
     let copied = std::io::copy(&mut Read::by_ref(&mut src).take(total - have), &mut dst)
         .map_err(io(format!("copying {}", from.display())))?;
     dst.sync_all()
@@ -88,8 +85,9 @@ pub struct Done {
 
 /// Backs up the data directory `dir` (served or not) into `out`.
 pub fn backup(store: &Store, dir: &Path, hostname: &str, out: &Path) -> Result<Done, BackupError> {
-    fs::create_dir_all(out.join("blobs")).map_err(io(format!("creating {}", out.display())))?;
-    fs::create_dir_all(out.join("keys")).map_err(io(format!("creating {}", out.display())))?;
+    for d in [out, &out.join("blobs"), &out.join("keys")] {
+        crate::private::create_dir(d).map_err(io(format!("creating {}", d.display())))?;
+    }
     // 1. A signed checkpoint, then the snapshot (which contains it and possibly more).
     let signer = std::sync::Arc::new(crate::journal::load_signer(dir, hostname)?);
     let cp = crate::journal::checkpoint(store, signer, hostname, true)?
@@ -129,8 +127,8 @@ pub fn backup(store: &Store, dir: &Path, hostname: &str, out: &Path) -> Result<D
         let entry = entry.map_err(io("listing keys"))?;
         copy_file(&entry.path(), &out.join("keys").join(entry.file_name()))?;
     }
-    let mut f =
-        fs::File::create(out.join("checkpoint.txt")).map_err(io("writing checkpoint.txt"))?;
+    let mut f = crate::private::create_file(&out.join("checkpoint.txt"))
+        .map_err(io("writing checkpoint.txt"))?;
     f.write_all(cp.note.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(io("writing checkpoint.txt"))?;
@@ -161,8 +159,10 @@ pub fn restore(from: &Path, to: &Path) -> Result<PathBuf, BackupError> {
             to.display()
         )));
     }
+    crate::private::create_dir(to).map_err(io(format!("creating {}", to.display())))?;
     for sub in ["blobs", "keys"] {
-        fs::create_dir_all(to.join(sub)).map_err(io(format!("creating {}", to.display())))?;
+        crate::private::create_dir(&to.join(sub))
+            .map_err(io(format!("creating {}", to.display())))?;
         for entry in fs::read_dir(from.join(sub)).map_err(io(format!("listing {sub}")))? {
             let entry = entry.map_err(io(format!("listing {sub}")))?;
             copy_file(&entry.path(), &to.join(sub).join(entry.file_name()))?;
@@ -171,11 +171,6 @@ pub fn restore(from: &Path, to: &Path) -> Result<PathBuf, BackupError> {
     }
     for f in ["meta.sqlite", "mailkeep.toml", "FORMAT", "checkpoint.txt"] {
         copy_file(&from.join(f), &to.join(f))?;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = fs::set_permissions(to.join("keys"), fs::Permissions::from_mode(0o700));
     }
     sync_dir(to)?;
     Ok(to.join("checkpoint.txt"))

@@ -677,7 +677,7 @@ pub fn un_mboxrd(quoted: &[u8]) -> Vec<u8> {
 /// Writes a file of the bundle and syncs it: "exported" is said only of what is on disk.
 fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::File::create(path)?;
+    let mut f = crate::private::create_file(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -711,7 +711,7 @@ pub fn export(
         let path = path.to_path_buf();
         move |cause| ExportError::Io { path, cause }
     };
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    crate::private::create_dir(out).map_err(io(out))?;
     // Journal the export itself, then sign a checkpoint that covers it and every hit.
     store.audit(
         "",

@@ -24,6 +24,8 @@ pub struct Report {
     pub lost: Vec<String>,
     /// Files written to `DIR/recovered/`.
     pub recovered: Vec<PathBuf>,
+    /// Not damage, but worth fixing: files and directories others may read.
+    pub warnings: Vec<String>,
 }
 
 fn hex(h: &[u8]) -> String {
@@ -40,7 +42,11 @@ fn write_recovered(dir: &Path, hash: &Hash, loc: Location, r: &mut Report) {
 fn save_recovered(dir: &Path, hash: &Hash, bytes: &[u8], r: &mut Report) {
     let out = dir.join("recovered");
     let path = out.join(format!("{}.eml", hex(hash)));
-    if std::fs::create_dir_all(&out).is_ok() && std::fs::write(&path, bytes).is_ok() {
+    let write = |path: &Path| {
+        use std::io::Write;
+        crate::private::create_file(path)?.write_all(bytes)
+    };
+    if crate::private::create_dir(&out).is_ok() && write(&path).is_ok() {
         r.recovered.push(path);
     }
 }
@@ -49,6 +55,14 @@ fn save_recovered(dir: &Path, hash: &Hash, bytes: &[u8], r: &mut Report) {
 /// unreferenced intact bodies to `dir/recovered/`. The server must not be running.
 pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
     let mut r = Report::default();
+    // Before the store is opened: opening puts the data directory's own mode right.
+    for (path, mode) in crate::private::too_open(dir) {
+        r.warnings.push(format!(
+            "{} has mode {mode:o}: other users may read mail or keys (chmod {})",
+            path.display(),
+            if path.is_dir() { "700" } else { "600" }
+        ));
+    }
     let found = segments::scan(&dir.join("blobs"))?;
     r.records = found.len();
     let mut intact: HashMap<Hash, Location> = HashMap::new();

@@ -250,8 +250,17 @@ pub fn read_mbox(
     Ok(())
 }
 
+/// The mailbox an imported folder goes to, under the rules IMAP `CREATE` applies, or why it
+/// cannot be one.
+pub fn mailbox_name(name: &str) -> Result<String, String> {
+    mailkeep_imap::command::MailboxName::new(name)
+        .map_err(|e| e.to_string())
+        .and_then(|m| m.creatable().map(str::to_owned).map_err(|e| e.to_string()))
+}
+
 /// The message files of a Maildir (`cur/` and `new/`), in name order (delivery order for
-/// standard names).
+/// standard names). Anything but a directory is listed, so that a file that cannot be read
+/// (a dangling link, no permission) is reported by [`read_maildir_message`], not passed over.
 pub fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
     let mut files = Vec::new();
     for sub in ["cur", "new"] {
@@ -261,7 +270,7 @@ pub fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
         }
         for e in std::fs::read_dir(&d).map_err(io(&d))? {
             let e = e.map_err(io(&d))?;
-            if e.path().is_file() {
+            if !e.path().is_dir() {
                 files.push(e.path());
             }
         }

@@ -20,6 +20,7 @@ pub mod index;
 pub mod journal;
 pub mod mta_sts;
 pub mod outbound;
+pub mod private;
 pub mod retention;
 pub mod time;
 

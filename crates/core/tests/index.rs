@@ -1,5 +1,5 @@
 //! The full-text index answers exactly what reading every body answers — on the 6,046 real
-//! messages of ../shared/corpus — and follows the store: new bodies, purges, rebuilds.
+//! messages of tests/data/corpus — and follows the store: new bodies, purges, rebuilds.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -8,7 +8,7 @@ use mailkeep_core::discover::{self, Document, Query, document};
 use mailkeep_core::index::{Cond, Indexer, MailIndex, Needle, Part};
 use mailkeep_core::store::{Hash, OpenOptions, Store};
 
-const CORPUS: &str = "../../../shared/corpus/spamassassin-public-corpus.tar.gz";
+const CORPUS: &str = "../../tests/data/corpus/spamassassin-public-corpus.tar.gz";
 
 fn corpus(tmp: &Path) -> Vec<Vec<u8>> {
     let archive = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);

@@ -708,6 +708,23 @@ impl MailboxName {
         &self.0
     }
 
+    /// The name a new mailbox would get (trailing hierarchy separators dropped), or why no
+    /// mailbox may have it: empty, an empty level (`Foo//Bar`, `/Foo`), or a control
+    /// character. One rule for IMAP `CREATE` and `mailkeep import`.
+    pub fn creatable(&self) -> Result<&str, InvalidMailboxName> {
+        let name = self.0.trim_end_matches('/');
+        if name.is_empty() {
+            return Err(InvalidMailboxName("empty"));
+        }
+        if name.split('/').any(str::is_empty) {
+            return Err(InvalidMailboxName("empty hierarchy level"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(InvalidMailboxName("contains a control character"));
+        }
+        Ok(name)
+    }
+
     /// Whether this is `INBOX`.
     pub fn is_inbox(&self) -> bool {
         self.0 == "INBOX"

@@ -68,6 +68,8 @@ pub enum Kind {
     Audit = 18,
     /// A queued message was dropped by the administrator.
     Dropped = 19,
+    /// An alias was deleted.
+    AliasDeleted = 20,
 }
 
 impl Kind {
@@ -93,6 +95,7 @@ impl Kind {
             17 => Exported,
             18 => Audit,
             19 => Dropped,
+            20 => AliasDeleted,
             _ => return None,
         })
     }
@@ -120,6 +123,7 @@ impl Kind {
             Exported => "exported",
             Audit => "audit",
             Dropped => "dropped",
+            AliasDeleted => "alias-deleted",
         }
     }
 

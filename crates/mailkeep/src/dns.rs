@@ -96,9 +96,23 @@ pub fn check_spf(
     ip: std::net::IpAddr,
     helo: &str,
     mail_from: &str,
-    resolver: Option<std::net::SocketAddr>,
+    resolver: Option<&str>,
     timeout_secs: u64,
 ) -> Result<()> {
+    // SPF is nothing but DNS answers: without a resolver there is no result to give, and
+    // saying so beats a parse error about "none" or a bare temperror.
+    let resolver = match resolver {
+        None => None,
+        Some("none") => bail!(
+            "check spf needs DNS, and the resolver is \"none\" ($MAILKEEP_DNS_RESOLVER or \
+             --resolver); give --resolver HOST:PORT, or unset it to use the system's"
+        ),
+        Some(r) => Some(r.parse::<std::net::SocketAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "--resolver {r:?}: expected HOST:PORT with an IP address, e.g. 127.0.0.1:53"
+            )
+        })?),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -109,7 +123,7 @@ pub fn check_spf(
             false,
             std::time::Duration::from_secs(timeout_secs),
         )
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!("{e}; no DNS resolver to ask (give --resolver HOST:PORT)"))?;
         Ok::<_, anyhow::Error>(
             mailkeep_server::dns::check_spf(&r, ip, helo, mail_from, "localhost").await,
         )

@@ -84,8 +84,20 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
         .into_iter()
         .map(|m| m.name)
         .collect();
+    // Folders whose name no IMAP client could CREATE are not imported: listed, not guessed at.
+    let mut skipped_items: Vec<String> = Vec::new();
+    let mut refused: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for f in &folders {
-        let name = target(f);
+        let name = match import::mailbox_name(&target(f)) {
+            Ok(name) => name,
+            Err(why) => {
+                skipped_items.push(format!("folder {:?}: {why}", target(f)));
+                refused.insert(f.clone());
+                continue;
+            }
+        };
+        names.insert(f.clone(), name.clone());
         if !existing.contains(&name) {
             match store.create_mailbox(acc.id, &name, rand::random::<u32>().max(1)) {
                 Ok(()) | Err(store::Error::Conflict(_)) => {}
@@ -99,6 +111,8 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
     let (done_tx, done_rx) = std::sync::mpsc::channel::<(store::Result<Option<u32>>, u64)>();
     let (mut in_flight, mut imported, mut skipped) = (0usize, 0u64, 0u64);
     let mut in_flight_bytes = 0u64;
+    let mut unplaced = 0u64;
+    let mut unreadable: Vec<String> = Vec::new();
     let mut settle = |r: store::Result<Option<u32>>| -> Result<()> {
         match r? {
             Some(_) => imported += 1,
@@ -124,12 +138,19 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
                 }
             }
         }
+        if refused.contains(&m.folder) {
+            unplaced += 1;
+            return Ok(());
+        }
         let tx = done_tx.clone();
         let date = m.date.unwrap_or_else(now);
         let size = m.bytes.len() as u64;
         store.append_if_absent_then(
             acc.id,
-            &target(&m.folder),
+            names
+                .get(&m.folder)
+                .map_or(target(&m.folder), Clone::clone)
+                .as_str(),
             m.bytes,
             m.flags,
             date,
@@ -149,7 +170,10 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
         Source::Maildirs(dirs) => (|| {
             for (folder, d) in dirs {
                 for file in import::maildir_files(d)? {
-                    submit(import::read_maildir_message(&file, folder)?)?;
+                    match import::read_maildir_message(&file, folder) {
+                        Ok(m) => submit(m)?,
+                        Err(e) => unreadable.push(e.to_string()),
+                    }
                 }
             }
             Ok(())
@@ -170,5 +194,21 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
     println!("imported {imported} messages into {address} ({skipped} already there, skipped)");
     crate::index::after_import(dir, &store)?;
     store.close();
+    skipped_items.extend(unreadable.iter().map(|e| format!("unreadable: {e}")));
+    if unplaced > 0 {
+        skipped_items.push(format!(
+            "{unplaced} message(s) in the folders refused above"
+        ));
+    }
+    for s in &skipped_items {
+        println!("NOT IMPORTED: {s}");
+    }
+    if !skipped_items.is_empty() {
+        bail!(
+            "{} unreadable file(s), {} folder(s) with a name IMAP CREATE refuses ({unplaced} message(s)) not imported; see NOT IMPORTED above",
+            unreadable.len(),
+            refused.len()
+        );
+    }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
             config::FILE_NAME
         );
     }
-    create_dir(dir, 0o750)?;
+    create_dir(dir, 0o700)?;
     let keys = dir.join("keys");
     create_dir(&keys, 0o700)?;
 
@@ -56,7 +56,7 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
     write_durable(
         &dir.join(config::FILE_NAME),
         Config::template(&hostname).as_bytes(),
-        0o640,
+        0o600,
     )?;
     Store::create(dir)?;
     let store =

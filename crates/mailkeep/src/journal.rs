@@ -91,6 +91,17 @@ pub fn audit(dir: &Path, account: Option<&str>, since: Option<&str>, json: bool)
         })?),
         None => None,
     };
+    // An account name with no user and no event is almost always a typo: an empty answer
+    // would read as "nothing happened".
+    if let Some(a) = account
+        && store.account(a)?.is_none()
+        && !store
+            .journal_events()?
+            .iter()
+            .any(|(_, e)| e.account.eq_ignore_ascii_case(a) || e.actor.eq_ignore_ascii_case(a))
+    {
+        bail!("no such account: {a} (no user of that name, and no journal event names it)");
+    }
     for (idx, e) in store.journal_events()? {
         if since.is_some_and(|t| e.time < t) {
             continue;

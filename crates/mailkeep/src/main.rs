@@ -10,6 +10,7 @@ mod import;
 mod index;
 mod init;
 mod journal;
+mod logwriter;
 mod queue;
 mod quickstart;
 
@@ -164,7 +165,7 @@ enum CheckCmd {
         mail_from: String,
         /// Resolver to ask (HOST:PORT) instead of the system's (or $MAILKEEP_DNS_RESOLVER).
         #[arg(long, env = "MAILKEEP_DNS_RESOLVER")]
-        resolver: Option<std::net::SocketAddr>,
+        resolver: Option<String>,
         /// Seconds to wait for each DNS answer.
         #[arg(long, default_value_t = 5)]
         dns_timeout: u64,
@@ -364,6 +365,11 @@ enum AliasCmd {
     },
     /// List aliases.
     List,
+    /// Delete an alias (its mail stays with the account it went to).
+    Del {
+        /// Alias address, or '@domain' for a catch-all.
+        source: String,
+    },
 }
 
 /// Keeps glibc from handing freed heap back to the kernel after every burst of frees.
@@ -401,8 +407,20 @@ fn die_on_sigpipe() {
 #[cfg(not(unix))]
 fn die_on_sigpipe() {}
 
+/// Everything mailkeep creates holds mail, keys or their metadata: nothing it writes may be
+/// readable by others, whatever umask it was started with (files that matter are also
+/// created with explicit modes; this covers SQLite's and the index's own files).
+#[allow(unsafe_code)]
+fn private_umask() {
+    // SAFETY: umask only swaps the process's mask; it has no memory effects.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
     tune_allocator();
+    private_umask();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve | Command::Quickstart { .. }) {
         die_on_sigpipe();
@@ -412,17 +430,38 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("MAILKEEP_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(logwriter::make)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // tracing-subscriber reports its own write errors with eprintln!, which panics when
+        // stderr is a closed pipe; the writer counts them instead.
+        .log_internal_errors(false)
         .init();
-    match run(cli) {
+    let result = run(cli);
+    if logwriter::dropped() > 0 {
+        tracing::warn!(
+            lines = logwriter::dropped(),
+            "log lines dropped (stderr full or closed)"
+        );
+    }
+    logwriter::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mailkeep: error: {e:#}");
-            ExitCode::FAILURE
+            use std::io::Write;
+            // Not eprintln!: stderr may be a closed pipe by now.
+            let _ = writeln!(std::io::stderr(), "mailkeep: error: {e:#}");
+            match e.downcast_ref::<mailkeep_server::TaskDied>() {
+                Some(_) => ExitCode::from(EXIT_TASK_DIED),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
+
+/// `serve`'s exit status when a background task (outbound queue, checkpoint timer,
+/// full-text indexing) ended on its own: the server shut down cleanly rather than go on half
+/// working, so a supervisor (systemd `Restart=on-failure`) restarts it. EX_SOFTWARE.
+const EXIT_TASK_DIED: u8 = 70;
 
 fn run(cli: Cli) -> Result<()> {
     let dir = cli.data.as_path();
@@ -468,6 +507,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             for l in &r.lost {
                 println!("LOST: {l}");
+            }
+            for w in &r.warnings {
+                println!("WARNING: {w}");
             }
             if r.problems.is_empty() {
                 println!("no damage found");
@@ -529,7 +571,7 @@ fn run(cli: Cli) -> Result<()> {
             mail_from,
             resolver,
             dns_timeout,
-        }) => dns::check_spf(ip, &helo, &mail_from, resolver, dns_timeout),
+        }) => dns::check_spf(ip, &helo, &mail_from, resolver.as_deref(), dns_timeout),
     }
 }
 
@@ -653,6 +695,10 @@ fn alias(dir: &Path, cmd: AliasCmd) -> Result<()> {
             let s = accounts::add_alias(&store, &source, &target, now())?;
             println!("added alias {s} -> {target}");
         }
+        AliasCmd::Del { source } => {
+            let (s, target) = accounts::delete_alias(&store, &source)?;
+            println!("deleted alias {s} -> {target}");
+        }
         AliasCmd::List => {
             for a in store.aliases()? {
                 println!("{} -> {}", a.source, a.target);
@@ -706,7 +752,7 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
                     _ = int.recv() => tracing::info!("SIGINT received"),
                 }
             })
-            .await;
+            .await?;
         Ok(())
     })
 }

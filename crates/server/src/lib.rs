@@ -290,8 +290,14 @@ impl Server {
             .collect()
     }
 
-    /// Serves until `shutdown` completes, then shuts down cleanly (see the crate docs).
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    /// Serves until `shutdown` completes, then shuts down cleanly (see the crate docs). A
+    /// background task (outbound queue, checkpoint timer, full-text indexing) that ends on
+    /// its own, by a panic or otherwise, shuts the server down the same way and is returned
+    /// as [`TaskDied`]: a server that no longer delivers or signs must not look healthy.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), TaskDied> {
         let mut accept_tasks = JoinSet::new();
         let conns = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for (kind, listener) in self.listeners {
@@ -338,17 +344,34 @@ impl Server {
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
         let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
         let stop_indexing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let indexing = {
+        // Even if this future panics or is dropped, the index loop (a blocking thread the
+        // runtime waits for on exit) must hear that it is time to stop.
+        let _stop_on_drop = StopOnDrop(stop_indexing.clone());
+        let mut indexing = {
             let (store, stop) = (self.shared.store.clone(), stop_indexing.clone());
             let (ix, dir) = (self.indexer, self.data_dir.clone());
             tokio::task::spawn_blocking(move || index_loop(ix, &dir, &store, &stop))
         };
-        shutdown.await;
+        let (mut queue, mut checkpoints) = (queue, checkpoints);
+        let died = tokio::select! {
+            () = shutdown => None,
+            r = &mut queue => Some(TaskDied::new("outbound queue", r.err())),
+            r = &mut checkpoints => Some(TaskDied::new("checkpoint timer", r.err())),
+            r = &mut indexing => Some(TaskDied::new("full-text indexing", r.err())),
+        };
+        if let Some(d) = &died {
+            tracing::error!(task = d.task, reason = %d.reason, "background task died; shutting down");
+        }
+        // Set whatever ended the wait: the index loop only ever stops on this flag.
         stop_indexing.store(true, std::sync::atomic::Ordering::Relaxed);
         queue.abort();
-        let _ = queue.await;
         checkpoints.abort();
-        let _ = checkpoints.await;
+        // A handle already awaited by the select above must not be polled again.
+        for task in [&mut queue, &mut checkpoints] {
+            if !task.is_finished() {
+                let _ = task.await;
+            }
+        }
         tracing::info!("shutting down: no new connections; finishing open sessions");
         accept_tasks.abort_all();
         while accept_tasks.join_next().await.is_some() {}
@@ -361,12 +384,52 @@ impl Server {
         {
             tracing::warn!("sessions still open after 30 s; closing them");
         }
-        let _ = indexing.await;
+        if !indexing.is_finished() {
+            let _ = indexing.await;
+        }
         // A last checkpoint, so the record of this run is signed before the process ends.
         write_checkpoint(&self.shared).await;
         let store = self.shared.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.close()).await;
         tracing::info!("stopped");
+        died.map_or(Ok(()), Err)
+    }
+}
+
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A background task of [`Server::run`] ended while the server was running.
+#[derive(Debug, thiserror::Error)]
+#[error("the {task} task died ({reason}); the server shut down")]
+pub struct TaskDied {
+    /// Which task.
+    pub task: &'static str,
+    /// Its panic message, or that it returned.
+    pub reason: String,
+}
+
+impl TaskDied {
+    fn new(task: &'static str, err: Option<tokio::task::JoinError>) -> Self {
+        let reason = match err {
+            None => "it returned".to_owned(),
+            Some(e) if e.is_panic() => {
+                let p = e.into_panic();
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                format!("panicked: {msg}")
+            }
+            Some(e) => e.to_string(),
+        };
+        Self { task, reason }
     }
 }
 

@@ -47,7 +47,16 @@ pub fn read(dir: &Path) -> Result<Option<u32>> {
 /// Writes `FORMAT` atomically and durably (temp file, fsync, rename, fsync directory).
 pub fn write(dir: &Path, version: u32) -> Result<()> {
     let tmp = dir.join("FORMAT.tmp");
-    let mut f = fs::File::create(&tmp).map_err(|e| Error::io("creating FORMAT.tmp", e))?;
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+    }
+    .map_err(|e| Error::io("creating FORMAT.tmp", e))?;
     writeln!(f, "{PREFIX}{version}").map_err(|e| Error::io("writing FORMAT.tmp", e))?;
     f.sync_all().map_err(|e| Error::io("fsync FORMAT.tmp", e))?;
     fs::rename(&tmp, dir.join(FILE)).map_err(|e| Error::io("renaming FORMAT", e))?;

@@ -198,12 +198,13 @@ impl Store {
         // A reader that catches the write half done sees a token that is neither the old nor
         // the new one: it reloads once more than needed, never less. Not fsynced: the stamp
         // only invalidates in-memory caches, which a restart empties.
-        use std::os::unix::fs::FileExt;
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
         let token = format!("{:032x}", rand::random::<u128>());
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(self.dir().join(DIRECTORY_STAMP))
             .and_then(|f| f.write_all_at(token.as_bytes(), 0));
         if let Err(e) = written {
@@ -403,6 +404,34 @@ impl Store {
                 &format!("{source} -> {target}"),
             )?;
             Ok(())
+        });
+        self.directory_changed(&r);
+        r
+    }
+
+    /// Deletes the alias `source` (journaled). Only the directory entry goes: mail it
+    /// delivered stays in its account, under retention. `NotFound` if there is none.
+    pub fn delete_alias(&self, source: &str) -> Result<String> {
+        let source = source.to_owned();
+        let actor = self.actor.clone();
+        let r = self.write(None, move |c, _| {
+            let target: String = row(
+                c,
+                "SELECT a.address FROM aliases s JOIN accounts a ON a.id = s.account_id WHERE s.source = ?1",
+                [&source],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("no alias {source}")))?;
+            exec(c, "DELETE FROM aliases WHERE source = ?1", [&source])?;
+            record_event(
+                c,
+                &actor,
+                Kind::AliasDeleted,
+                &target,
+                &format!("{source} -> {target}"),
+            )?;
+            Ok(target)
         });
         self.directory_changed(&r);
         r

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -101,6 +101,7 @@ impl SegmentWriter {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join("writer.lock"))
             .map_err(|e| Error::io("opening blobs/writer.lock", e))?;
         if lock.try_lock().is_err() {
@@ -112,6 +113,7 @@ impl SegmentWriter {
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(0o600)
             .open(segment_path(dir, id))
             .map_err(|e| Error::io("opening segment", e))?;
         let on_disk = file
@@ -192,6 +194,7 @@ impl SegmentWriter {
             .create_new(true)
             .read(true)
             .write(true)
+            .mode(0o600)
             .open(segment_path(&self.dir, next))
             .map_err(|e| Error::io("creating segment", e))?;
         let old = std::mem::replace(&mut self.file, file);

@@ -482,7 +482,7 @@ proptest! {
     }
 }
 
-/// Every message of the shared corpus (`../shared/corpus`, 6,046 real messages), or of
+/// Every message of the shared corpus (`tests/data/corpus`, 6,046 real messages), or of
 /// `MAILKEEP_CORPUS_DIR` when set, rendered with every FETCH item: no panic, no error but an
 /// unknown transfer encoding, and balanced output.
 #[test]
@@ -493,7 +493,7 @@ fn corpus_renders_with_every_item() {
         Some(d) => std::path::PathBuf::from(d),
         None => {
             let archive = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/corpus/spamassassin-public-corpus.tar.gz");
+                .join("../../tests/data/corpus/spamassassin-public-corpus.tar.gz");
             std::fs::create_dir_all(&unpacked).unwrap();
             let ok = std::process::Command::new("tar")
                 .arg("xzf")

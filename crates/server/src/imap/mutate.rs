@@ -96,10 +96,10 @@ impl Session {
     }
 
     pub(super) async fn create(&mut self, tag: &str, mailbox: MailboxName) {
-        let name = mailbox.as_str().trim_end_matches('/').to_owned();
-        if name.is_empty() || name.split('/').any(str::is_empty) || mailbox.is_inbox() {
-            return self.tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name");
-        }
+        let name = match mailbox.creatable() {
+            Ok(name) if !mailbox.is_inbox() => name.to_owned(),
+            _ => return self.tagged(tag, Status::No, Some("CANNOT"), "Invalid mailbox name"),
+        };
         let (store, id) = (self.acting.clone(), self.account_id());
         let validity: u32 = rand::random::<u32>().max(1);
         match blocking(move || store.create_mailbox(id, &name, validity)).await {
