@@ -148,6 +148,13 @@ def tamper(data, tmp_path, name, sql):
     return copy
 
 
+def forge_body(db, body):
+    """A body row as the store writes one, with the correct SHA-256 and a fresh secret."""
+    db.execute("INSERT INTO blobs (hash, segment, offset, length, data, secret) "
+               "VALUES (?, 0, 0, ?, ?, randomblob(32))",
+               (hashlib.sha256(body).digest(), len(body), body))
+
+
 @pytest.mark.parametrize("name,sql,expect", [
     ("deleted-row", ["DELETE FROM messages WHERE uid = 9"],
      "is gone from the store without a trace"),
@@ -162,6 +169,24 @@ def tamper(data, tmp_path, name, sql):
                        (tree_pos(0, db.execute("SELECT MAX(idx) + 1 FROM journal")
                                  .fetchone()[0]),))],
      "the journal was truncated"),
+    # A body reference is not enough: each entry's body must be the one its leaf committed to.
+    ("swapped-bodies", ["UPDATE messages SET blob_hash = CASE uid "
+                        "WHEN 12 THEN (SELECT blob_hash FROM messages WHERE uid = 13) "
+                        "ELSE (SELECT blob_hash FROM messages WHERE uid = 12) END "
+                        "WHERE uid IN (12, 13)"],
+     "its bytes are not the ones journal leaf"),
+    ("shared-body", ["UPDATE messages SET blob_hash = "
+                     "(SELECT blob_hash FROM messages WHERE uid = 17) WHERE uid = 16"],
+     "its bytes are not the ones journal leaf"),
+    ("forged-body", [lambda db: forge_body(db, b"Subject: m14\r\n\r\nforged\r\n"),
+                     "UPDATE messages SET blob_hash = (SELECT hash FROM blobs WHERE "
+                     "CAST(data AS TEXT) LIKE '%forged%') WHERE uid = 14"],
+     "its bytes are not the ones journal leaf"),
+    ("forged-body-row", [lambda db: forge_body(db, b"Subject: planted\r\n\r\nx\r\n")],
+     "is stored but no journal leaf commits to it"),
+    ("altered-secret", ["UPDATE blobs SET secret = randomblob(32) WHERE hash = "
+                        "(SELECT blob_hash FROM messages WHERE uid = 15)"],
+     "its bytes are not the ones journal leaf"),
     ("rewritten-leaf", ["UPDATE journal SET leaf = CAST(replace(CAST(leaf AS TEXT), 'sender3',"
                         " 'attacker') AS BLOB) WHERE idx = (SELECT MIN(idx) FROM journal "
                         "WHERE kind = 1) + 3"],

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use crate::index::{Cond, MailIndex, Needle, Part};
 use crate::store::journal::{ActorKind, Event, Kind};
@@ -44,7 +44,33 @@ pub enum Term {
     HasAttachment,
     /// `deleted:yes|no`
     Deleted(bool),
+    /// `mailfrom:` / `envelope-from:`: the envelope sender recorded at delivery.
+    MailFrom(Needle),
+    /// `rcpt:` / `envelope-to:` / `bcc:`: an envelope recipient recorded at delivery; the
+    /// only record of Bcc recipients, which no header names.
+    Rcpt(Needle),
 }
+
+/// Every field a query knows, as the error for an unknown one lists them.
+pub const FIELDS: &[&str] = &[
+    "from:",
+    "to:",
+    "cc:",
+    "subject:",
+    "body:",
+    "attachment:",
+    "account:",
+    "mailbox:",
+    "after:",
+    "before:",
+    "has:attachment",
+    "deleted:",
+    "mailfrom:",
+    "envelope-from:",
+    "rcpt:",
+    "envelope-to:",
+    "bcc:",
+];
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -111,7 +137,18 @@ impl Query {
                             "no" => Term::Deleted(false),
                             _ => return Err(format!("deleted:{value}: expected yes or no")),
                         },
-                        // Not a field we know: the colon is part of the text (a URL, a time).
+                        "mailfrom" | "envelope-from" => Term::MailFrom(needle(value)?),
+                        "rcpt" | "envelope-to" | "bcc" => Term::Rcpt(needle(value)?),
+                        // A word before the colon asks for a field: a typo must not quietly
+                        // search the text instead. A URL or a time stays text.
+                        f if f.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+                            && !value.starts_with("//") =>
+                        {
+                            return Err(format!(
+                                "unknown search field `{field}:`; known fields: {}",
+                                FIELDS.join(" ")
+                            ));
+                        }
                         _ => Term::Text(needle(&t)?),
                     }
                 }
@@ -156,11 +193,20 @@ impl Query {
                     | Term::Mailbox(_)
                     | Term::After(_)
                     | Term::Before(_)
-                    | Term::Deleted(_) => return None,
+                    | Term::Deleted(_)
+                    | Term::MailFrom(_)
+                    | Term::Rcpt(_) => return None,
                 })
             })
             .collect();
         (!conds.is_empty()).then_some(Cond::All(conds))
+    }
+
+    /// Whether the query asks about the envelope (which only the journal records).
+    fn mentions_envelope(&self) -> bool {
+        self.terms
+            .iter()
+            .any(|t| matches!(t, Term::MailFrom(_) | Term::Rcpt(_)))
     }
 
     /// Whether the query itself says which deleted state it wants.
@@ -180,11 +226,13 @@ pub struct Document {
     pub cc: String,
     /// Subject.
     pub subject: String,
-    /// Decoded text of every text and HTML part (HTML reduced to text), one per part.
+    /// Decoded text of every text and HTML part at every depth (attachments and forwarded
+    /// messages included; HTML reduced to text), one per part.
     pub body: Vec<String>,
     /// Attachment file names.
     pub attachments: Vec<String>,
-    /// Every header field, `Name: value`, decoded where possible.
+    /// Every header field, `Name: value`, decoded where possible, of the message and of
+    /// every message attached to it.
     pub headers: Vec<String>,
     /// The message could not be parsed; `body` holds its raw text.
     pub unparsed: bool,
@@ -226,20 +274,22 @@ pub fn document(raw: &[u8]) -> Document {
             ..Document::default()
         };
     };
+    // Every part at every depth: text attachments, and forwarded messages (message/rfc822)
+    // with their headers too; each part decoded (transfer encoding, charset) by the parser.
     let mut body = Vec::new();
-    for i in 0..m.text_body.len() {
-        if let Some(t) = m.body_text(i) {
-            body.push(t.into_owned());
-        }
-    }
-    // An HTML part that is also the text body was just read as text (mail-parser lists a
-    // plain part among the HTML ones too, converted); only HTML alternatives remain.
-    for (i, id) in m.html_body.iter().enumerate() {
-        if m.text_body.contains(id) {
-            continue;
-        }
-        if let Some(t) = m.body_html(i) {
-            body.push(mail_parser::decoders::html::html_to_text(&t));
+    let mut headers = header_lines(&m);
+    let mut pending: Vec<&mail_parser::Message<'_>> = vec![&m];
+    while let Some(msg) = pending.pop() {
+        for part in &msg.parts {
+            match &part.body {
+                PartType::Text(t) => body.push(t.clone().into_owned()),
+                PartType::Html(h) => body.push(mail_parser::decoders::html::html_to_text(h)),
+                PartType::Message(inner) => {
+                    headers.extend(header_lines(inner));
+                    pending.push(inner);
+                }
+                PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Multipart(_) => {}
+            }
         }
     }
     Document {
@@ -253,13 +303,17 @@ pub fn document(raw: &[u8]) -> Document {
             .filter_map(|a| a.attachment_name())
             .map(str::to_owned)
             .collect(),
-        headers: m
-            .headers()
-            .iter()
-            .map(|h| format!("{}: {}", h.name(), header_text(h.value())))
-            .collect(),
+        headers,
         unparsed: false,
     }
+}
+
+/// A message's header fields, `Name: value`, decoded where possible.
+fn header_lines(m: &mail_parser::Message<'_>) -> Vec<String> {
+    m.headers()
+        .iter()
+        .map(|h| format!("{}: {}", h.name(), header_text(h.value())))
+        .collect()
 }
 
 /// A message found, with what the record says about it.
@@ -289,6 +343,45 @@ fn placed(t: &Term, e: &EntryRecord) -> bool {
         Term::Deleted(want) => e.expunged_at.is_some() == *want,
         _ => true,
     }
+}
+
+/// Envelopes recorded by the journal (sender, recipients), by the leaf's commitment to the
+/// message: copies and moves of a message share its commitment, so they find its envelope.
+type Envelopes = HashMap<[u8; 32], Vec<(String, Vec<String>)>>;
+
+fn envelopes(store: &Store) -> Result<Envelopes, store::Error> {
+    let mut out: Envelopes = HashMap::new();
+    for (_, e) in store.journal_events()? {
+        if let Some(c) = e.commitment
+            && (!e.mail_from.is_empty() || !e.recipients.is_empty())
+        {
+            out.entry(c).or_default().push((e.mail_from, e.recipients));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether some envelope of the entry's message holds every envelope term.
+fn enveloped(
+    store: &Store,
+    q: &Query,
+    known: &Envelopes,
+    entry: &EntryRecord,
+) -> Result<bool, store::Error> {
+    let Some(secret) = store.message_secret(&entry.blob)? else {
+        return Ok(false);
+    };
+    let c = crate::store::journal::leaf::commitment(&secret, &entry.blob);
+    let Some(list) = known.get(&c) else {
+        return Ok(false);
+    };
+    Ok(list.iter().any(|(from, rcpts)| {
+        q.terms.iter().all(|t| match t {
+            Term::MailFrom(n) => n.found_in(&[from]),
+            Term::Rcpt(n) => n.found_in(rcpts),
+            _ => true,
+        })
+    }))
 }
 
 fn actor_name(e: &Event) -> String {
@@ -385,6 +478,11 @@ pub fn search(
             None
         }
     });
+    let envelopes = if q.mentions_envelope() {
+        Some(envelopes(store)?)
+    } else {
+        None
+    };
     let purged: HashSet<store::Hash> = store.purged_blobs()?.into_iter().collect();
     let mut read: HashMap<store::Hash, Read> = HashMap::new();
     let mut found = Found::default();
@@ -394,6 +492,11 @@ pub fn search(
             continue;
         }
         if !q.terms.iter().all(|t| placed(t, &entry)) {
+            continue;
+        }
+        if let Some(known) = &envelopes
+            && !enveloped(store, q, known, &entry)?
+        {
             continue;
         }
         found.examined += 1;
@@ -548,6 +651,25 @@ mod tests {
         assert!(Query::parse("deleted:maybe").is_err());
         assert!(Query::parse("after:soon").is_err());
         assert!(Query::parse("--").is_err());
+    }
+
+    #[test]
+    fn envelope_fields_parse_and_unknown_fields_are_refused() {
+        let q =
+            Query::parse("rcpt:bcc@example.org mailfrom:a@ext.test bcc:x envelope-to:y").unwrap();
+        assert_eq!(q.terms[0], Term::Rcpt(needle("bcc@example.org")));
+        assert_eq!(q.terms[1], Term::MailFrom(needle("a@ext.test")));
+        assert_eq!(q.terms[2], Term::Rcpt(needle("x")));
+        assert_eq!(q.terms[3], Term::Rcpt(needle("y")));
+        // A typo of a field is an error naming every field, not a silent text search.
+        let e = Query::parse("frm:bob").unwrap_err();
+        assert!(e.contains("`frm:`"), "{e}");
+        for f in FIELDS {
+            assert!(e.contains(f), "{e}");
+        }
+        assert!(Query::parse("foo:bar").is_err());
+        // A URL and a time are still text.
+        assert!(Query::parse("https://example.org 10:30").is_ok());
     }
 
     #[test]

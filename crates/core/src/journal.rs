@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::store::journal::checkpoint::{self, Signer};
 use crate::store::journal::merkle::{self, Hash};
-use crate::store::journal::{Checkpoint, Event, Kind};
+use crate::store::journal::{Checkpoint, Event, Kind, leaf};
 use crate::store::{self, Store, StoredCheckpoint};
 
 /// Where the journal signing key lives in a data directory.
@@ -180,7 +180,10 @@ pub fn verify(
         heads.insert(0, tree.root());
     }
     // 1. Leaves: contiguous, decodable, hashing to the stored leaf nodes.
-    let mut placed: HashMap<(i64, u32), (u64, Kind)> = HashMap::new();
+    // Per entry, the newest leaf that placed it and the commitment that leaf made to its bytes.
+    let mut placed: HashMap<(i64, u32), (u64, Kind, Option<Hash>)> = HashMap::new();
+    // Every commitment any leaf made: each stored body must be one of them.
+    let mut committed: std::collections::HashSet<Hash> = std::collections::HashSet::new();
     let mut expunged: HashMap<(i64, u32), u64> = HashMap::new();
     let mut purged: HashMap<(i64, u32), u64> = HashMap::new();
     let size = store.journal_size()?;
@@ -221,9 +224,12 @@ pub fn verify(
                     .push(format!("journal leaf {} cannot be decoded", l.idx)),
                 Some(ev) => {
                     let key = (ev.mailbox_id, ev.uid);
+                    if let Some(c) = ev.commitment {
+                        committed.insert(c);
+                    }
                     match ev.kind {
                         Some(kind) if kind.places_message() => {
-                            placed.insert(key, (l.idx, kind));
+                            placed.insert(key, (l.idx, kind, ev.commitment));
                         }
                         Some(Kind::Expunged) => {
                             expunged.insert(key, l.idx);
@@ -283,7 +289,8 @@ pub fn verify(
         let key = (e.mailbox_id, e.uid);
         seen.insert(key);
         let name = format!("{} {} UID {}", e.account, e.mailbox, e.uid);
-        if !placed.contains_key(&key) {
+        let placing = placed.get(&key);
+        if placing.is_none() {
             r.problems.push(format!(
                 "message {name} is in the store but no journal leaf records its arrival"
             ));
@@ -313,10 +320,32 @@ pub fn verify(
                         "message {name}: its bytes are damaged or missing ({err})"
                     ));
                 }
+                // The bytes' hash is checked above; the leaf's commitment ties that hash
+                // to this entry, so a body reference pointed elsewhere shows here.
+                if let Some((idx, _, promised)) = placing {
+                    let now = store
+                        .message_secret(&e.blob)?
+                        .map(|secret| leaf::commitment(&secret, &e.blob));
+                    if now.is_none() || now != *promised {
+                        r.problems.push(format!(
+                            "message {name}: its bytes are not the ones journal leaf {idx} committed to: the message's body reference or the body's secret was altered"
+                        ));
+                    }
+                }
             }
         }
     }
-    for (key, (idx, kind)) in &placed {
+    // 4. Bodies against the journal: every stored body is one some leaf committed to.
+    store.for_each_live_blob(|hash, secret| {
+        let known = secret.is_some_and(|s| committed.contains(&leaf::commitment(&s, &hash)));
+        if !known {
+            r.problems.push(format!(
+                "message body {} is stored but no journal leaf commits to it: a body was inserted or its secret altered behind the journal's back",
+                hex(&hash)
+            ));
+        }
+    })?;
+    for (key, (idx, kind, _)) in &placed {
         if !seen.contains(key) {
             // Rare: read the leaf again for the names it recorded.
             let who = store

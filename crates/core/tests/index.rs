@@ -281,3 +281,69 @@ fn the_index_follows_new_bodies_purges_and_rebuilds() {
     assert_eq!(ix.catch_up(&store, &mut |_, _| true).unwrap(), 3);
     assert_eq!(hits("lunch friday"), ["beta"]);
 }
+
+/// A message forwarding another (message/rfc822, quoted-printable ISO-8859-1 inside) with a
+/// base64 text attachment inside that, plus a UTF-8 text attachment of its own.
+fn forwarded() -> Vec<u8> {
+    b"From: Fwd <fwd@example.net>\r\nTo: a@example.org\r\nSubject: fyi\r\n\
+      MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+      --outer\r\nContent-Type: text/plain\r\n\r\nsee below\r\n\
+      --outer\r\nContent-Type: message/rfc822\r\n\r\n\
+      From: Original Author <origin@partner.example>\r\nSubject: Lagebericht Quartal\r\n\
+      X-Case: caseword4711\r\n\
+      MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"inner\"\r\n\r\n\
+      --inner\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+      Content-Transfer-Encoding: quoted-printable\r\n\r\nDie Stra=DFe ist gesperrt, Schl=FCssel\r\n\
+      --inner\r\nContent-Type: text/plain; charset=utf-8\r\n\
+      Content-Disposition: attachment; filename=\"notes.txt\"\r\n\
+      Content-Transfer-Encoding: base64\r\n\r\nbmVzdGVkIGF0dGFjaG1lbnQgd2F0ZXJtZWxvbg==\r\n\
+      --inner--\r\n\
+      --outer\r\nContent-Type: text/plain; charset=utf-8\r\n\
+      Content-Disposition: attachment; filename=\"memo.txt\"\r\n\r\noutermost pineapple\r\n\
+      --outer--\r\n"
+        .to_vec()
+}
+
+#[test]
+fn text_at_every_depth_and_attached_headers_are_found() {
+    let doc = document(&forwarded());
+    assert!(!doc.unparsed);
+    let body = doc.body.join("\n");
+    for want in [
+        "Straße",
+        "Schlüssel",
+        "watermelon",
+        "pineapple",
+        "see below",
+    ] {
+        assert!(body.contains(want), "{want} in {body:?}");
+    }
+    assert!(
+        doc.headers.iter().any(|h| h.contains("caseword4711")),
+        "{:?}",
+        doc.headers
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_with(
+        &tmp.path().join("data"),
+        &[forwarded(), b"Subject: x\r\n\r\nnothing\r\n".to_vec()],
+    );
+    let index = indexed(&tmp.path().join("data"), &store);
+    for q in [
+        "straße",
+        "schlüssel",
+        "body:watermelon",
+        "pineapple",
+        "caseword4711",
+        "lagebericht",
+        "origin@partner.example",
+    ] {
+        let query = Query::parse(q).unwrap();
+        for ix in [Some(&index), None] {
+            let found = discover::search(&store, ix, &query, true).unwrap();
+            let uids: Vec<u32> = found.hits.iter().map(|h| h.entry.uid).collect();
+            assert_eq!(uids, vec![1], "{q} (index: {})", ix.is_some());
+        }
+    }
+}

@@ -41,17 +41,22 @@ fn session_config(shared: &Shared, kind: Kind) -> SessionConfig {
     }
 }
 
-/// Whether the account is at or over its storage quota (never, without one).
-async fn over_quota(shared: &Arc<Shared>, account_id: i64) -> bool {
+/// Whether the account is at or over its storage quota (never, without one); `None` when
+/// its usage cannot be read, which must refuse (a limit that fails open is no limit).
+async fn over_quota(shared: &Arc<Shared>, account_id: i64) -> Option<bool> {
     let limit = shared.config.accounts.quota_bytes;
     if limit == 0 {
-        return false;
+        return Some(false);
     }
     let store = shared.store.clone();
-    matches!(
-        blocking(move || store.account_usage(account_id)).await,
-        Some(Ok(used)) if used >= limit
-    )
+    match blocking(move || store.account_usage(account_id)).await {
+        Some(Ok(used)) => Some(used >= limit),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, account_id, "quota check failed: usage unreadable");
+            None
+        }
+        None => None,
+    }
 }
 
 fn temp_failure() -> Reply {
@@ -380,17 +385,22 @@ async fn recipient(
         }
     };
     match found {
-        Some(Ok(Recipient::Local(acc))) if over_quota(shared, acc.id).await => {
-            RcptVerdict::Reject(reply(
+        Some(Ok(Recipient::Local(acc))) => match over_quota(shared, acc.id).await {
+            Some(false) => {
+                convo.local.insert(address, acc.id);
+                RcptVerdict::Accept
+            }
+            Some(true) => RcptVerdict::Reject(reply(
                 452,
                 (4, 2, 2),
                 format!("<{address}>: Mailbox full, try again later"),
-            ))
-        }
-        Some(Ok(Recipient::Local(acc))) => {
-            convo.local.insert(address, acc.id);
-            RcptVerdict::Accept
-        }
+            )),
+            None => RcptVerdict::Reject(reply(
+                451,
+                (4, 3, 0),
+                "Error: temporary lookup failure, try again later",
+            )),
+        },
         Some(Ok(Recipient::NotLocal)) if authenticated => {
             convo.remote.push(address);
             RcptVerdict::Accept
@@ -422,22 +432,27 @@ async fn recipient(
     }
 }
 
-/// Our domains, re-read only when the directory changed (not once per message).
-async fn own_domains(shared: &Arc<Shared>) -> Vec<String> {
+/// Our domains, re-read only when the directory changed (not once per message). `None`
+/// when they cannot be read: own-domain protection must then refuse, not switch off.
+async fn own_domains(shared: &Arc<Shared>) -> Option<Vec<String>> {
     let stamp = shared.store.directory_stamp();
     {
         let cached = shared.own_domains.lock().unwrap_or_else(|p| p.into_inner());
         if cached.0 == stamp {
-            return cached.1.clone();
+            return Some(cached.1.clone());
         }
     }
     let store = shared.store.clone();
-    let Some(Ok(domains)) = blocking(move || store.domains()).await else {
-        return Vec::new();
+    let domains = match blocking(move || store.domains()).await? {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "own-domain check failed: domains unreadable");
+            return None;
+        }
     };
     let names: Vec<String> = domains.into_iter().map(|d| d.name).collect();
     *shared.own_domains.lock().unwrap_or_else(|p| p.into_inner()) = (stamp, names.clone());
-    names
+    Some(names)
 }
 
 /// The addresses in the From: header field, as mail-parser reads them.
@@ -520,7 +535,9 @@ async fn message(
         }
     } else if shared.config.inbound.authenticate {
         body = crate::auth_in::strip_forged_results(&body, &shared.config.hostname);
-        let own = own_domains(shared).await;
+        let Some(own) = own_domains(shared).await else {
+            return MessageVerdict::Rejected(temp_failure());
+        };
         let cx = crate::auth_in::Context {
             ip: peer.ip(),
             helo: &envelope.helo,

@@ -422,6 +422,24 @@ impl Store {
         })
     }
 
+    /// Calls `f` with every body row that was not purged: its hash and its secret (`None`
+    /// when the row has none). One scan, row by row, so that `journal verify` stays bounded
+    /// however many bodies there are.
+    pub fn for_each_live_blob(&self, mut f: impl FnMut(Hash, Option<[u8; 32]>)) -> Result<()> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT hash, secret FROM blobs WHERE purged_at IS NULL")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let hash = crate::ops::hash_from(r.get(0)?)?;
+                let secret = r
+                    .get::<_, Option<Vec<u8>>>(1)?
+                    .and_then(|v| v.try_into().ok());
+                f(hash, secret);
+            }
+            Ok(())
+        })
+    }
+
     /// Writes a checkpoint of the tree as it is at the moment of the write: `sign` gets the
     /// size and root and returns the signed note. `None` if the tree has not grown since the
     /// last checkpoint (unless `force`).

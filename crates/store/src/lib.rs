@@ -37,6 +37,7 @@
 
 mod app_password_ops;
 mod error;
+mod failing_reads;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 mod feed_ops;

@@ -529,6 +529,7 @@ impl Store {
 
     /// Bytes of live messages in the account's live mailboxes (IMAP QUOTA STORAGE).
     pub fn account_usage(&self, account_id: i64) -> Result<u64> {
+        crate::failing_reads::check("usage")?;
         self.read(|c| {
             Ok(row(
                 c,

@@ -234,6 +234,7 @@ impl Store {
 
     /// All domains, by name.
     pub fn domains(&self) -> Result<Vec<Domain>> {
+        crate::failing_reads::check("domains")?;
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT id, name FROM domains ORDER BY name")?;
             let rows = st.query_map([], |r| {

@@ -11,9 +11,17 @@ impl Session {
         self.shared.config.accounts.quota_bytes
     }
 
+    /// `None` when the usage cannot be read: every caller then refuses (`NO [UNAVAILABLE]`),
+    /// since a quota that fails open is no quota.
     async fn usage(&self) -> Option<u64> {
         let (store, id) = (self.acting.clone(), self.account_id());
-        blocking(move || store.account_usage(id)).await?.ok()
+        match blocking(move || store.account_usage(id)).await? {
+            Ok(used) => Some(used),
+            Err(e) => {
+                tracing::error!(error = %e, account_id = id, "quota check failed: usage unreadable");
+                None
+            }
+        }
     }
 
     /// `Err(())` (and a tagged NO [OVERQUOTA] sent) if adding `bytes` would exceed the quota.
@@ -29,7 +37,12 @@ impl Session {
                 Err(())
             }
             None => {
-                self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+                self.tagged(
+                    tag,
+                    Status::No,
+                    Some("UNAVAILABLE"),
+                    "Quota usage unavailable, try again later",
+                );
                 Err(())
             }
         }
@@ -49,7 +62,12 @@ impl Session {
             return self.tagged(tag, Status::No, Some("NONEXISTENT"), "No such quota root");
         }
         let Some(used) = self.usage().await else {
-            return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+            return self.tagged(
+                tag,
+                Status::No,
+                Some("UNAVAILABLE"),
+                "Quota usage unavailable, try again later",
+            );
         };
         let line = self.quota_line(used);
         self.out.extend_from_slice(line.as_bytes());
@@ -67,7 +85,12 @@ impl Session {
         } else {
             self.out.extend_from_slice(b" \"\"\r\n");
             let Some(used) = self.usage().await else {
-                return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
+                return self.tagged(
+                    tag,
+                    Status::No,
+                    Some("UNAVAILABLE"),
+                    "Quota usage unavailable, try again later",
+                );
             };
             let line = self.quota_line(used);
             self.out.extend_from_slice(line.as_bytes());

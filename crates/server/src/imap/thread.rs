@@ -167,6 +167,28 @@ fn message_ids(v: &str) -> Vec<String> {
     out
 }
 
+/// How deep a thread tree may nest. Deeper replies become siblings at this depth, so that
+/// every message still appears once while sorting and rendering (which recurse) stay
+/// within a small, fixed stack. Real discussions are far shallower.
+const MAX_DEPTH: usize = 1_000;
+
+/// Every message below node `n` (placeholders skipped), as trees without children, in
+/// depth-first order; iterative, since the chain below can be arbitrarily long.
+fn below(nodes: &[Node], n: usize) -> Vec<Tree> {
+    let mut out = Vec::new();
+    let mut stack: Vec<usize> = nodes[n].children.iter().rev().copied().collect();
+    while let Some(c) = stack.pop() {
+        if let Some(hit) = nodes[c].hit {
+            out.push(Tree {
+                hit,
+                children: Vec::new(),
+            });
+        }
+        stack.extend(nodes[c].children.iter().rev());
+    }
+    out
+}
+
 /// RFC 5256 REFERENCES, with its steps 1–4 and a simplified subject merge (step 5):
 /// roots whose base subjects are equal join the earliest such root.
 fn references(hits: &[Hit]) -> Vec<Tree> {
@@ -230,13 +252,16 @@ fn references(hits: &[Hit]) -> Vec<Tree> {
             nodes[p].children.push(me);
         }
     }
-    // Trees without placeholders: a placeholder's children move up to its place.
+    // Trees without placeholders: a placeholder's children move up to its place. Below
+    // MAX_DEPTH the rest of a chain hangs flat from its last node: shown, never dropped.
     fn build(nodes: &[Node], n: usize, depth: usize) -> Vec<Tree> {
         let mut kids: Vec<Tree> = Vec::new();
-        if depth < 10_000 {
+        if depth < MAX_DEPTH {
             for &c in &nodes[n].children {
                 kids.extend(build(nodes, c, depth + 1));
             }
+        } else {
+            kids = below(nodes, n);
         }
         match nodes[n].hit {
             Some(hit) => vec![Tree {
@@ -345,43 +370,49 @@ impl Session {
         let Ok(hits) = self.matching(tag, &key, true).await else {
             return;
         };
-        let mut threads: Vec<Tree> = match algorithm {
-            ThreadAlgorithm::OrderedSubject => {
-                // Grouped by base subject; the earliest message is the parent of the rest.
-                let mut order: Vec<usize> = (0..hits.len()).collect();
-                order.sort_by_key(|&i| (sent_time(&hits[i]), hits[i].seq));
-                let mut groups: Vec<(String, Tree)> = Vec::new();
-                for i in order {
-                    let s = base_subject(&first(&hits[i], "Subject"));
-                    let leaf = Tree {
-                        hit: i,
-                        children: Vec::new(),
-                    };
-                    match groups.iter_mut().find(|(k, _)| *k == s) {
-                        Some((_, t)) => t.children.push(leaf),
-                        None => groups.push((s, leaf)),
-                    }
-                }
-                groups.into_iter().map(|(_, t)| t).collect()
-            }
-            ThreadAlgorithm::References => references(&hits),
-        };
-        for t in &mut threads {
-            t.sort(&hits);
-        }
-        threads.sort_by_key(|t| (sent_time(&hits[t.hit]), hits[t.hit].seq));
         let id = |i: usize| if uid { hits[i].entry.uid } else { hits[i].seq };
-        let mut line = String::from("* THREAD ");
-        for t in &threads {
-            line.push('(');
-            t.render(&id, &mut line);
-            line.push(')');
-        }
-        line.push_str("\r\n");
+        let line = thread_line(&hits, algorithm, &id);
         self.out.extend_from_slice(line.as_bytes());
         let verb = if uid { "UID THREAD" } else { "THREAD" };
         self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
     }
+}
+
+/// The `* THREAD` response for `hits`, each named by `id`.
+fn thread_line(hits: &[Hit], algorithm: ThreadAlgorithm, id: &dyn Fn(usize) -> u32) -> String {
+    let mut threads: Vec<Tree> = match algorithm {
+        ThreadAlgorithm::OrderedSubject => {
+            // Grouped by base subject; the earliest message is the parent of the rest.
+            let mut order: Vec<usize> = (0..hits.len()).collect();
+            order.sort_by_key(|&i| (sent_time(&hits[i]), hits[i].seq));
+            let mut groups: Vec<(String, Tree)> = Vec::new();
+            for i in order {
+                let s = base_subject(&first(&hits[i], "Subject"));
+                let leaf = Tree {
+                    hit: i,
+                    children: Vec::new(),
+                };
+                match groups.iter_mut().find(|(k, _)| *k == s) {
+                    Some((_, t)) => t.children.push(leaf),
+                    None => groups.push((s, leaf)),
+                }
+            }
+            groups.into_iter().map(|(_, t)| t).collect()
+        }
+        ThreadAlgorithm::References => references(hits),
+    };
+    for t in &mut threads {
+        t.sort(hits);
+    }
+    threads.sort_by_key(|t| (sent_time(&hits[t.hit]), hits[t.hit].seq));
+    let mut line = String::from("* THREAD ");
+    for t in &threads {
+        line.push('(');
+        t.render(id, &mut line);
+        line.push(')');
+    }
+    line.push_str("\r\n");
+    line
 }
 
 #[cfg(test)]
@@ -397,6 +428,110 @@ mod tests {
         assert_eq!(base_subject("RE[2]: hi"), "hi");
         assert_eq!(base_subject("[only]"), "[only]");
         assert_eq!(base_subject(""), "");
+    }
+
+    fn hit(seq: u32, header: String) -> Hit {
+        Hit {
+            seq,
+            entry: mailkeep_core::store::MessageEntry {
+                uid: seq,
+                modseq: 1,
+                flags: Vec::new(),
+                hash: [0; 32],
+                size: 0,
+                internal_date: i64::from(seq),
+            },
+            header: Some(header.into_bytes()),
+        }
+    }
+
+    /// The numbers of a `* THREAD` line, in order.
+    fn numbers(line: &str) -> Vec<u32> {
+        line.split(|c: char| !c.is_ascii_digit())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().unwrap())
+            .collect()
+    }
+
+    fn each_once(hits: &[Hit], algorithm: ThreadAlgorithm) {
+        let line = thread_line(hits, algorithm, &|i| hits[i].seq);
+        let mut seen = numbers(&line);
+        seen.sort_unstable();
+        let all: Vec<u32> = (1..=hits.len() as u32).collect();
+        assert_eq!(seen, all, "{line}");
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_cap_shows_every_message() {
+        // A first message and 10,001 replies, each to the one before (the old cap of 10,000
+        // levels dropped the last): the deepest ones hang flat, none vanish.
+        let n = 10_002u32;
+        let hits: Vec<Hit> = (1..=n)
+            .map(|i| {
+                let refs: String = if i == 1 {
+                    String::new()
+                } else {
+                    format!("In-Reply-To: <{}@t>\r\n", i - 1)
+                };
+                hit(
+                    i,
+                    format!("Message-ID: <{i}@t>\r\n{refs}Subject: chain\r\n\r\n"),
+                )
+            })
+            .collect();
+        let line = thread_line(&hits, ThreadAlgorithm::References, &|i| hits[i].seq);
+        let got = numbers(&line);
+        assert_eq!(got, (1..=n).collect::<Vec<_>>());
+        // The first MAX_DEPTH messages still form one chain.
+        let chain: String = (1..=MAX_DEPTH as u32 + 1)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            line.starts_with(&format!("* THREAD ({chain} (")),
+            "{}",
+            &line[..200]
+        );
+        each_once(&hits, ThreadAlgorithm::OrderedSubject);
+    }
+
+    proptest::proptest! {
+        /// Any Message-ID / References / Subject soup, with duplicate ids, self references
+        /// and cycles: every message appears exactly once in every THREAD answer.
+        #[test]
+        fn every_message_appears_exactly_once(
+            msgs in proptest::collection::vec(
+                (
+                    proptest::option::of(0u8..12),
+                    proptest::collection::vec(0u8..12, 0..5),
+                    proptest::option::of(0u8..12),
+                    0u8..3,
+                ),
+                0..40,
+            )
+        ) {
+            let hits: Vec<Hit> = msgs
+                .iter()
+                .zip(1u32..)
+                .map(|((own, refs, reply_to, subject), seq)| {
+                    let mut h = String::new();
+                    if let Some(id) = own {
+                        h.push_str(&format!("Message-ID: <{id}@t>\r\n"));
+                    }
+                    if !refs.is_empty() {
+                        let r: Vec<String> = refs.iter().map(|r| format!("<{r}@t>")).collect();
+                        h.push_str(&format!("References: {}\r\n", r.join(" ")));
+                    }
+                    if let Some(r) = reply_to {
+                        h.push_str(&format!("In-Reply-To: <{r}@t>\r\n"));
+                    }
+                    h.push_str(&format!("Subject: Re: s{subject}\r\n\r\n"));
+                    hit(seq, h)
+                })
+                .collect();
+            each_once(&hits, ThreadAlgorithm::References);
+            each_once(&hits, ThreadAlgorithm::OrderedSubject);
+        }
     }
 
     #[test]
