@@ -12,6 +12,7 @@ use mail_auth::{
     SpfResult,
 };
 use mailkeep_core::config::Inbound;
+use mailkeep_imap::author::normalize_domain;
 
 /// What to do with an inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,14 +145,18 @@ pub async fn check(
     if let Some(why) = ambiguous_from(message) {
         return Decision::Reject(format!("Message refused: {why}"));
     }
-    let Some(parsed) = AuthenticatedMessage::parse(message) else {
+    // One parser (the one IMAP ENVELOPE shows) decides the author; anything but exactly
+    // one address with a valid domain is refused, RFC 7489 §6.6.1.
+    let author = match mailkeep_imap::author::author(message) {
+        Ok(a) => a,
+        Err(why) => return Decision::Reject(format!("Message refused: {why}")),
+    };
+    let Some(mut parsed) = AuthenticatedMessage::parse(message) else {
         return Decision::Reject("Message refused: header section cannot be parsed".into());
     };
-    let from_domain = parsed
-        .from
-        .first()
-        .map(|f| domain_of(f).to_ascii_lowercase())
-        .unwrap_or_default();
+    // mail-auth must evaluate exactly the domain we found, not its own reading of From:.
+    parsed.from = vec![author.address()];
+    let from_domain = author.domain.clone();
     let dkim = resolver.verify_dkim(&parsed).await;
     let helo = if cx.helo.is_empty() {
         "unknown"
@@ -172,6 +177,8 @@ pub async fn check(
     } else {
         domain_of(cx.mail_from)
     };
+    let mail_from_domain = &normalize_domain(mail_from_domain)
+        .unwrap_or_else(|_| mail_from_domain.to_ascii_lowercase());
     let dmarc = resolver
         .verify_dmarc(mail_auth::dmarc::verify::DmarcParameters {
             message: &parsed,
@@ -194,12 +201,8 @@ pub async fn check(
             "Message rejected: it fails the DMARC policy (p=reject) of {from_domain}"
         ));
     }
-    let own = !from_domain.is_empty()
-        && cx.own_domains.contains(&from_domain)
-        && !config
-            .unprotected_domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(&from_domain));
+    let same = |d: &String| normalize_domain(d).is_ok_and(|d| d == from_domain);
+    let own = cx.own_domains.iter().any(same) && !config.unprotected_domains.iter().any(same);
     if own && config.protect_own_domains {
         let dkim_ok = dkim.iter().any(|d| {
             *d.result() == DkimResult::Pass
