@@ -105,23 +105,107 @@ fn is_our_result(line: &[u8], hostname: &str) -> bool {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
         return false;
     };
-    if !line[..colon]
-        .trim_ascii()
-        .eq_ignore_ascii_case(b"authentication-results")
-    {
+    let name = line[..colon].trim_ascii();
+    let arc = name.eq_ignore_ascii_case(b"arc-authentication-results");
+    if !arc && !name.eq_ignore_ascii_case(b"authentication-results") {
         return false;
     }
-    let value = String::from_utf8_lossy(&line[colon + 1..]);
-    // authserv-id is the first token, possibly followed by a version, then ';'. A forger may
-    // put it on the next (folded) line; an id we cannot find on this line is treated as ours.
-    let id = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .next()
-        .unwrap_or("");
-    id.is_empty() || id.eq_ignore_ascii_case(hostname)
+    let mut value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
+    if arc {
+        // RFC 8617 §4.1.1: `i=N;` comes before the authserv-id.
+        value = value
+            .split_once(';')
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default();
+    }
+    // A forger may put the id on the next (folded) line: an id we cannot find on this line
+    // is treated as ours.
+    match authserv_id(&value) {
+        Some(id) => same_id(&id, hostname),
+        None => true,
+    }
+}
+
+/// The authserv-id of an RFC 8601 §2.2 value: after optional CFWS, a token or a
+/// quoted-string (an authres-version may follow).
+fn authserv_id(value: &str) -> Option<String> {
+    let mut chars = value.chars().peekable();
+    let mut depth = 0usize;
+    while let Some(&c) = chars.peek() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            '\\' if depth > 0 => {
+                chars.next();
+            }
+            c if depth > 0 || c.is_whitespace() => {}
+            _ => break,
+        }
+        chars.next();
+    }
+    let mut id = String::new();
+    if chars.peek() == Some(&'"') {
+        chars.next();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => id.extend(chars.next()),
+                '\r' | '\n' => {}
+                c => id.push(c),
+            }
+        }
+    } else {
+        id.extend(chars.take_while(|&c| {
+            !c.is_whitespace() && !c.is_control() && !"()<>@,;:\\\"/[]?=".contains(c)
+        }));
+    }
+    (!id.is_empty()).then_some(id)
+}
+
+/// Whether an authserv-id names us: equal after the normalisation From: domains get (case,
+/// trailing dot, UTS #46), or equal in its confusables skeleton, so that `mx.ex\u{430}mple.org`
+/// (Cyrillic a) or `MX.EXAMPLE.ORG.` cannot pass as someone else.
+fn same_id(id: &str, hostname: &str) -> bool {
+    let norm = |s: &str| normalize_domain(s).unwrap_or_else(|_| s.to_lowercase());
+    let (id, ours) = (norm(id), norm(hostname));
+    id == ours || skeleton(&id) == skeleton(&ours)
+}
+
+/// A small confusables skeleton (after UTS #39): U-labels decoded, lower-cased, trailing
+/// dots dropped, and letters that render like a Latin letter or digit mapped to it.
+fn skeleton(s: &str) -> String {
+    let (unicode, _) = idna::domain_to_unicode(s);
+    let mut out: String = unicode
+        .trim_end_matches('.')
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            '\u{430}' | '\u{3b1}' => 'a',
+            '\u{435}' | '\u{3b5}' => 'e',
+            '\u{43e}' | '\u{3bf}' | '0' => 'o',
+            '\u{440}' | '\u{3c1}' => 'p',
+            '\u{441}' | '\u{3f2}' => 'c',
+            '\u{445}' | '\u{3c7}' => 'x',
+            '\u{443}' | '\u{3b3}' => 'y',
+            '\u{456}' | '\u{3b9}' | '\u{131}' | '1' | '\u{4cf}' | '\u{406}' => 'l',
+            '\u{458}' => 'j',
+            '\u{455}' => 's',
+            '\u{501}' => 'd',
+            '\u{261}' => 'g',
+            '\u{4bb}' => 'h',
+            '\u{3bd}' => 'v',
+            '\u{3ba}' => 'k',
+            '\u{3c9}' => 'w',
+            '\u{43c}' => 'm',
+            '\u{43d}' => 'h',
+            '\u{442}' => 't',
+            '\u{432}' => 'b',
+            c => c,
+        })
+        .collect();
+    // i and l are one skeleton letter; so are rn and m.
+    out = out.replace('i', "l").replace("rn", "m");
+    out
 }
 
 fn domain_of(address: &str) -> &str {
@@ -238,6 +322,38 @@ Subject: hi\r\n\r\nAuthentication-Results: mx.example.org; body stays\r\n";
             "Authentication-Results: other.example; spf=fail\r\nSubject: hi\r\n\r\n\
 Authentication-Results: mx.example.org; body stays\r\n"
         );
+    }
+
+    #[test]
+    fn forged_results_in_every_spelling_are_removed() {
+        for forged in [
+            "Authentication-Results: (comment) mx.example.org; dkim=pass",
+            "Authentication-Results: \"mx.example.org\"; dkim=pass",
+            "Authentication-Results: mx.example.org.; dkim=pass",
+            "Authentication-Results: mx.example.org 1; dkim=pass",
+            "Authentication-Results: mx.example.org(c); dkim=pass",
+            "Authentication-Results: \"mx.example.org.\" 1 (v); dkim=pass",
+            "Authentication-Results: MX.EXAMPLE.ORG; dkim=pass",
+            "Authentication-Results: mx.ex\u{430}mple.org; dkim=pass",
+            "Authentication-Results: mx.exampie.org; dkim=pass",
+            "Authentication-Results: mx.\u{ff45}xample.org; dkim=pass",
+            "Authentication-Results: mx.xn--exmple-4nf.org; dkim=pass",
+            "ARC-Authentication-Results: i=1; mx.example.org; dkim=pass",
+            "arc-authentication-results: i=2;\r\n mx.example.org.; dmarc=pass",
+        ] {
+            let msg = format!("{forged}\r\nSubject: hi\r\n\r\nbody\r\n");
+            let out = strip_forged_results(msg.as_bytes(), "mx.example.org");
+            assert_eq!(out, b"Subject: hi\r\n\r\nbody\r\n", "{forged:?} kept");
+        }
+        for kept in [
+            "Authentication-Results: other.example; spf=fail",
+            "Authentication-Results: mx.example.org.evil; spf=fail",
+            "ARC-Authentication-Results: i=1; relay.example.net; spf=pass",
+        ] {
+            let msg = format!("{kept}\r\nSubject: hi\r\n\r\n");
+            let out = strip_forged_results(msg.as_bytes(), "mx.example.org");
+            assert_eq!(out, msg.as_bytes(), "{kept:?} removed");
+        }
     }
 
     #[test]
