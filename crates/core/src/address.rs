@@ -48,7 +48,9 @@ pub fn parse_domain(input: &str) -> Result<String, AddressError> {
             return Err(err("a domain may hold only letters, digits, '-' and '.'"));
         }
     }
-    Ok(d)
+    // One stored form for both spellings of an IDN: A-labels, as DNS and DMARC use them.
+    mailkeep_imap::author::normalize_domain(&d)
+        .map_err(|_| err("not a valid internationalised domain name"))
 }
 
 impl Address {
@@ -121,6 +123,24 @@ mod tests {
                 .unwrap()
                 .without_tag()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn idn_domains_are_stored_as_a_labels() {
+        assert_eq!(
+            parse_domain("B\u{fc}cher.Example.").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            parse_domain("xn--bcher-kva.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            Address::parse("J\u{f6}rg@b\u{fc}cher.example")
+                .unwrap()
+                .to_string(),
+            "j\u{f6}rg@xn--bcher-kva.example"
         );
     }
 

@@ -167,7 +167,16 @@ fn addr_spec(toks: &[Tok]) -> (Vec<u8>, Vec<u8>) {
 /// Parses an address-list header value (unfolded or not) into ENVELOPE
 /// addresses, with group markers. Best effort: never fails.
 pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
+    parse_address_list_strict(value).0
+}
+
+/// [`parse_address_list`], and whether the value parsed without skipping or
+/// repairing anything (an unclosed `<` or group, words after `>`, a stray `;`).
+/// The author check refuses what is not clean, since other parsers may repair
+/// it differently.
+pub fn parse_address_list_strict(value: &[u8]) -> (Vec<Address>, bool) {
     let toks = tokenize(value);
+    let mut clean = true;
     let mut out = Vec::new();
     let mut pending: Vec<Tok> = Vec::new();
     let mut comment: Option<Vec<u8>> = None;
@@ -197,6 +206,9 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
                     i += 1;
                 }
                 let inner = toks.get(start..i).unwrap_or_default();
+                if i >= toks.len() || inner.contains(&Tok::Special(b'<')) {
+                    clean = false;
+                }
                 i += 1; // '>'
                 let (adl, spec) = match inner.first() {
                     Some(Tok::Special(b'@')) => {
@@ -227,6 +239,9 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
                     .get(i)
                     .is_some_and(|t| !matches!(t, Tok::Special(b',') | Tok::Special(b';')))
                 {
+                    if !matches!(toks.get(i), Some(Tok::Comment(_))) {
+                        clean = false;
+                    }
                     i += 1;
                 }
             }
@@ -247,17 +262,25 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
                 if in_group {
                     out.push(Address::default());
                     in_group = false;
+                } else {
+                    clean = false;
                 }
             }
             Tok::Comment(c) => comment = Some(c.clone()),
-            other => pending.push(other.clone()),
+            other => {
+                if matches!(other, Tok::Special(b':' | b'>' | b'<')) {
+                    clean = false;
+                }
+                pending.push(other.clone());
+            }
         }
     }
     flush(&mut pending, &mut comment, &mut out);
     if in_group {
+        clean = false;
         out.push(Address::default());
     }
-    out
+    (out, clean)
 }
 
 fn write_address_list(out: &mut Vec<u8>, list: &[Address]) {

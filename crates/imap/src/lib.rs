@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod author;
 pub mod capability;
 pub mod command;
 pub mod datetime;

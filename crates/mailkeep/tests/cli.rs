@@ -279,3 +279,50 @@ fn a_second_server_on_the_same_data_is_refused() {
     // Administration beside a running server still works.
     ok(&dir, &["domain", "add", "example.net"], None);
 }
+
+/// An IDN domain is stored once, as A-labels: `init`, `domain add`, `user add` and `dns`
+/// accept either spelling, and `dns` prints only what a DNS provider accepts (ASCII).
+#[test]
+fn idn_domains_are_stored_and_printed_as_a_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    ok(&dir, &["init", "--domain", "b\u{fc}cher.example"], None);
+    ok(&dir, &["domain", "add", "M\u{fc}ller.example"], None);
+    let list = ok(&dir, &["domain", "list"], None);
+    assert!(list.contains("xn--bcher-kva.example"), "{list}");
+    assert!(list.contains("xn--mller-kva.example"), "{list}");
+    assert!(list.is_ascii(), "{list}");
+    fails_with(
+        &dir,
+        &["domain", "add", "xn--mller-kva.example"],
+        None,
+        "exists",
+    );
+    let pw = Some("a good long password\n");
+    ok(
+        &dir,
+        &[
+            "user",
+            "add",
+            "anna@b\u{fc}cher.example",
+            "--password-stdin",
+        ],
+        pw,
+    );
+    fails_with(
+        &dir,
+        &[
+            "user",
+            "add",
+            "anna@xn--bcher-kva.example",
+            "--password-stdin",
+        ],
+        pw,
+        "already exists",
+    );
+    for spelling in ["b\u{fc}cher.example", "xn--bcher-kva.example"] {
+        let zone = ok(&dir, &["dns", spelling], None);
+        assert!(zone.is_ascii(), "{zone}");
+        assert!(zone.contains("xn--bcher-kva.example"), "{zone}");
+    }
+}

@@ -12,6 +12,7 @@ use mail_auth::{
     SpfResult,
 };
 use mailkeep_core::config::Inbound;
+use mailkeep_imap::author::normalize_domain;
 
 /// What to do with an inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,23 +105,107 @@ fn is_our_result(line: &[u8], hostname: &str) -> bool {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
         return false;
     };
-    if !line[..colon]
-        .trim_ascii()
-        .eq_ignore_ascii_case(b"authentication-results")
-    {
+    let name = line[..colon].trim_ascii();
+    let arc = name.eq_ignore_ascii_case(b"arc-authentication-results");
+    if !arc && !name.eq_ignore_ascii_case(b"authentication-results") {
         return false;
     }
-    let value = String::from_utf8_lossy(&line[colon + 1..]);
-    // authserv-id is the first token, possibly followed by a version, then ';'. A forger may
-    // put it on the next (folded) line; an id we cannot find on this line is treated as ours.
-    let id = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .next()
-        .unwrap_or("");
-    id.is_empty() || id.eq_ignore_ascii_case(hostname)
+    let mut value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
+    if arc {
+        // RFC 8617 §4.1.1: `i=N;` comes before the authserv-id.
+        value = value
+            .split_once(';')
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default();
+    }
+    // A forger may put the id on the next (folded) line: an id we cannot find on this line
+    // is treated as ours.
+    match authserv_id(&value) {
+        Some(id) => same_id(&id, hostname),
+        None => true,
+    }
+}
+
+/// The authserv-id of an RFC 8601 §2.2 value: after optional CFWS, a token or a
+/// quoted-string (an authres-version may follow).
+fn authserv_id(value: &str) -> Option<String> {
+    let mut chars = value.chars().peekable();
+    let mut depth = 0usize;
+    while let Some(&c) = chars.peek() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            '\\' if depth > 0 => {
+                chars.next();
+            }
+            c if depth > 0 || c.is_whitespace() => {}
+            _ => break,
+        }
+        chars.next();
+    }
+    let mut id = String::new();
+    if chars.peek() == Some(&'"') {
+        chars.next();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => id.extend(chars.next()),
+                '\r' | '\n' => {}
+                c => id.push(c),
+            }
+        }
+    } else {
+        id.extend(chars.take_while(|&c| {
+            !c.is_whitespace() && !c.is_control() && !"()<>@,;:\\\"/[]?=".contains(c)
+        }));
+    }
+    (!id.is_empty()).then_some(id)
+}
+
+/// Whether an authserv-id names us: equal after the normalisation From: domains get (case,
+/// trailing dot, UTS #46), or equal in its confusables skeleton, so that `mx.ex\u{430}mple.org`
+/// (Cyrillic a) or `MX.EXAMPLE.ORG.` cannot pass as someone else.
+fn same_id(id: &str, hostname: &str) -> bool {
+    let norm = |s: &str| normalize_domain(s).unwrap_or_else(|_| s.to_lowercase());
+    let (id, ours) = (norm(id), norm(hostname));
+    id == ours || skeleton(&id) == skeleton(&ours)
+}
+
+/// A small confusables skeleton (after UTS #39): U-labels decoded, lower-cased, trailing
+/// dots dropped, and letters that render like a Latin letter or digit mapped to it.
+fn skeleton(s: &str) -> String {
+    let (unicode, _) = idna::domain_to_unicode(s);
+    let mut out: String = unicode
+        .trim_end_matches('.')
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            '\u{430}' | '\u{3b1}' => 'a',
+            '\u{435}' | '\u{3b5}' => 'e',
+            '\u{43e}' | '\u{3bf}' | '0' => 'o',
+            '\u{440}' | '\u{3c1}' => 'p',
+            '\u{441}' | '\u{3f2}' => 'c',
+            '\u{445}' | '\u{3c7}' => 'x',
+            '\u{443}' | '\u{3b3}' => 'y',
+            '\u{456}' | '\u{3b9}' | '\u{131}' | '1' | '\u{4cf}' | '\u{406}' => 'l',
+            '\u{458}' => 'j',
+            '\u{455}' => 's',
+            '\u{501}' => 'd',
+            '\u{261}' => 'g',
+            '\u{4bb}' => 'h',
+            '\u{3bd}' => 'v',
+            '\u{3ba}' => 'k',
+            '\u{3c9}' => 'w',
+            '\u{43c}' => 'm',
+            '\u{43d}' => 'h',
+            '\u{442}' => 't',
+            '\u{432}' => 'b',
+            c => c,
+        })
+        .collect();
+    // i and l are one skeleton letter; so are rn and m.
+    out = out.replace('i', "l").replace("rn", "m");
+    out
 }
 
 fn domain_of(address: &str) -> &str {
@@ -144,14 +229,18 @@ pub async fn check(
     if let Some(why) = ambiguous_from(message) {
         return Decision::Reject(format!("Message refused: {why}"));
     }
-    let Some(parsed) = AuthenticatedMessage::parse(message) else {
+    // One parser (the one IMAP ENVELOPE shows) decides the author; anything but exactly
+    // one address with a valid domain is refused, RFC 7489 §6.6.1.
+    let author = match mailkeep_imap::author::author(message) {
+        Ok(a) => a,
+        Err(why) => return Decision::Reject(format!("Message refused: {why}")),
+    };
+    let Some(mut parsed) = AuthenticatedMessage::parse(message) else {
         return Decision::Reject("Message refused: header section cannot be parsed".into());
     };
-    let from_domain = parsed
-        .from
-        .first()
-        .map(|f| domain_of(f).to_ascii_lowercase())
-        .unwrap_or_default();
+    // mail-auth must evaluate exactly the domain we found, not its own reading of From:.
+    parsed.from = vec![author.address()];
+    let from_domain = author.domain.clone();
     let dkim = resolver.verify_dkim(&parsed).await;
     let helo = if cx.helo.is_empty() {
         "unknown"
@@ -172,6 +261,8 @@ pub async fn check(
     } else {
         domain_of(cx.mail_from)
     };
+    let mail_from_domain = &normalize_domain(mail_from_domain)
+        .unwrap_or_else(|_| mail_from_domain.to_ascii_lowercase());
     let dmarc = resolver
         .verify_dmarc(mail_auth::dmarc::verify::DmarcParameters {
             message: &parsed,
@@ -194,12 +285,8 @@ pub async fn check(
             "Message rejected: it fails the DMARC policy (p=reject) of {from_domain}"
         ));
     }
-    let own = !from_domain.is_empty()
-        && cx.own_domains.contains(&from_domain)
-        && !config
-            .unprotected_domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(&from_domain));
+    let same = |d: &String| normalize_domain(d).is_ok_and(|d| d == from_domain);
+    let own = cx.own_domains.iter().any(same) && !config.unprotected_domains.iter().any(same);
     if own && config.protect_own_domains {
         let dkim_ok = dkim.iter().any(|d| {
             *d.result() == DkimResult::Pass
@@ -235,6 +322,38 @@ Subject: hi\r\n\r\nAuthentication-Results: mx.example.org; body stays\r\n";
             "Authentication-Results: other.example; spf=fail\r\nSubject: hi\r\n\r\n\
 Authentication-Results: mx.example.org; body stays\r\n"
         );
+    }
+
+    #[test]
+    fn forged_results_in_every_spelling_are_removed() {
+        for forged in [
+            "Authentication-Results: (comment) mx.example.org; dkim=pass",
+            "Authentication-Results: \"mx.example.org\"; dkim=pass",
+            "Authentication-Results: mx.example.org.; dkim=pass",
+            "Authentication-Results: mx.example.org 1; dkim=pass",
+            "Authentication-Results: mx.example.org(c); dkim=pass",
+            "Authentication-Results: \"mx.example.org.\" 1 (v); dkim=pass",
+            "Authentication-Results: MX.EXAMPLE.ORG; dkim=pass",
+            "Authentication-Results: mx.ex\u{430}mple.org; dkim=pass",
+            "Authentication-Results: mx.exampie.org; dkim=pass",
+            "Authentication-Results: mx.\u{ff45}xample.org; dkim=pass",
+            "Authentication-Results: mx.xn--exmple-4nf.org; dkim=pass",
+            "ARC-Authentication-Results: i=1; mx.example.org; dkim=pass",
+            "arc-authentication-results: i=2;\r\n mx.example.org.; dmarc=pass",
+        ] {
+            let msg = format!("{forged}\r\nSubject: hi\r\n\r\nbody\r\n");
+            let out = strip_forged_results(msg.as_bytes(), "mx.example.org");
+            assert_eq!(out, b"Subject: hi\r\n\r\nbody\r\n", "{forged:?} kept");
+        }
+        for kept in [
+            "Authentication-Results: other.example; spf=fail",
+            "Authentication-Results: mx.example.org.evil; spf=fail",
+            "ARC-Authentication-Results: i=1; relay.example.net; spf=pass",
+        ] {
+            let msg = format!("{kept}\r\nSubject: hi\r\n\r\n");
+            let out = strip_forged_results(msg.as_bytes(), "mx.example.org");
+            assert_eq!(out, msg.as_bytes(), "{kept:?} removed");
+        }
     }
 
     #[test]

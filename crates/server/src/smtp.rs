@@ -455,19 +455,11 @@ async fn own_domains(shared: &Arc<Shared>) -> Option<Vec<String>> {
     Some(names)
 }
 
-/// The addresses in the From: header field, as mail-parser reads them.
+/// The author address, read by the same parser as inbound DMARC and IMAP ENVELOPE; empty
+/// when From: does not hold exactly one address with a valid domain.
 fn from_addresses(body: &[u8]) -> Vec<String> {
-    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(body) else {
-        return Vec::new();
-    };
-    parsed
-        .from()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.address())
-                .map(str::to_owned)
-                .collect()
-        })
+    mailkeep_imap::author::author(body)
+        .map(|a| vec![a.address()])
         .unwrap_or_default()
 }
 

@@ -281,6 +281,29 @@ mod tests {
     }
 
     #[test]
+    fn malformed_rcpt_paths_are_501_5_1_3() {
+        for bad in [
+            "TO:<<bob@example.org>>",
+            "TO:<bob@example.org>>",
+            "TO:<<bob@example.org>",
+            "TO:< bob@example.org>",
+            "TO:<bob@@example.org>",
+            "TO:<bob@example.org><x>",
+            "TO:bob@example.org",
+            "TO:<bob@example.org.>",
+            "TO:<<>>",
+            "TO:<>",
+        ] {
+            let reply = parse_rcpt(bad, true).unwrap_err();
+            assert!(reply.to_string().starts_with("501 5.1.3"), "{bad}: {reply}");
+        }
+        assert_eq!(
+            parse_rcpt("TO:<bob@example.org>", false),
+            Ok("bob@example.org")
+        );
+    }
+
+    #[test]
     fn mail_args() {
         let m = parse_mail("FROM:<a@b> SIZE=10 BODY=8bitmime SMTPUTF8").unwrap();
         assert_eq!(
