@@ -383,6 +383,13 @@ pub struct Smtp {
     pub command_timeout_secs: u64,
     /// Seconds to wait for each chunk of message data.
     pub data_timeout_secs: u64,
+    /// Seconds a whole session may last.
+    pub max_session_secs: u64,
+    /// NOOP/RSET/VRFY/HELP tolerated before each counts as an error (Postfix
+    /// smtpd_junk_command_limit).
+    pub max_junk_commands: usize,
+    /// Slowest message data accepted, bytes per second (Postfix smtpd_min_data_rate); 0 = off.
+    pub min_data_rate: u64,
     /// Concurrent connections from one IP address.
     pub max_connections_per_ip: usize,
     /// Concurrent SMTP connections in all.
@@ -401,6 +408,9 @@ impl Default for Smtp {
             max_errors: 10,
             command_timeout_secs: 300,
             data_timeout_secs: 600,
+            max_session_secs: 3600,
+            max_junk_commands: 100,
+            min_data_rate: 500,
             max_connections_per_ip: 20,
             max_connections: 1000,
             bare_newline: BareNewline::Normalize,
@@ -565,6 +575,7 @@ impl Config {
             ("outbound.timeout_secs", self.outbound.timeout_secs),
             ("smtp.command_timeout_secs", self.smtp.command_timeout_secs),
             ("smtp.data_timeout_secs", self.smtp.data_timeout_secs),
+            ("smtp.max_session_secs", self.smtp.max_session_secs),
             ("imap.idle_timeout_secs", self.imap.idle_timeout_secs),
             ("imap.login_timeout_secs", self.imap.login_timeout_secs),
         ];
@@ -639,6 +650,9 @@ max_data_line = {mdl}              # bytes incl. CRLF of one message line (RFC m
 max_errors = {me}                    # error replies before the connection is closed
 command_timeout_secs = {ct}         # RFC 5321 §4.5.3.2: at least 5 minutes
 data_timeout_secs = {dt}            # per data chunk; RFC suggests 10 minutes for the end
+max_session_secs = {mss}           # a whole session, however busy; then 421 4.4.2
+max_junk_commands = {mjc}           # NOOP/RSET/VRFY/HELP; beyond, each is an error (reset per message)
+min_data_rate = {mdr}               # bytes/s of DATA/BDAT after a start of data_timeout_secs; 0 = off
 max_connections_per_ip = {mcpi}
 max_connections = {mc}
 bare_newline = "normalize"         # bare CR or LF in a message: "normalize" to CRLF or "reject"
@@ -719,6 +733,9 @@ wait_secs = {memw}                     # then 451 4.3.1 / NO [UNAVAILABLE]: try 
             me = s.max_errors,
             ct = s.command_timeout_secs,
             dt = s.data_timeout_secs,
+            mss = s.max_session_secs,
+            mjc = s.max_junk_commands,
+            mdr = s.min_data_rate,
             mcpi = s.max_connections_per_ip,
             mc = s.max_connections,
             iml = i.max_line,

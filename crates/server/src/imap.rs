@@ -592,22 +592,37 @@ impl Session {
 
     async fn login(&mut self, tag: &str, username: String, password: String) {
         let ip = self.peer.ip();
-        if let Err(blocked) =
-            self.shared
+        let name = crate::throttle::login_name(&username);
+        let valid = name.is_some();
+        // A name that is no address takes a try like a wrong password, so guessing user
+        // names is throttled too.
+        let budget_name = name.clone().unwrap_or_else(|| username.clone());
+        let try_ =
+            match self
+                .shared
                 .auth_throttle
-                .check(ip, &username, std::time::Instant::now())
-        {
-            tracing::warn!(peer = %self.peer, user = %username, "imap login refused: too many failures");
-            return self.tagged(tag, Status::No, Some("UNAVAILABLE"), &blocked.text());
-        }
-        let store = self.acting.clone();
-        let tried = username.clone();
-        match blocking(move || {
-            accounts::authenticate(&store, &username, &password, accounts::Service::Imap)
-        })
-        .await
-        {
+                .reserve(ip, &budget_name, std::time::Instant::now())
+            {
+                Ok(t) => t,
+                Err(blocked) => {
+                    crate::throttle::log_failure("imap", ip, &username, "throttled");
+                    return self.tagged(tag, Status::No, Some("UNAVAILABLE"), &blocked.text());
+                }
+            };
+        let tried = username;
+        let verdict = match name {
+            None => Some(Ok(None)),
+            Some(user) => {
+                let store = self.acting.clone();
+                blocking(move || {
+                    accounts::authenticate(&store, &user, &password, accounts::Service::Imap)
+                })
+                .await
+            }
+        };
+        match verdict {
             Some(Ok(Some(acc))) => {
+                self.shared.auth_throttle.succeeded(try_);
                 let Some(slot) = self.shared.imap_sessions.acquire(acc.id) else {
                     return self.tagged(
                         tag,
@@ -638,10 +653,16 @@ impl Session {
                     name: String::new(),
                     origin: self.peer.ip().to_string(),
                 });
-                let (delay, block) =
-                    self.shared
-                        .auth_throttle
-                        .failed(ip, &tried, std::time::Instant::now());
+                let reason = if valid {
+                    "bad-credentials"
+                } else {
+                    "invalid-login-name"
+                };
+                crate::throttle::log_failure("imap", ip, &tried, reason);
+                let (delay, block) = self
+                    .shared
+                    .auth_throttle
+                    .failed(try_, std::time::Instant::now());
                 crate::audit(&anonymous, &tried, "imap login failed").await;
                 if let Some(b) = block {
                     let why = format!("logins refused: {}", b.text());
@@ -655,12 +676,15 @@ impl Session {
                     "Invalid credentials",
                 )
             }
-            _ => self.tagged(
-                tag,
-                Status::No,
-                Some("UNAVAILABLE"),
-                "Temporary failure, try again later",
-            ),
+            _ => {
+                self.shared.auth_throttle.refund(try_);
+                self.tagged(
+                    tag,
+                    Status::No,
+                    Some("UNAVAILABLE"),
+                    "Temporary failure, try again later",
+                )
+            }
         }
     }
 
@@ -729,6 +753,7 @@ impl Session {
             return Ok(());
         };
         if !authz.is_empty() && !authz.eq_ignore_ascii_case(authc) {
+            crate::throttle::log_failure("imap", self.peer.ip(), authc, "authzid-mismatch");
             self.tagged(
                 tag,
                 Status::No,

@@ -31,6 +31,9 @@ fn session_config(shared: &Shared, kind: Kind) -> SessionConfig {
         max_errors: s.max_errors,
         command_timeout: Duration::from_secs(s.command_timeout_secs),
         data_timeout: Duration::from_secs(s.data_timeout_secs),
+        max_session: Duration::from_secs(s.max_session_secs),
+        max_junk_commands: s.max_junk_commands,
+        min_data_rate: s.min_data_rate,
         bare_newline: match s.bare_newline {
             mailkeep_core::config::BareNewline::Normalize => BareNewline::Normalize,
             mailkeep_core::config::BareNewline::Reject => BareNewline::Reject,
@@ -260,6 +263,7 @@ async fn auth(
     peer: SocketAddr,
 ) -> AuthVerdict {
     if !creds.authzid.is_empty() && creds.authzid != creds.username {
+        crate::throttle::log_failure("smtp", peer.ip(), &creds.username, "authzid-mismatch");
         return AuthVerdict::Fail(reply(
             535,
             (5, 7, 8),
@@ -273,20 +277,34 @@ async fn auth(
             origin: peer.ip().to_string(),
         })
     };
-    if let Err(blocked) =
-        shared
-            .auth_throttle
-            .check(peer.ip(), &creds.username, std::time::Instant::now())
+    let ip = peer.ip();
+    let name = crate::throttle::login_name(&creds.username);
+    // A name that is no address takes a try from the address's budget like a wrong
+    // password, so guessing user names is throttled too.
+    let valid = name.is_some();
+    let budget_name = name.clone().unwrap_or_else(|| creds.username.clone());
+    let try_ = match shared
+        .auth_throttle
+        .reserve(ip, &budget_name, std::time::Instant::now())
     {
-        tracing::warn!(%peer, user = %creds.username, "smtp auth refused: too many failures");
-        return AuthVerdict::Fail(reply(454, (4, 7, 0), blocked.text()));
-    }
-    let store = shared.store.clone();
-    let (user, pass) = (creds.username.clone(), creds.password.clone());
-    match blocking(move || accounts::authenticate(&store, &user, &pass, accounts::Service::Smtp))
-        .await
-    {
+        Ok(t) => t,
+        Err(blocked) => {
+            crate::throttle::log_failure("smtp", ip, &creds.username, "throttled");
+            return AuthVerdict::Fail(reply(454, (4, 7, 0), blocked.text()));
+        }
+    };
+    let verdict = match name {
+        None => Some(Ok(None)),
+        Some(user) => {
+            let store = shared.store.clone();
+            let pass = creds.password.clone();
+            blocking(move || accounts::authenticate(&store, &user, &pass, accounts::Service::Smtp))
+                .await
+        }
+    };
+    match verdict {
         Some(Ok(Some(acc))) => {
+            shared.auth_throttle.succeeded(try_);
             tracing::info!(%peer, user = %acc.address, mechanism = creds.mechanism.name(), "smtp auth ok");
             let me = shared
                 .store
@@ -297,11 +315,13 @@ async fn auth(
             AuthVerdict::Accept { identity }
         }
         Some(Ok(None)) => {
-            tracing::warn!(%peer, user = %creds.username, "smtp auth failed");
-            let (delay, block) =
-                shared
-                    .auth_throttle
-                    .failed(peer.ip(), &creds.username, std::time::Instant::now());
+            let reason = if valid {
+                "bad-credentials"
+            } else {
+                "invalid-login-name"
+            };
+            crate::throttle::log_failure("smtp", ip, &creds.username, reason);
+            let (delay, block) = shared.auth_throttle.failed(try_, std::time::Instant::now());
             crate::audit(&anonymous(), &creds.username, "smtp auth failed").await;
             if let Some(b) = block {
                 let why = format!("logins refused: {}", b.text());
@@ -310,11 +330,14 @@ async fn auth(
             tokio::time::sleep(delay).await;
             AuthVerdict::Reject
         }
-        _ => AuthVerdict::Fail(reply(
-            454,
-            (4, 7, 0),
-            "Temporary authentication failure, try again later",
-        )),
+        _ => {
+            shared.auth_throttle.refund(try_);
+            AuthVerdict::Fail(reply(
+                454,
+                (4, 7, 0),
+                "Temporary authentication failure, try again later",
+            ))
+        }
     }
 }
 

@@ -97,8 +97,12 @@ impl AuthThrottle {
         Duration::from_secs(self.limits.window_secs)
     }
 
-    /// Whether a login from `ip` as `name` may be tried now.
-    pub fn check(&self, ip: IpAddr, name: &str, now: Instant) -> Result<(), Blocked> {
+    /// Takes one try for a login from `ip` as `name`, before its password is checked: the
+    /// try counts as a failure at once, so parallel logins cannot all pass a check made
+    /// before any of them failed. [`AuthThrottle::succeeded`] gives it back,
+    /// [`AuthThrottle::failed`] keeps it, [`AuthThrottle::refund`] gives it back when the
+    /// password could not be checked at all.
+    pub fn reserve(&self, ip: IpAddr, name: &str, now: Instant) -> Result<Try, Blocked> {
         let window = self.window();
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(q) = w.by_ip.get_mut(&key(ip)) {
@@ -113,59 +117,129 @@ impl AuthThrottle {
                 return Err(Blocked::Account(wait));
             }
         }
-        Ok(())
+        self.sweep(&mut w, now);
+        let from_ip = w.by_ip.entry(key(ip)).or_default();
+        from_ip.push_back(now);
+        let ip_nth = from_ip.len();
+        let for_name = w.by_name.entry(name_key(name)).or_default();
+        for_name.push_back(now);
+        let name_nth = for_name.len();
+        Ok(Try {
+            ip: key(ip),
+            name: name_key(name),
+            at: now,
+            ip_nth,
+            name_nth,
+        })
     }
 
-    /// Records a failed login; returns how long to wait before answering it, and the block
-    /// it started, if it was the last try allowed.
-    pub fn failed(&self, ip: IpAddr, name: &str, now: Instant) -> (Duration, Option<Blocked>) {
+    /// The password was right: the try does not count.
+    pub fn succeeded(&self, t: Try) {
+        self.refund(t);
+    }
+
+    /// The password could not be checked (store error): the try does not count.
+    pub fn refund(&self, t: Try) {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let drop_one = |q: &mut VecDeque<Instant>| {
+            if let Some(i) = q.iter().rposition(|x| *x == t.at) {
+                q.remove(i);
+            }
+        };
+        if let Some(q) = w.by_ip.get_mut(&t.ip) {
+            drop_one(q);
+        }
+        if let Some(q) = w.by_name.get_mut(&t.name) {
+            drop_one(q);
+        }
+    }
+
+    /// The password was wrong: the try stays counted. Returns how long to wait before
+    /// answering, and the block it started, if it was the last try allowed.
+    pub fn failed(&self, t: Try, now: Instant) -> (Duration, Option<Blocked>) {
         let window = self.window();
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if w.by_ip.len() + w.by_name.len() > w.sweep_at.max(SWEEP_AT) {
-            // Empty windows go; if a spread-out attack still leaves too many, single failures
-            // go too (they are far from any limit), so memory stays bounded.
-            let keep = if w.by_ip.len() + w.by_name.len() > HARD_CAP {
-                2
-            } else {
-                1
-            };
-            w.by_ip.retain(|_, q| {
-                expire(q, window, now);
-                q.len() >= keep
-            });
-            w.by_name.retain(|_, q| {
-                expire(q, window, now);
-                q.len() >= keep
-            });
-            let left = w.by_ip.len() + w.by_name.len();
-            w.sweep_at = (2 * left).clamp(SWEEP_AT, HARD_CAP).max(left + SWEEP_AT);
-        }
-        let from_ip = w.by_ip.entry(key(ip)).or_default();
-        expire(from_ip, window, now);
-        from_ip.push_back(now);
-        let ip_failures = from_ip.len() as u64;
-        let ip_wait = expire(from_ip, window, now);
-        let for_name = w.by_name.entry(name_key(name)).or_default();
-        expire(for_name, window, now);
-        for_name.push_back(now);
-        let name_failures = for_name.len() as u64;
-        let name_wait = expire(for_name, window, now);
+        let (ip_failures, ip_wait) = w.by_ip.get_mut(&t.ip).map_or((0, Duration::ZERO), |q| {
+            let wait = expire(q, window, now);
+            (q.len() as u64, wait)
+        });
+        let (_, name_wait) = w.by_name.get_mut(&t.name).map_or((0, Duration::ZERO), |q| {
+            let wait = expire(q, window, now);
+            (q.len() as u64, wait)
+        });
         let base = self.limits.failure_delay_ms;
         let delay = Duration::from_millis(base.saturating_mul(ip_failures.min(10)));
-        let block = if ip_failures == u64::from(self.limits.max_failures_per_ip) {
+        let block = if t.ip_nth == self.limits.max_failures_per_ip as usize {
             Some(Blocked::Address(ip_wait))
-        } else if name_failures == u64::from(self.limits.max_failures_per_account) {
+        } else if t.name_nth == self.limits.max_failures_per_account as usize {
             Some(Blocked::Account(name_wait))
         } else {
             None
         };
         (delay, block)
     }
+
+    fn sweep(&self, w: &mut Windows, now: Instant) {
+        let window = self.window();
+        if w.by_ip.len() + w.by_name.len() <= w.sweep_at.max(SWEEP_AT) {
+            return;
+        }
+        // Empty windows go; if a spread-out attack still leaves too many, single failures
+        // go too (they are far from any limit), so memory stays bounded.
+        let keep = if w.by_ip.len() + w.by_name.len() > HARD_CAP {
+            2
+        } else {
+            1
+        };
+        w.by_ip.retain(|_, q| {
+            expire(q, window, now);
+            q.len() >= keep
+        });
+        w.by_name.retain(|_, q| {
+            expire(q, window, now);
+            q.len() >= keep
+        });
+        let left = w.by_ip.len() + w.by_name.len();
+        w.sweep_at = (2 * left).clamp(SWEEP_AT, HARD_CAP).max(left + SWEEP_AT);
+    }
+}
+
+/// One login try taken from the budget by [`AuthThrottle::reserve`].
+#[must_use = "a try is settled by succeeded, failed or refund"]
+pub(crate) struct Try {
+    ip: IpAddr,
+    name: String,
+    at: Instant,
+    /// Which try in the window this is, so that only the last one allowed reports the
+    /// block it starts, however many race.
+    ip_nth: usize,
+    name_nth: usize,
+}
+
+/// The login name a throttle and a lookup use: the address as [`Address::parse`] normalises
+/// it (case, trailing dot of the domain), so `Bob@Example.org.` shares bob@example.org's
+/// budget; `None` for a name that is no address, which no account can have.
+pub(crate) fn login_name(raw: &str) -> Option<String> {
+    mailkeep_core::address::Address::parse(raw.trim())
+        .ok()
+        .map(|a| a.to_string())
+}
+
+/// The one line every failed authentication writes, on every protocol, for fail2ban and
+/// the like (see README "Failed logins"); the name is written as given, quoted and escaped
+/// so a client cannot forge a line.
+pub(crate) fn log_failure(proto: &str, ip: IpAddr, login: &str, reason: &str) {
+    let login: String = login.chars().take(256).collect();
+    tracing::warn!(
+        target: "mailkeep::authfail",
+        "auth failed proto={proto} ip={ip} login={login:?} reason={reason}"
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn limits() -> Auth {
         Auth {
@@ -176,23 +250,104 @@ mod tests {
         }
     }
 
+    fn fail(t: &AuthThrottle, ip: IpAddr, name: &str, now: Instant) -> (Duration, Option<Blocked>) {
+        let r = t.reserve(ip, name, now).expect("not blocked");
+        t.failed(r, now)
+    }
+
     #[test]
     fn an_address_gets_its_tries_then_waits_out_the_window() {
         let t = AuthThrottle::new(limits());
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         let t0 = Instant::now();
         for n in 1..=3u64 {
-            assert_eq!(t.check(ip, "alice", t0), Ok(()));
-            let (delay, block) = t.failed(ip, "alice", t0);
+            let (delay, block) = fail(&t, ip, "alice", t0);
             assert_eq!(delay, Duration::from_millis(100 * n), "growing");
             assert_eq!(block.is_some(), n == 3);
         }
-        assert!(matches!(t.check(ip, "bob", t0), Err(Blocked::Address(_))));
+        assert!(matches!(t.reserve(ip, "bob", t0), Err(Blocked::Address(_))));
         let later = t0 + Duration::from_secs(59);
-        assert!(t.check(ip, "bob", later).is_err());
-        assert_eq!(t.check(ip, "bob", t0 + Duration::from_secs(60)), Ok(()));
+        assert!(t.reserve(ip, "bob", later).is_err());
+        assert!(t.reserve(ip, "bob", t0 + Duration::from_secs(60)).is_ok());
         // Another address is not affected.
-        assert_eq!(t.check("192.0.2.8".parse().unwrap(), "bob", t0), Ok(()));
+        assert!(t.reserve("192.0.2.8".parse().unwrap(), "bob", t0).is_ok());
+    }
+
+    #[test]
+    fn parallel_tries_get_only_the_limit_between_them() {
+        // 40 logins racing: each one takes its try before its password is checked, so at
+        // most the limit of them ever reach the check, however they interleave.
+        let t = Arc::new(AuthThrottle::new(Auth {
+            max_failures_per_ip: 10,
+            max_failures_per_account: 10,
+            ..limits()
+        }));
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let t0 = Instant::now();
+        let barrier = Arc::new(std::sync::Barrier::new(40));
+        let threads: Vec<_> = (0..40)
+            .map(|_| {
+                let (t, barrier) = (t.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let r = t.reserve(ip, "bob@example.org", t0)?;
+                    // The slow password check, during which the others try too.
+                    std::thread::sleep(Duration::from_millis(20));
+                    t.failed(r, t0);
+                    Ok::<(), Blocked>(())
+                })
+            })
+            .collect();
+        let checked = threads
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(Result::is_ok)
+            .count();
+        assert_eq!(checked, 10);
+    }
+
+    #[test]
+    fn a_right_password_gives_its_try_back() {
+        let t = AuthThrottle::new(limits());
+        let ip: IpAddr = "192.0.2.10".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            let r = t
+                .reserve(ip, "alice", t0)
+                .expect("a user who logs in is never blocked");
+            t.succeeded(r);
+        }
+        let r = t.reserve(ip, "alice", t0).unwrap();
+        t.refund(r);
+        assert_eq!(fail(&t, ip, "alice", t0).0, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn login_names_are_normalised_once_and_non_addresses_refused() {
+        assert_eq!(
+            login_name("bob@example.org.").as_deref(),
+            Some("bob@example.org")
+        );
+        assert_eq!(
+            login_name("Bob@EXAMPLE.org").as_deref(),
+            Some("bob@example.org")
+        );
+        assert_eq!(login_name("bob"), None);
+        assert_eq!(login_name("bob@"), None);
+        assert_eq!(login_name("bob@exa mple.org"), None);
+        // A trailing dot shares the plain name's budget.
+        let t = AuthThrottle::new(limits());
+        let t0 = Instant::now();
+        for n in 0..5u8 {
+            let ip = IpAddr::from([198, 51, 100, n]);
+            fail(&t, ip, &login_name("bob@example.org").unwrap(), t0);
+        }
+        let fresh = IpAddr::from([203, 0, 113, 1]);
+        let dotted = login_name("bob@example.org.").unwrap();
+        assert!(matches!(
+            t.reserve(fresh, &dotted, t0),
+            Err(Blocked::Account(_))
+        ));
     }
 
     #[test]
@@ -201,15 +356,14 @@ mod tests {
         let t0 = Instant::now();
         for n in 0..5u8 {
             let ip = IpAddr::from([198, 51, 100, n]);
-            assert_eq!(t.check(ip, "Alice@Example.org", t0), Ok(()));
-            t.failed(ip, "alice@example.org", t0);
+            fail(&t, ip, "alice@example.org", t0);
         }
         let fresh = IpAddr::from([203, 0, 113, 1]);
         assert!(matches!(
-            t.check(fresh, "ALICE@example.org", t0),
+            t.reserve(fresh, "ALICE@example.org", t0),
             Err(Blocked::Account(_))
         ));
-        assert_eq!(t.check(fresh, "bob@example.org", t0), Ok(()));
+        assert!(t.reserve(fresh, "bob@example.org", t0).is_ok());
     }
 
     #[test]
@@ -218,12 +372,12 @@ mod tests {
         let t0 = Instant::now();
         for host in 1..=3u16 {
             let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, host));
-            t.failed(ip, &format!("u{host}"), t0);
+            fail(&t, ip, &format!("u{host}"), t0);
         }
         let same_net: IpAddr = "2001:db8:1:2::ffff".parse().unwrap();
         let other_net: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert!(t.check(same_net, "x", t0).is_err());
-        assert_eq!(t.check(other_net, "x", t0), Ok(()));
+        assert!(t.reserve(same_net, "x", t0).is_err());
+        assert!(t.reserve(other_net, "x", t0).is_ok());
     }
 
     #[test]
@@ -231,7 +385,7 @@ mod tests {
         let t = AuthThrottle::new(limits());
         let t0 = Instant::now();
         for n in 0..(HARD_CAP as u32 / 2 + 10) {
-            t.failed(IpAddr::from(n.to_be_bytes()), &format!("user{n}"), t0);
+            fail(&t, IpAddr::from(n.to_be_bytes()), &format!("user{n}"), t0);
         }
         let w = t.windows.lock().unwrap();
         assert!(

@@ -40,6 +40,17 @@ pub struct SessionConfig {
     pub command_timeout: Duration,
     /// Idle timeout while receiving DATA or BDAT content (RFC 5321 §4.5.3.2.6).
     pub data_timeout: Duration,
+    /// Longest a whole session may last, however busy (RFC 5321 only times each step, so
+    /// a client sending `NOOP` within every command timeout would otherwise stay forever).
+    /// Answered `421 4.4.2`.
+    pub max_session: Duration,
+    /// `NOOP`, `RSET`, `VRFY` and `HELP` commands tolerated before each further one counts
+    /// as an error (Postfix's `smtpd_junk_command_limit`); reset when a message is accepted.
+    pub max_junk_commands: usize,
+    /// Slowest DATA/BDAT content accepted, bytes per second, after a start of
+    /// `data_timeout` (Postfix's `smtpd_min_data_rate`): a client trickling a byte now
+    /// and then is cut off with `421 4.4.2`. 0 turns the check off.
+    pub min_data_rate: u64,
     /// Treatment of bare CR and bare LF in message content.
     pub bare_newline: BareNewline,
     /// Whether the listener can perform STARTTLS (RFC 3207).
@@ -63,6 +74,9 @@ impl Default for SessionConfig {
             max_errors: 10,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
+            max_session: Duration::from_secs(3600),
+            max_junk_commands: 100,
+            min_data_rate: 500,
             bare_newline: BareNewline::Normalize,
             starttls_available: false,
             auth_available: false,

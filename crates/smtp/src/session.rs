@@ -1,7 +1,7 @@
 //! The SMTP server state machine (RFC 5321 §4.1 and §4.3, RFC 3030, RFC 3207).
 
 use std::mem;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::command::{self, Verb};
 use crate::config::SessionConfig;
@@ -227,6 +227,15 @@ pub struct Session {
     /// Counts message contents begun (DATA accepted, first storing BDAT chunk), so that a
     /// caller spooling content can tell a new message from the rest of an abandoned one.
     content_id: u64,
+    /// When the session began, for `max_session`.
+    started: Instant,
+    /// The latest `receive`, mid-line or not: when message content began.
+    clock: Instant,
+    /// Commands that did nothing so far (`max_junk_commands`).
+    junk: usize,
+    /// Since when content of the current DATA or BDAT chunk arrives, and how many bytes of
+    /// it came (`min_data_rate`).
+    content: Option<(Instant, u64)>,
 }
 
 fn r(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply {
@@ -313,6 +322,10 @@ impl Session {
             errors: 0,
             last_activity: now,
             content_id: 0,
+            started: now,
+            clock: now,
+            junk: 0,
+            content: None,
         };
         session.send(greeting);
         session
@@ -344,6 +357,7 @@ impl Session {
         if bytes.is_empty() || !mid_line {
             self.last_activity = now;
         }
+        self.clock = now;
         match self.wait {
             Wait::None => self.pump(bytes),
             Wait::Tls => {}
@@ -418,6 +432,18 @@ impl Session {
         if !self.wants_input() {
             return None;
         }
+        [
+            self.idle_deadline(),
+            self.rate_deadline(),
+            self.session_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The last `receive` plus the command or data timeout (RFC 5321 §4.5.3.2).
+    fn idle_deadline(&self) -> Option<Instant> {
         let timeout = match self.phase {
             Phase::Data(_) | Phase::Bdat(_) => self.config.data_timeout,
             Phase::Command | Phase::DiscardLine | Phase::Sasl(_) => self.config.command_timeout,
@@ -425,17 +451,43 @@ impl Session {
         self.last_activity.checked_add(timeout)
     }
 
-    /// Closes the session with `421 4.4.2 <host> Error: timeout exceeded`
-    /// if `now` is at or past [`Session::next_deadline`].
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.next_deadline().is_some_and(|deadline| now >= deadline) {
-            let reply = Reply::new(
-                421,
-                Some((4, 4, 2)),
-                format!("{} Error: timeout exceeded", self.host),
-            );
-            self.close(Some(reply));
+    /// When content arriving at `min_data_rate` would have brought more than what came:
+    /// a start of one data timeout (so the RFC's own timeout is never shortened), plus a
+    /// second per `min_data_rate` bytes received.
+    fn rate_deadline(&self) -> Option<Instant> {
+        let (since, bytes) = self.content?;
+        let rate = self.config.min_data_rate;
+        if rate == 0 {
+            return None;
         }
+        let earned = Duration::from_secs(bytes / rate);
+        since
+            .checked_add(self.config.data_timeout)?
+            .checked_add(earned)
+    }
+
+    fn session_deadline(&self) -> Option<Instant> {
+        self.started.checked_add(self.config.max_session)
+    }
+
+    /// Closes the session with `421 4.4.2` if `now` is at or past
+    /// [`Session::next_deadline`]; the text says which limit was reached.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.wants_input() {
+            return;
+        }
+        let past = |d: Option<Instant>| d.is_some_and(|d| now >= d);
+        let why = if past(self.idle_deadline()) {
+            "timeout exceeded"
+        } else if past(self.session_deadline()) {
+            "session too long"
+        } else if past(self.rate_deadline()) {
+            "message data too slow"
+        } else {
+            return;
+        };
+        let reply = Reply::new(421, Some((4, 4, 2)), format!("{} Error: {why}", self.host));
+        self.close(Some(reply));
     }
 
     /// Answers [`Event::Recipient`] and resumes processing. Ignored when no
@@ -524,6 +576,7 @@ impl Session {
         }
         match verdict {
             MessageVerdict::Accepted { id } => {
+                self.junk = 0;
                 let id = id.replace(['\r', '\n'], " ");
                 self.send(Reply::new(
                     250,
@@ -619,6 +672,7 @@ impl Session {
             if rest.is_empty() {
                 break;
             }
+            let in_content = matches!(self.phase, Phase::Data(_) | Phase::Bdat(_));
             let used = match &mut self.phase {
                 Phase::Command => match scan_line(rest, self.config.max_command_line) {
                     LineScan::Line(len) => {
@@ -675,11 +729,45 @@ impl Session {
                 }
             };
             pos += used;
+            self.count_content(in_content, used);
         }
         if self.closed || self.wait == Wait::Tls {
             input.len()
         } else {
             pos.min(input.len())
+        }
+    }
+
+    /// Keeps the content rate's clock: it starts when a DATA or BDAT chunk's content
+    /// begins, counts its bytes, and stops with it.
+    fn count_content(&mut self, was_content: bool, used: usize) {
+        if was_content && let Some((_, bytes)) = self.content.as_mut() {
+            *bytes = bytes.saturating_add(used as u64);
+        }
+        if matches!(self.phase, Phase::Data(_) | Phase::Bdat(_)) {
+            if self.content.is_none() {
+                self.content = Some((self.clock, 0));
+            }
+        } else {
+            self.content = None;
+        }
+    }
+
+    /// Counts a command that did nothing; beyond `max_junk_commands` each counts as an
+    /// error too, as in Postfix, so a client idling with `NOOP` is closed after
+    /// `max_errors` more.
+    fn junk_command(&mut self) {
+        self.junk = self.junk.saturating_add(1);
+        if self.junk > self.config.max_junk_commands && !self.closed {
+            self.errors = self.errors.saturating_add(1);
+            if self.errors > self.config.max_errors {
+                let reply = Reply::new(
+                    421,
+                    Some((4, 7, 0)),
+                    format!("{} Error: too many errors", self.host),
+                );
+                self.close(Some(reply));
+            }
         }
     }
 
@@ -739,22 +827,32 @@ impl Session {
                 if args.is_empty() {
                     self.txn = None;
                     self.send(ok());
+                    self.junk_command();
                 } else {
                     self.send(r(501, (5, 5, 4), "Syntax: RSET"));
                 }
             }
-            Verb::Noop => self.send(ok()),
+            Verb::Noop => {
+                self.send(ok());
+                self.junk_command();
+            }
             Verb::Quit => {
                 self.send(r(221, (2, 0, 0), "Bye"));
                 self.close(None);
             }
-            Verb::Vrfy => self.send(r(
-                252,
-                (2, 5, 0),
-                "Cannot VRFY user, but will accept message and attempt delivery",
-            )),
+            Verb::Vrfy => {
+                self.send(r(
+                    252,
+                    (2, 5, 0),
+                    "Cannot VRFY user, but will accept message and attempt delivery",
+                ));
+                self.junk_command();
+            }
             Verb::Expn => self.send(r(502, (5, 5, 1), "Error: command not implemented")),
-            Verb::Help => self.send(r(214, (2, 0, 0), "See RFC 5321")),
+            Verb::Help => {
+                self.send(r(214, (2, 0, 0), "See RFC 5321"));
+                self.junk_command();
+            }
             Verb::Auth => self.cmd_auth(args),
             Verb::StartTls => self.cmd_starttls(args),
             Verb::Unknown => self.send(r(500, (5, 5, 2), "Error: command not recognized")),

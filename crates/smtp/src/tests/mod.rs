@@ -1,6 +1,7 @@
 //! Session tests: a scripted driver plus unit, smuggling and property tests.
 
 mod auth;
+mod limits;
 mod props;
 mod smuggling;
 mod streaming;
