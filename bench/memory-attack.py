@@ -97,7 +97,7 @@ def smtp_attacker(addr, source, size, stats):
         if not replies[2].startswith(b"354"):
             stats["smtp_refused"].append(replies)
             return
-        sock.sendall(b"Subject: flood\r\n\r\n")
+        sock.sendall(b"From: x@example.net\r\nSubject: flood\r\n\r\n")
         chunk, sent = LINE * 1024, 0
         while sent < size:
             sock.sendall(chunk)
@@ -159,7 +159,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         proc, addrs = start(args.bin, Path(tmp) / "data")
         with smtplib.SMTP(*addrs["smtp"]) as c:
-            c.sendmail("x@example.net", ["alice@example.org"], b"Subject: seed\r\n\r\nhello\r\n")
+            c.sendmail("x@example.net", ["alice@example.org"], b"From: x@example.net\r\nSubject: seed\r\n\r\nhello\r\n")
         time.sleep(1)
         baseline = rss_kib(proc.pid)
         samples, stop_sampling = [], threading.Event()

@@ -84,7 +84,7 @@ def test_another_spelling_of_a_name_shares_its_budget(tmp_path):
                                                    "wrong")
         # The trailing dot and upper case are the same account, so the same budget: refused
         # with the right password as well.
-        for spelling in ("bob@example.org.", "BOB@Example.ORG", " bob@example.org"):
+        for spelling in ("bob@example.org.", "BOB@Example.ORG", "Bob@EXAMPLE.org."):
             answer = login(srv, "127.0.4.9", spelling, PASSWORD)
             assert "Too many failed logins for this user" in answer, (spelling, answer)
         # A name that is no address is refused without looking anything up.

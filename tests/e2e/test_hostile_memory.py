@@ -26,7 +26,7 @@ def srv(tmp_path_factory):
     set_key(data, "wait_secs", 1)
     s = Server(data)
     with smtplib.SMTP(*s.addrs["smtp"]) as c:
-        c.sendmail("x@example.net", ["alice@example.org"], b"Subject: seed\r\n\r\nhello\r\n")
+        c.sendmail("x@example.net", ["alice@example.org"], b"From: x@example.net\r\nSubject: seed\r\n\r\nhello\r\n")
     yield s
     s.stop()
 
@@ -97,7 +97,7 @@ def test_bdat_chunks_are_not_held_in_memory(srv):
     read_for(sock, 0.3)
     sock.sendall(b"EHLO hostile.test\r\nMAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.org>\r\n")
     read_for(sock, 0.5)
-    head = b"Subject: big\r\n\r\n"
+    head = b"From: x@example.net\r\nSubject: big\r\n\r\n"
     size = len(head) + 40 * 1000 * len(LINE)
     sock.sendall(b"BDAT %d\r\n" % size + head)
     before = rss_kib(srv)
@@ -117,7 +117,7 @@ def test_bdat_chunks_are_not_held_in_memory(srv):
 def test_streamed_data_is_not_held_in_memory(srv):
     """40 MB of DATA content, not yet ended, must not be in the server's memory."""
     sock = smtp_in_data(srv)
-    sock.sendall(b"Subject: forty\r\n\r\n")
+    sock.sendall(b"From: x@example.net\r\nSubject: forty\r\n\r\n")
     before = rss_kib(srv)
     chunk = LINE * 1000  # 1 MB
     for _ in range(40):
@@ -148,11 +148,11 @@ def test_when_the_budget_is_exhausted_large_messages_are_deferred_not_buffered(s
     assert b"B2 OK" in read_for(b, 1.0)
     # SMTP: a large message at the end of DATA gets a temporary failure.
     s = smtp_in_data(srv)
-    s.sendall(b"Subject: big\r\n\r\n" + LINE * 400 + b".\r\n")
+    s.sendall(b"From: x@example.net\r\nSubject: big\r\n\r\n" + LINE * 400 + b".\r\n")
     assert read_for(s, 3.0).startswith(b"451 4.3.1 Error: too many large messages in progress")
     # Small messages do not need the budget at all.
     with smtplib.SMTP(*srv.addrs["smtp"]) as c:
-        c.sendmail("x@example.net", ["alice@example.org"], b"Subject: small\r\n\r\nhi\r\n")
+        c.sendmail("x@example.net", ["alice@example.org"], b"From: x@example.net\r\nSubject: small\r\n\r\nhi\r\n")
     # A finishes; its memory comes back and the others succeed when they try again.
     a.sendall(b"Subject: a\r\n\r\n" + b"a" * (size - 14) + b"\r\n")
     assert b"A OK" in read_for(a, 5.0)
@@ -162,7 +162,7 @@ def test_when_the_budget_is_exhausted_large_messages_are_deferred_not_buffered(s
     assert b"B3 OK" in read_for(b, 5.0)
     s.sendall(b"RSET\r\nMAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
     read_for(s, 1.0)
-    s.sendall(b"Subject: big\r\n\r\n" + LINE * 400 + b".\r\n")
+    s.sendall(b"From: x@example.net\r\nSubject: big\r\n\r\n" + LINE * 400 + b".\r\n")
     assert read_for(s, 5.0).startswith(b"250 2.0.0")
     for sock in (a, b, s):
         sock.close()

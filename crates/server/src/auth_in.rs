@@ -80,25 +80,37 @@ pub fn ambiguous_from(message: &[u8]) -> Option<&'static str> {
 /// Removes `Authentication-Results:` fields that claim to come from us (authserv-id equal to
 /// `hostname`, RFC 8601 §5): only we may write those, and a forged one could make a reader
 /// or filter trust a message that never passed our checks.
-pub fn strip_forged_results(message: &[u8], hostname: &str) -> Vec<u8> {
+pub fn strip_forged_results(mut message: Vec<u8>, hostname: &str) -> Vec<u8> {
     let end = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(message.len(), |i| i + 2);
-    let (head, body) = message.split_at(end);
-    let mut out = Vec::with_capacity(message.len());
+    // Compacted in place: a message may be tens of megabytes, and nearly always nothing
+    // is dropped, so it is neither copied nor reallocated.
+    let (mut read, mut write) = (0, 0);
     let mut dropping = false;
-    for line in head.split_inclusive(|&b| b == b'\n') {
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation {
+    while read < end {
+        let len = message[read..end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(end - read, |i| i + 1);
+        let line = &message[read..read + len];
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
             dropping = is_our_result(line, hostname);
         }
         if !dropping {
-            out.extend_from_slice(line);
+            if write != read {
+                message.copy_within(read..read + len, write);
+            }
+            write += len;
         }
+        read += len;
     }
-    out.extend_from_slice(body);
-    out
+    if write != read {
+        message.copy_within(end.., write);
+        message.truncate(message.len() - (read - write));
+    }
+    message
 }
 
 fn is_our_result(line: &[u8], hostname: &str) -> bool {
@@ -316,7 +328,7 @@ Authentication-Results: other.example; spf=fail\r\n\
 authentication-results :MX.EXAMPLE.ORG; dmarc=pass\r\n\
 Authentication-Results:\r\n mx.example.org; dmarc=pass\r\n\
 Subject: hi\r\n\r\nAuthentication-Results: mx.example.org; body stays\r\n";
-        let out = String::from_utf8(strip_forged_results(msg, "mx.example.org")).unwrap();
+        let out = String::from_utf8(strip_forged_results(msg.to_vec(), "mx.example.org")).unwrap();
         assert_eq!(
             out,
             "Authentication-Results: other.example; spf=fail\r\nSubject: hi\r\n\r\n\
@@ -342,7 +354,7 @@ Authentication-Results: mx.example.org; body stays\r\n"
             "arc-authentication-results: i=2;\r\n mx.example.org.; dmarc=pass",
         ] {
             let msg = format!("{forged}\r\nSubject: hi\r\n\r\nbody\r\n");
-            let out = strip_forged_results(msg.as_bytes(), "mx.example.org");
+            let out = strip_forged_results(msg.as_bytes().to_vec(), "mx.example.org");
             assert_eq!(out, b"Subject: hi\r\n\r\nbody\r\n", "{forged:?} kept");
         }
         for kept in [
@@ -351,7 +363,7 @@ Authentication-Results: mx.example.org; body stays\r\n"
             "ARC-Authentication-Results: i=1; relay.example.net; spf=pass",
         ] {
             let msg = format!("{kept}\r\nSubject: hi\r\n\r\n");
-            let out = strip_forged_results(msg.as_bytes(), "mx.example.org");
+            let out = strip_forged_results(msg.as_bytes().to_vec(), "mx.example.org");
             assert_eq!(out, msg.as_bytes(), "{kept:?} removed");
         }
     }

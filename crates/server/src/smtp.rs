@@ -549,7 +549,7 @@ async fn message(
             None => return MessageVerdict::Rejected(temp_failure()),
         }
     } else if shared.config.inbound.authenticate {
-        body = crate::auth_in::strip_forged_results(&body, &shared.config.hostname);
+        body = crate::auth_in::strip_forged_results(body, &shared.config.hostname);
         let Some(own) = own_domains(shared).await else {
             return MessageVerdict::Rejected(temp_failure());
         };
