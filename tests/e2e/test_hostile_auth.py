@@ -6,7 +6,7 @@ import smtplib
 import socket
 import threading
 
-from conftest import PASSWORD, Server
+from conftest import PASSWORD, Server, mk
 from mailpeers import CTX, data_dir, set_key, wait_for
 
 
@@ -119,5 +119,54 @@ def test_every_failed_login_writes_one_fail2ban_line(tmp_path):
         want = {("imap", "127.0.5.1", "alice@example.org", "bad-credentials"),
                 ("smtp", "127.0.5.2", "Alice@example.org", "bad-credentials")}
         assert wait_for(lambda: want <= set(lines()), 10), "".join(srv.log)
+    finally:
+        srv.stop()
+
+
+def test_a_restart_does_not_reset_the_budget_and_an_admin_can_lift_a_block(tmp_path):
+    srv = guarded(tmp_path, 3, 100)
+    data = srv.data
+    try:
+        for _ in range(3):
+            assert "AUTHENTICATIONFAILED" in login(srv, "127.0.6.1", "bob@example.org", "wrong")
+        assert "Too many failed logins from your address" in login(
+            srv, "127.0.6.1", "alice@example.org", PASSWORD)
+    finally:
+        srv.stop()
+    # Restarting the server (or crashing it) gives the guesser no fresh budget.
+    srv = Server(data)
+    try:
+        assert "Too many failed logins from your address" in login(
+            srv, "127.0.6.1", "alice@example.org", PASSWORD)
+        listed = mk(data, "throttle", "list").stdout
+        assert "address 127.0.6.1: 3 of 3 failures; REFUSED for 60 more minutes" in listed, listed
+        assert "name bob@example.org: 3 of 100 failures; allowed" in listed, listed
+        # Clearing another address changes nothing; clearing this one works at once on the
+        # running server.
+        assert mk(data, "throttle", "clear", "--ip", "127.0.6.2").stdout == "cleared 0 failed logins\n"
+        assert "Too many failed logins" in login(srv, "127.0.6.1", "alice@example.org", PASSWORD)
+        assert mk(data, "throttle", "clear", "--ip", "127.0.6.1").stdout == "cleared 3 failed logins\n"
+        assert login(srv, "127.0.6.1", "alice@example.org", PASSWORD) == "OK"
+        assert "no failed logins" in mk(data, "throttle", "list").stdout
+        # The clear is on the record.
+        audit = mk(data, "audit").stdout
+        assert "login throttle cleared for address 127.0.6.1 (3 failures forgotten)" in audit, audit
+    finally:
+        srv.stop()
+
+
+def test_a_locked_out_name_can_be_cleared_in_any_spelling(tmp_path):
+    srv = guarded(tmp_path, 100, 3)
+    try:
+        for n in range(3):
+            assert "AUTHENTICATIONFAILED" in login(srv, f"127.0.7.{n + 1}", "bob@example.org",
+                                                   "wrong")
+        assert "Too many failed logins for this user" in login(srv, "127.0.7.9",
+                                                               "bob@example.org", PASSWORD)
+        bad = mk(srv.data, "throttle", "clear", "--ip", "not-an-address", check=False)
+        assert bad.returncode != 0 and "invalid IP address" in bad.stderr, bad.stderr
+        assert mk(srv.data, "throttle", "clear", "--account",
+                  "BOB@Example.org.").stdout == "cleared 3 failed logins\n"
+        assert login(srv, "127.0.7.9", "bob@example.org", PASSWORD) == "OK"
     finally:
         srv.stop()

@@ -13,7 +13,7 @@ from mailpeers import CTX, data_dir
 
 VARIANTS = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r"]
 SMUGGLED = (b"MAIL FROM:<admin@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
-            b"Subject: smuggled\r\n\r\nevil\r\n.\r\n")
+            b"From: x@example.net\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
 
 
 @pytest.fixture(scope="module")

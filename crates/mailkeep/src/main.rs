@@ -13,6 +13,7 @@ mod journal;
 mod logwriter;
 mod queue;
 mod quickstart;
+mod throttle;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Failed logins and the blocks they cause: list them, clear them (while serving too).
+    #[command(subcommand)]
+    Throttle(throttle::ThrottleCmd),
     /// Find and export any message ever received, deleted ones included.
     #[command(subcommand)]
     Discover(DiscoverCmd),
@@ -489,6 +493,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Journal(cmd) => journal::run(dir, cmd),
         Command::Discover(cmd) => discover::run(dir, cmd),
         Command::Hold(cmd) => discover::hold(dir, cmd),
+        Command::Throttle(cmd) => throttle::run(dir, cmd),
         Command::Reindex => index::reindex(dir),
         Command::Fsck { repair } => {
             let r = mailkeep_core::fsck::fsck(dir, repair)?;
@@ -577,7 +582,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Config plus a store opened for administration (no blob writer lock, so this works next
 /// to a running server).
-fn open_admin(dir: &Path) -> Result<(Config, Store)> {
+pub(crate) fn open_admin(dir: &Path) -> Result<(Config, Store)> {
     let store =
         Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
     let config = Config::load(dir)?;

@@ -252,7 +252,7 @@ fn sigterm_shuts_down_cleanly() {
             server.addr("smtp"),
             "x@example.net",
             &["alice@example.org"],
-            "Subject: a\r\n\r\nb\r\n"
+            "From: x@example.net\r\nSubject: a\r\n\r\nb\r\n"
         )
         .starts_with("250")
     );

@@ -117,7 +117,7 @@ fn acknowledged_mail_survives_sigkill() {
             server.addr("smtp"),
             "x@example.net",
             &["bob@example.org"],
-            "Subject: after\r\n\r\nok\r\n"
+            "From: x@example.net\r\nSubject: after\r\n\r\nok\r\n"
         )
         .starts_with("250")
     );

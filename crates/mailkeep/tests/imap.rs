@@ -225,7 +225,7 @@ fn sessions_per_account_are_limited_and_new_keywords_are_announced() {
             server.addr("smtp"),
             "x@example.net",
             &["alice@example.org"],
-            "Subject: k\r\n\r\nx\r\n"
+            "From: x@example.net\r\nSubject: k\r\n\r\nx\r\n"
         )
         .starts_with("250")
     );
@@ -261,7 +261,10 @@ fn storage_quota_is_reported_and_enforced() {
     let tmp = data_dir(&[("quota_bytes", "3000")]);
     let dir = data_path(&tmp);
     let server = Server::start(&dir);
-    let body = format!("Subject: q\r\n\r\n{}\r\n", "x".repeat(1500));
+    let body = format!(
+        "From: x@example.net\r\nSubject: q\r\n\r\n{}\r\n",
+        "x".repeat(1500)
+    );
     assert!(
         send_mail(
             server.addr("smtp"),

@@ -101,7 +101,7 @@ fn recipients_resolve_or_are_refused() {
     assert!(c.cmd("RCPT TO:<Postmaster>").starts_with("250 2.1.5"));
     assert!(c.cmd("RCPT TO:<bob@example.org>").starts_with("250 2.1.5"));
     assert!(c.cmd("DATA").starts_with("354"));
-    c.send(b"Subject: resolve\r\n\r\n..leading dot\r\nbody\r\n");
+    c.send(b"From: x@example.net\r\nSubject: resolve\r\n\r\n..leading dot\r\nbody\r\n");
     let r = c.cmd(".");
     assert!(r.starts_with("250 2.0.0 Ok: queued as "), "{r}");
     c.cmd("QUIT");
@@ -112,7 +112,7 @@ fn recipients_resolve_or_are_refused() {
     assert_eq!(a[0], b[0], "stored once, entered in each mailbox");
     assert_eq!(
         strip_received(&a[0]),
-        b"Subject: resolve\r\n\r\n.leading dot\r\nbody\r\n"
+        b"From: x@example.net\r\nSubject: resolve\r\n\r\n.leading dot\r\nbody\r\n"
     );
     let text = String::from_utf8_lossy(&a[0]);
     assert!(
@@ -139,7 +139,7 @@ fn bdat_chunks_are_delivered() {
     let mut c = session(&server);
     c.cmd("MAIL FROM:<x@example.net> BODY=8BITMIME");
     c.cmd("RCPT TO:<bob@example.org>");
-    let part1 = "Subject: chunked\r\n\r\nfirst ";
+    let part1 = "From: x@example.net\r\nSubject: chunked\r\n\r\nfirst ";
     let part2 = "second\r\n.\r\nnot an end\r\n";
     c.send(format!("BDAT {}\r\n{part1}", part1.len()).as_bytes());
     assert!(c.reply().starts_with("250"));

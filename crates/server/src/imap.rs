@@ -597,18 +597,13 @@ impl Session {
         // A name that is no address takes a try like a wrong password, so guessing user
         // names is throttled too.
         let budget_name = name.clone().unwrap_or_else(|| username.clone());
-        let try_ =
-            match self
-                .shared
-                .auth_throttle
-                .reserve(ip, &budget_name, std::time::Instant::now())
-            {
-                Ok(t) => t,
-                Err(blocked) => {
-                    crate::throttle::log_failure("imap", ip, &username, "throttled");
-                    return self.tagged(tag, Status::No, Some("UNAVAILABLE"), &blocked.text());
-                }
-            };
+        let try_ = match crate::throttle::reserve_login(&self.shared, ip, &budget_name).await {
+            Ok(t) => t,
+            Err(blocked) => {
+                crate::throttle::log_failure("imap", ip, &username, "throttled");
+                return self.tagged(tag, Status::No, Some("UNAVAILABLE"), &blocked.text());
+            }
+        };
         let tried = username;
         let verdict = match name {
             None => Some(Ok(None)),
@@ -658,16 +653,17 @@ impl Session {
                 } else {
                     "invalid-login-name"
                 };
-                crate::throttle::log_failure("imap", ip, &tried, reason);
-                let (delay, block) = self
-                    .shared
-                    .auth_throttle
-                    .failed(try_, std::time::Instant::now());
-                crate::audit(&anonymous, &tried, "imap login failed").await;
-                if let Some(b) = block {
-                    let why = format!("logins refused: {}", b.text());
-                    crate::audit(&anonymous, &tried, &why).await;
-                }
+                let delay = crate::throttle::login_failed(
+                    &self.shared,
+                    &anonymous,
+                    try_,
+                    "imap",
+                    ip,
+                    &tried,
+                    reason,
+                    "imap login failed",
+                )
+                .await;
                 tokio::time::sleep(delay).await;
                 self.tagged(
                     tag,

@@ -112,6 +112,10 @@ pub enum StartError {
         /// OS error.
         cause: std::io::Error,
     },
+    /// The failed logins of the last window could not be read: starting without them would
+    /// give every password guesser a fresh budget.
+    #[error("cannot read the failed logins the throttle counts: {0}")]
+    Throttle(mailkeep_core::store::Error),
 }
 
 /// Everything a connection handler needs, shared.
@@ -237,6 +241,12 @@ impl Server {
             dir: spool_dir.clone(),
             cause,
         })?;
+        let auth_throttle = throttle::AuthThrottle::new(config.auth.clone());
+        let wall = throttle::wall_now();
+        let failures = store
+            .auth_failures(auth_throttle.forget_before(wall), None, None)
+            .map_err(StartError::Throttle)?;
+        auth_throttle.load(&failures, wall, std::time::Instant::now());
         let (shutdown_tx, shutdown) = watch::channel(false);
         let shared = Arc::new(Shared {
             memory: spool::MemoryBudget::new(config.memory.message_bytes),
@@ -250,7 +260,7 @@ impl Server {
                 config.imap.max_connections_per_ip,
             ),
             imap_sessions: limits::AccountLimits::new(config.imap.max_sessions_per_account),
-            auth_throttle: throttle::AuthThrottle::new(config.auth.clone()),
+            auth_throttle,
             config,
             store,
             tls,
@@ -431,6 +441,17 @@ impl TaskDied {
         };
         Self { task, reason }
     }
+}
+
+/// The key the login throttle counts an address under (an IPv4 address, or an IPv6 /64), as
+/// the store records it: what `mailkeep throttle clear --ip` matches.
+pub fn throttle_address_key(ip: std::net::IpAddr) -> String {
+    throttle::ip_key(ip)
+}
+
+/// The key the login throttle counts a login name under, as the store records it.
+pub fn throttle_name_key(login: &str) -> String {
+    throttle::budget_name(login)
 }
 
 /// Runs a blocking store/core call on the blocking pool.

@@ -283,10 +283,7 @@ async fn auth(
     // password, so guessing user names is throttled too.
     let valid = name.is_some();
     let budget_name = name.clone().unwrap_or_else(|| creds.username.clone());
-    let try_ = match shared
-        .auth_throttle
-        .reserve(ip, &budget_name, std::time::Instant::now())
-    {
+    let try_ = match crate::throttle::reserve_login(shared, ip, &budget_name).await {
         Ok(t) => t,
         Err(blocked) => {
             crate::throttle::log_failure("smtp", ip, &creds.username, "throttled");
@@ -320,13 +317,17 @@ async fn auth(
             } else {
                 "invalid-login-name"
             };
-            crate::throttle::log_failure("smtp", ip, &creds.username, reason);
-            let (delay, block) = shared.auth_throttle.failed(try_, std::time::Instant::now());
-            crate::audit(&anonymous(), &creds.username, "smtp auth failed").await;
-            if let Some(b) = block {
-                let why = format!("logins refused: {}", b.text());
-                crate::audit(&anonymous(), &creds.username, &why).await;
-            }
+            let delay = crate::throttle::login_failed(
+                shared,
+                &anonymous(),
+                try_,
+                "smtp",
+                ip,
+                &creds.username,
+                reason,
+                "smtp auth failed",
+            )
+            .await;
             tokio::time::sleep(delay).await;
             AuthVerdict::Reject
         }

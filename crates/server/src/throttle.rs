@@ -12,7 +12,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::Shared;
+
 use mailkeep_core::config::Auth;
+use mailkeep_core::store::AuthFailure;
 
 /// Entries kept before empty windows are swept out.
 const SWEEP_AT: usize = 10_000;
@@ -42,10 +45,15 @@ impl Blocked {
     }
 }
 
+/// The failures of one address or name in the window, oldest first: when each happened, and
+/// whether the store holds it (a failure recorded there) rather than only memory (a try in
+/// flight, or a failure being recorded).
+type Window = VecDeque<(Instant, bool)>;
+
 #[derive(Default)]
 struct Windows {
-    by_ip: HashMap<IpAddr, VecDeque<Instant>>,
-    by_name: HashMap<String, VecDeque<Instant>>,
+    by_ip: HashMap<IpAddr, Window>,
+    by_name: HashMap<String, Window>,
     /// Entries at which the next sweep runs: twice what the last one left (at most the
     /// hard cap, and at least `SWEEP_AT` more), so sweeping stays cheap per failure.
     sweep_at: usize,
@@ -75,14 +83,45 @@ fn name_key(name: &str) -> String {
     name.chars().take(256).collect::<String>().to_lowercase()
 }
 
+/// The address as the store records it: the key it is counted under.
+pub(crate) fn ip_key(ip: IpAddr) -> String {
+    key(ip).to_string()
+}
+
+/// Unix seconds.
+pub(crate) fn wall_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The instant of a failure recorded at Unix second `at`. One older than the monotonic
+/// clock can express (the machine booted less than a window ago) counts as now: its block
+/// lasts a little longer, never shorter.
+fn instant_of(at: i64, wall: i64, now: Instant) -> Instant {
+    let ago = Duration::from_secs(u64::try_from(wall.saturating_sub(at)).unwrap_or(0));
+    now.checked_sub(ago).unwrap_or(now)
+}
+
+/// Puts `settled` (Unix seconds, from the store) in place of the settled failures of `q`,
+/// keeping the tries in flight.
+fn replace_settled(q: &mut Window, settled: &[i64], wall: i64, now: Instant) {
+    q.retain(|(_, done)| !done);
+    q.extend(settled.iter().map(|at| (instant_of(*at, wall, now), true)));
+    q.make_contiguous().sort_by_key(|(t, _)| *t);
+}
+
 /// Drops failures older than the window; returns how long until the oldest of the rest
 /// leaves it.
-fn expire(q: &mut VecDeque<Instant>, window: Duration, now: Instant) -> Duration {
-    while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+fn expire(q: &mut Window, window: Duration, now: Instant) -> Duration {
+    while q
+        .front()
+        .is_some_and(|(t, _)| now.duration_since(*t) >= window)
+    {
         q.pop_front();
     }
     q.front()
-        .map_or(Duration::ZERO, |t| window - now.duration_since(*t))
+        .map_or(Duration::ZERO, |(t, _)| window - now.duration_since(*t))
 }
 
 impl AuthThrottle {
@@ -95,6 +134,62 @@ impl AuthThrottle {
 
     fn window(&self) -> Duration {
         Duration::from_secs(self.limits.window_secs)
+    }
+
+    /// Failures recorded before this second are outside every window.
+    pub fn forget_before(&self, wall: i64) -> i64 {
+        wall.saturating_sub(i64::try_from(self.limits.window_secs).unwrap_or(i64::MAX))
+    }
+
+    /// Counts failures the store recorded (those of a previous run, at start).
+    pub fn load(&self, failures: &[AuthFailure], wall: i64, now: Instant) {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        for f in failures {
+            let at = (instant_of(f.at, wall, now), true);
+            if let Ok(ip) = f.ip.parse::<IpAddr>() {
+                w.by_ip.entry(key(ip)).or_default().push_back(at);
+            }
+            w.by_name
+                .entry(name_key(&f.name))
+                .or_default()
+                .push_back(at);
+        }
+        let w = &mut *w;
+        for q in w.by_ip.values_mut().chain(w.by_name.values_mut()) {
+            q.make_contiguous().sort_by_key(|(t, _)| *t);
+        }
+    }
+
+    /// The failure of the try at `at` is durable in the store: from now on the store's
+    /// record of it stands for it ([`AuthThrottle::resync`]). Until then it is counted from
+    /// memory alone, so that a resync racing the write cannot forget it.
+    fn recorded(&self, ip: IpAddr, name: &str, at: Instant) {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let settle = |q: &mut Window| {
+            if let Some(x) = q.iter_mut().rev().find(|x| **x == (at, false)) {
+                x.1 = true;
+            }
+        };
+        if let Some(q) = w.by_ip.get_mut(&ip) {
+            settle(q);
+        }
+        if let Some(q) = w.by_name.get_mut(name) {
+            settle(q);
+        }
+    }
+
+    /// Takes the store's failures of `ip` and `name` as the truth for them: an administrator
+    /// may have cleared them (`mailkeep throttle clear`) while the server runs.
+    pub fn resync(&self, ip: IpAddr, name: &str, by_ip: &[i64], by_name: &[i64], wall: i64) {
+        let now = Instant::now();
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        replace_settled(w.by_ip.entry(key(ip)).or_default(), by_ip, wall, now);
+        replace_settled(
+            w.by_name.entry(name_key(name)).or_default(),
+            by_name,
+            wall,
+            now,
+        );
     }
 
     /// Takes one try for a login from `ip` as `name`, before its password is checked: the
@@ -119,10 +214,10 @@ impl AuthThrottle {
         }
         self.sweep(&mut w, now);
         let from_ip = w.by_ip.entry(key(ip)).or_default();
-        from_ip.push_back(now);
+        from_ip.push_back((now, false));
         let ip_nth = from_ip.len();
         let for_name = w.by_name.entry(name_key(name)).or_default();
-        for_name.push_back(now);
+        for_name.push_back((now, false));
         let name_nth = for_name.len();
         Ok(Try {
             ip: key(ip),
@@ -141,8 +236,8 @@ impl AuthThrottle {
     /// The password could not be checked (store error): the try does not count.
     pub fn refund(&self, t: Try) {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let drop_one = |q: &mut VecDeque<Instant>| {
-            if let Some(i) = q.iter().rposition(|x| *x == t.at) {
+        let drop_one = |q: &mut Window| {
+            if let Some(i) = q.iter().rposition(|x| *x == (t.at, false)) {
                 q.remove(i);
             }
         };
@@ -216,6 +311,84 @@ pub(crate) struct Try {
     name_nth: usize,
 }
 
+impl Try {
+    /// The failure this try becomes, for the store.
+    fn failure(&self, protocol: &str) -> AuthFailure {
+        AuthFailure {
+            at: wall_now(),
+            ip: self.ip.to_string(),
+            name: self.name.clone(),
+            protocol: protocol.to_owned(),
+        }
+    }
+}
+
+/// Takes a try for a login from `ip` as `name` ([`AuthThrottle::reserve`]). When the counts
+/// in memory refuse it, the store decides: an administrator may have cleared the block. If
+/// the store cannot be read, the block stands.
+pub(crate) async fn reserve_login(shared: &Shared, ip: IpAddr, name: &str) -> Result<Try, Blocked> {
+    let throttle = &shared.auth_throttle;
+    let blocked = match throttle.reserve(ip, name, Instant::now()) {
+        Ok(t) => return Ok(t),
+        Err(b) => b,
+    };
+    let store = shared.store.clone();
+    let since = throttle.forget_before(wall_now());
+    let (ipk, namek) = (ip_key(ip), name_key(name));
+    let recorded = crate::blocking(move || {
+        let times = |v: Vec<AuthFailure>| v.into_iter().map(|f| f.at).collect::<Vec<_>>();
+        let by_ip = store.auth_failures(since, Some(&ipk), None)?;
+        let by_name = store.auth_failures(since, None, Some(&namek))?;
+        Ok::<_, mailkeep_core::store::Error>((times(by_ip), times(by_name)))
+    })
+    .await;
+    match recorded {
+        Some(Ok((by_ip, by_name))) => {
+            throttle.resync(ip, name, &by_ip, &by_name, wall_now());
+            throttle.reserve(ip, name, Instant::now())
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "reading failed logins failed; the block stands");
+            Err(blocked)
+        }
+        None => Err(blocked),
+    }
+}
+
+/// Settles a try whose password was wrong (or whose name is no address): logs the fail2ban
+/// line, records the failure in the store with its audit event `detail` (as the anonymous
+/// `store` actor), and returns how long to wait before answering.
+pub(crate) async fn login_failed(
+    shared: &Shared,
+    store: &mailkeep_core::store::Store,
+    t: Try,
+    proto: &str,
+    ip: IpAddr,
+    tried: &str,
+    reason: &str,
+    detail: &str,
+) -> Duration {
+    log_failure(proto, ip, tried, reason);
+    let failure = t.failure(proto);
+    let (key_ip, key_name, at) = (t.ip, t.name.clone(), t.at);
+    let (delay, block) = shared.auth_throttle.failed(t, Instant::now());
+    let forget_before = shared.auth_throttle.forget_before(failure.at);
+    let (journal, tried_owned, detail) = (store.clone(), tried.to_owned(), detail.to_owned());
+    let recorded = crate::blocking(move || {
+        journal.record_auth_failure(failure, &tried_owned, &detail, forget_before)
+    })
+    .await;
+    match recorded {
+        Some(Ok(())) => shared.auth_throttle.recorded(key_ip, &key_name, at),
+        Some(Err(e)) => tracing::error!(error = %e, "recording a failed login failed"),
+        None => {}
+    }
+    if let Some(b) = block {
+        crate::audit(store, tried, &format!("logins refused: {}", b.text())).await;
+    }
+    delay
+}
+
 /// The login name a throttle and a lookup use: the address as [`Address::parse`] normalises
 /// it (case, trailing dot of the domain), so `Bob@Example.org.` shares bob@example.org's
 /// budget; `None` for a name that is no address, which no account can have.
@@ -223,6 +396,12 @@ pub(crate) fn login_name(raw: &str) -> Option<String> {
     mailkeep_core::address::Address::parse(raw.trim())
         .ok()
         .map(|a| a.to_string())
+}
+
+/// The name a login's try is counted under: the normalised address, or for a name that is
+/// no address the name itself (lower-cased), so that guessing user names is throttled too.
+pub(crate) fn budget_name(raw: &str) -> String {
+    name_key(&login_name(raw).unwrap_or_else(|| raw.to_owned()))
 }
 
 /// The one line every failed authentication writes, on every protocol, for fail2ban and
@@ -271,6 +450,64 @@ mod tests {
         assert!(t.reserve(ip, "bob", t0 + Duration::from_secs(60)).is_ok());
         // Another address is not affected.
         assert!(t.reserve("192.0.2.8".parse().unwrap(), "bob", t0).is_ok());
+    }
+
+    #[test]
+    fn failures_of_a_previous_run_still_count() {
+        let t = AuthThrottle::new(limits());
+        let (wall, now) = (1_000_000, Instant::now());
+        let failure = |at| AuthFailure {
+            at,
+            ip: "192.0.2.7".into(),
+            name: "bob@example.org".into(),
+            protocol: "imap".into(),
+        };
+        // Three failures 10 s ago: the address is refused for the 50 s left of the window.
+        t.load(
+            &[failure(wall - 10), failure(wall - 10), failure(wall - 10)],
+            wall,
+            now,
+        );
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(
+            t.reserve(ip, "carol@example.org", now).err(),
+            Some(Blocked::Address(Duration::from_secs(50)))
+        );
+        assert!(
+            t.reserve(ip, "carol@example.org", now + Duration::from_secs(50))
+                .is_ok()
+        );
+        // Failures older than the window are not counted at all.
+        let t = AuthThrottle::new(limits());
+        t.load(
+            &[failure(wall - 60), failure(wall - 61), failure(wall - 999)],
+            wall,
+            now,
+        );
+        assert!(t.reserve(ip, "carol@example.org", now).is_ok());
+    }
+
+    #[test]
+    fn the_store_lifts_a_block_but_tries_in_flight_stay_counted() {
+        let t = AuthThrottle::new(limits());
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let now = Instant::now();
+        // Two failures recorded in the store, one being recorded, and a try in flight.
+        for _ in 0..2 {
+            let r = t.reserve(ip, "bob", now).unwrap();
+            let (at, name) = (r.at, r.name.clone());
+            t.failed(r, now);
+            t.recorded(ip, &name, at);
+        }
+        let r = t.reserve(ip, "bob", now).unwrap();
+        t.failed(r, now);
+        assert!(t.reserve(ip, "bob", now).is_err(), "three of three");
+        // An administrator cleared the address: the store holds nothing for it. What the
+        // store never held yet still counts, so two tries are left, not three.
+        t.resync(ip, "bob", &[], &[], 0);
+        let _first = t.reserve(ip, "bob", now).expect("a try left");
+        let _second = t.reserve(ip, "bob", now).expect("a second try left");
+        assert!(t.reserve(ip, "bob", now).is_err());
     }
 
     #[test]

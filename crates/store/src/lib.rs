@@ -52,6 +52,7 @@ mod queue_ops;
 pub mod salvage;
 pub mod schema;
 pub mod segments;
+mod throttle_ops;
 mod writer;
 
 pub use app_password_ops::AppPassword;
@@ -63,4 +64,5 @@ pub use mailbox_ops::{Copied, FlagChange, FlagMode};
 pub use mailkeep_journal as journal;
 pub use model::*;
 pub use queue_ops::{Claimed, NewOutbound, Outcome, QueueEntry, QueueRcpt};
+pub use throttle_ops::AuthFailure;
 pub use writer::Store;

@@ -197,6 +197,20 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX blobs_by_segment;
     CREATE INDEX blobs_by_segment ON blobs(segment, offset) WHERE segment != 0;
     "#,
+    // 9 → 10: failed logins, so that the password-guessing throttle survives a restart and
+    // an administrator can list and clear it (`mailkeep throttle`).
+    r#"
+    CREATE TABLE auth_failures (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,              -- Unix seconds
+        ip        TEXT NOT NULL,                 -- the throttle's key: an IPv4 address or a /64
+        name      TEXT NOT NULL,                 -- the login name, normalised as throttled
+        protocol  TEXT NOT NULL
+    );
+    CREATE INDEX auth_failures_by_ip ON auth_failures(ip, at);
+    CREATE INDEX auth_failures_by_name ON auth_failures(name, at);
+    CREATE INDEX auth_failures_by_time ON auth_failures(at);
+    "#,
 ];
 
 /// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by
