@@ -180,6 +180,14 @@ pub struct Submission {
     pub max_messages_per_hour: u32,
     /// Recipients per submitted message (`452 4.5.3` beyond).
     pub max_recipients_per_message: usize,
+    /// Concurrent connections to the submission and submissions listeners in all (a pool of
+    /// their own: a flood of the MX listener cannot take them).
+    pub max_connections: usize,
+    /// Concurrent submission connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Of `max_connections`, slots only authenticated sessions may hold; when the rest are
+    /// all taken by connections not authenticated, the oldest of those is closed for a new one.
+    pub reserved_for_authenticated: usize,
 }
 
 impl Default for Submission {
@@ -187,6 +195,9 @@ impl Default for Submission {
         Submission {
             max_messages_per_hour: 300,
             max_recipients_per_message: 50,
+            max_connections: 500,
+            max_connections_per_ip: 20,
+            reserved_for_authenticated: 100,
         }
     }
 }
@@ -390,9 +401,9 @@ pub struct Smtp {
     pub max_junk_commands: usize,
     /// Slowest message data accepted, bytes per second (Postfix smtpd_min_data_rate); 0 = off.
     pub min_data_rate: u64,
-    /// Concurrent connections from one IP address.
+    /// Concurrent MX connections from one IP address.
     pub max_connections_per_ip: usize,
-    /// Concurrent SMTP connections in all.
+    /// Concurrent MX (`smtp` listener) connections in all; submission has its own.
     pub max_connections: usize,
     /// Bare CR/LF policy.
     pub bare_newline: BareNewline,
@@ -434,6 +445,9 @@ pub struct Imap {
     pub max_connections_per_ip: usize,
     /// Concurrent IMAP connections in all.
     pub max_connections: usize,
+    /// Of `max_connections`, slots only logged-in sessions may hold; when the rest are all
+    /// taken by connections not logged in, the oldest of those is closed for a new one.
+    pub reserved_for_authenticated: usize,
     /// Concurrent logged-in sessions of one account.
     pub max_sessions_per_account: usize,
 }
@@ -447,6 +461,7 @@ impl Default for Imap {
             login_timeout_secs: 60,
             max_connections_per_ip: 20,
             max_connections: 1000,
+            reserved_for_authenticated: 200,
             max_sessions_per_account: 50,
         }
     }
@@ -653,7 +668,7 @@ data_timeout_secs = {dt}            # per data chunk; RFC suggests 10 minutes fo
 max_session_secs = {mss}           # a whole session, however busy; then 421 4.4.2
 max_junk_commands = {mjc}           # NOOP/RSET/VRFY/HELP; beyond, each is an error (reset per message)
 min_data_rate = {mdr}               # bytes/s of DATA/BDAT after a start of data_timeout_secs; 0 = off
-max_connections_per_ip = {mcpi}
+max_connections_per_ip = {mcpi}     # MX connections; submission has its own below
 max_connections = {mc}
 bare_newline = "normalize"         # bare CR or LF in a message: "normalize" to CRLF or "reject"
 
@@ -664,6 +679,8 @@ idle_timeout_secs = {iit}           # autologout; RFC 9051 requires at least 30 
 login_timeout_secs = {ilt}            # an unauthenticated connection must log in within this
 max_connections_per_ip = {imcpi}
 max_connections = {imc}
+reserved_for_authenticated = {imra}  # slots only logged-in sessions may take; when the rest are
+                                   # full, the oldest connection not logged in makes room
 max_sessions_per_account = {imspa}   # logged-in sessions of one user at once
 
 [accounts]
@@ -674,6 +691,9 @@ quota_bytes = {qb}                 # storage per account (IMAP QUOTA); 0 = no li
 [submission]
 max_messages_per_hour = {smph}      # per account; beyond: 451 4.7.1
 max_recipients_per_message = {srpm}  # beyond: 452 4.5.3
+max_connections = {smc}              # ports 587 and 465 together, apart from the MX pool
+max_connections_per_ip = {smcpi}
+reserved_for_authenticated = {smra}  # as for [imap]
 
 # Password guessing: failed logins (SMTP AUTH, IMAP) per address and per user name.
 [auth]
@@ -749,6 +769,10 @@ wait_secs = {memw}                     # then 451 4.3.1 / NO [UNAVAILABLE]: try 
             qb = a.quota_bytes,
             smph = sub.max_messages_per_hour,
             srpm = sub.max_recipients_per_message,
+            smc = sub.max_connections,
+            smcpi = sub.max_connections_per_ip,
+            smra = sub.reserved_for_authenticated,
+            imra = i.reserved_for_authenticated,
             op = o.port,
             oe = o.expiry_secs,
             odw = o.delay_warning_secs,

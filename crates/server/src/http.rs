@@ -11,7 +11,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::conn::Conn;
-use crate::limits::Refused;
 use crate::{Kind, Shared, blocking};
 
 const MAX_HEAD: usize = 8 * 1024;
@@ -169,12 +168,7 @@ async fn answer(shared: &Arc<Shared>, req: &Request) -> Vec<u8> {
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
-    // HTTP shares the IMAP connection limits: both are client-facing.
-    let Ok(_slot) = shared
-        .imap_limits
-        .acquire(peer.ip())
-        .map_err(|e: Refused| e)
-    else {
+    let Ok(_slot) = shared.http_limits.acquire(peer.ip()) else {
         return;
     };
     let mut conn = Conn::Plain(stream);

@@ -88,6 +88,8 @@ struct Session {
     account: Option<Account>,
     /// Held while logged in: counts towards the account's session limit.
     _account_slot: Option<crate::limits::AccountSlot>,
+    /// The connection's place in the IMAP pool.
+    slot: crate::limits::Slot,
     selected: Option<Selected>,
     utf8: bool,
     rev2: bool,
@@ -122,7 +124,7 @@ const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
     let mut conn = Conn::Plain(stream);
-    let _slot = match shared.imap_limits.acquire(peer.ip()) {
+    let slot = match shared.imap_limits.acquire(peer.ip()) {
         Ok(s) => s,
         Err(why) => {
             let text = match why {
@@ -168,6 +170,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         state: State::NotAuthenticated,
         account: None,
         _account_slot: None,
+        slot,
         connected: std::time::Instant::now(),
         selected: None,
         utf8: false,
@@ -245,6 +248,11 @@ impl Session {
             },
             _ = shutdown.changed() => {
                 self.untagged(Status::Bye, None, "Server shutting down");
+                Ok(false)
+            }
+            () = self.slot.evicted(), if self.account.is_none() => {
+                let text = "Too many connections; the oldest not logged in are closed";
+                self.untagged(Status::Bye, Some("UNAVAILABLE"), text);
                 Ok(false)
             }
         }
@@ -636,6 +644,7 @@ impl Session {
                         &self.peer.ip().to_string(),
                     ));
                 crate::audit(&self.acting, &acc.address, "imap login").await;
+                self.slot.logged_in();
                 self.account = Some(acc);
                 self.framer.set_limits(self.full_limits);
                 self.state = State::Authenticated;

@@ -39,7 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::limits::ConnLimits;
+use crate::limits::{ConnLimits, PoolSize};
 
 /// Which protocol and TLS mode a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +123,11 @@ pub(crate) struct Shared {
     pub config: Config,
     pub store: Store,
     pub tls: tokio_rustls::TlsAcceptor,
-    pub smtp_limits: ConnLimits,
+    /// Connection pools, one per listener family (see [`limits`]).
+    pub mx_limits: ConnLimits,
+    pub submission_limits: ConnLimits,
     pub imap_limits: ConnLimits,
+    pub http_limits: ConnLimits,
     pub imap_sessions: limits::AccountLimits,
     pub recipients: mailkeep_core::accounts::RecipientCache,
     /// DNS for SPF/DKIM/DMARC/ARC checks and MX lookups.
@@ -251,13 +254,41 @@ impl Server {
         let shared = Arc::new(Shared {
             memory: spool::MemoryBudget::new(config.memory.message_bytes),
             spool_dir,
-            smtp_limits: ConnLimits::new(
-                config.smtp.max_connections,
-                config.smtp.max_connections_per_ip,
+            mx_limits: ConnLimits::new(
+                "smtp",
+                PoolSize {
+                    max_total: config.smtp.max_connections,
+                    max_per_ip: config.smtp.max_connections_per_ip,
+                    reserved: 0,
+                    evict: false,
+                },
+            ),
+            submission_limits: ConnLimits::new(
+                "submission",
+                PoolSize {
+                    max_total: config.submission.max_connections,
+                    max_per_ip: config.submission.max_connections_per_ip,
+                    reserved: config.submission.reserved_for_authenticated,
+                    evict: true,
+                },
             ),
             imap_limits: ConnLimits::new(
-                config.imap.max_connections,
-                config.imap.max_connections_per_ip,
+                "imap",
+                PoolSize {
+                    max_total: config.imap.max_connections,
+                    max_per_ip: config.imap.max_connections_per_ip,
+                    reserved: config.imap.reserved_for_authenticated,
+                    evict: true,
+                },
+            ),
+            http_limits: ConnLimits::new(
+                "http",
+                PoolSize {
+                    max_total: config.imap.max_connections,
+                    max_per_ip: config.imap.max_connections_per_ip,
+                    reserved: 0,
+                    evict: false,
+                },
             ),
             imap_sessions: limits::AccountLimits::new(config.imap.max_sessions_per_account),
             auth_throttle,

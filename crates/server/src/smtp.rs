@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::conn::Conn;
-use crate::limits::Refused;
+use crate::limits::{Refused, Slot};
 use crate::spool::{self, Spool};
 use crate::{Kind, Shared, blocking};
 
@@ -72,7 +72,12 @@ fn temp_failure() -> Reply {
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
     let mut conn = Conn::Plain(stream);
-    let _slot = match shared.smtp_limits.acquire(peer.ip()) {
+    let pool = if kind == Kind::Smtp {
+        &shared.mx_limits
+    } else {
+        &shared.submission_limits
+    };
+    let slot = match pool.acquire(peer.ip()) {
         Ok(s) => s,
         Err(why) => {
             let text = match why {
@@ -89,7 +94,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     if kind.implicit_tls() && conn.upgrade(&shared.tls).await.is_err() {
         return;
     }
-    if let Err(e) = drive(&shared, &mut conn, peer, kind).await {
+    if let Err(e) = drive(&shared, &mut conn, peer, kind, &slot).await {
         tracing::debug!(%peer, error = %e, "smtp connection ended");
     }
     let _ = conn.shutdown().await;
@@ -115,6 +120,7 @@ async fn drive(
     conn: &mut Conn,
     peer: SocketAddr,
     kind: Kind,
+    slot: &Slot,
 ) -> std::io::Result<()> {
     let mut session = Session::new(session_config(shared, kind), conn.is_tls(), Instant::now());
     let mut shutdown = shared.shutdown.clone();
@@ -127,6 +133,9 @@ async fn drive(
             match event {
                 Event::Auth(creds) => {
                     let verdict = auth(shared, &mut convo, creds, peer).await;
+                    if matches!(verdict, AuthVerdict::Accept { .. }) {
+                        slot.logged_in();
+                    }
                     session.auth_verdict(verdict);
                     session.receive(&[], Instant::now());
                 }
@@ -199,6 +208,13 @@ async fn drive(
                 }
             },
             () = sleep => session.handle_timeout(Instant::now()),
+            () = slot.evicted(), if convo.account.is_none() => {
+                let out = session.take_output();
+                conn.write_all(&out).await?;
+                conn.write_all(b"421 4.3.2 Error: too many connections; the oldest not logged in are closed\r\n").await?;
+                conn.flush().await?;
+                return Ok(());
+            }
             _ = shutdown.changed(), if !shutting_down => {
                 shutting_down = true;
                 session.shutdown();
