@@ -43,3 +43,48 @@ def test_alias_del_removes_the_alias_journals_it_and_keeps_its_mail(tmp_path):
     audit = mk(data, "audit").stdout
     assert "alias-deleted" in audit and "sales@example.org -> alice@example.org" in audit, audit
     assert mk(data, "journal", "verify").returncode == 0
+
+
+def test_domain_del_refuses_while_users_remain_and_force_keeps_their_mail(tmp_path):
+    import smtplib
+    from conftest import Server
+    from mailpeers import data_dir
+    data = data_dir(tmp_path / "data", "alice@example.org")
+    mk(data, "domain", "add", "other.example")
+    mk(data, "user", "add", "carol@other.example", "--password-stdin", stdin=PASSWORD + "\n")
+    mk(data, "alias", "add", "@other.example", "alice@example.org")
+    srv = Server(data)
+    try:
+        with smtplib.SMTP(*srv.addrs["smtp"]) as c:
+            c.sendmail("x@example.net", ["carol@other.example"],
+                       b"From: x@example.net\r\nSubject: keep me\r\n\r\nhi\r\n")
+        r = mk(data, "domain", "del", "Other.Example.", check=False)
+        assert r.returncode != 0, r.stdout
+        assert "other.example still has 1 users (carol@other.example)" in r.stderr, r.stderr
+        assert "--force" in r.stderr
+        r = mk(data, "domain", "del", "other.example", "--force")
+        assert r.stdout.splitlines() == [
+            "deleted user carol@other.example", "deleted alias @other.example",
+            "deleted alias postmaster@other.example",
+            f"deleted domain other.example (its DKIM keys stay in {data / 'keys'})"], r.stdout
+        assert mk(data, "domain", "list").stdout.split() == ["example.org"]
+        # The running server no longer takes mail for it: relaying is refused.
+        with smtplib.SMTP(*srv.addrs["smtp"]) as c:
+            c.ehlo()
+            c.mail("x@example.net")
+            code, text = c.rcpt("carol@other.example")
+            assert code == 554, (code, text)
+    finally:
+        srv.stop()
+    # Nothing was lost: the journal still verifies and the deletions are on record.
+    assert mk(data, "journal", "verify").returncode == 0
+    audit = mk(data, "audit").stdout
+    assert "domain-deleted" in audit and "account-deleted" in audit, audit
+    found = mk(data, "discover", "search", "subject:keep").stdout
+    assert "carol@other.example" in found, found
+    # Added again, it starts empty; a domain with no users goes without --force.
+    mk(data, "domain", "add", "other.example")
+    assert mk(data, "user", "list").stdout.split() == ["alice@example.org"]
+    assert "deleted domain other.example" in mk(data, "domain", "del", "other.example").stdout
+    r = mk(data, "domain", "del", "other.example", check=False)
+    assert r.returncode != 0 and "no domain other.example" in r.stderr, r.stderr

@@ -63,6 +63,18 @@ pub fn add_domain(store: &Store, name: &str, now: i64) -> Result<String, Account
     Ok(name)
 }
 
+/// Deletes a domain, given in either spelling ([`store::Store::delete_domain`]).
+pub fn delete_domain(
+    store: &Store,
+    name: &str,
+    force: bool,
+    now: i64,
+) -> Result<(String, store::DomainDeleted), AccountError> {
+    let name = parse_domain(name)?;
+    let gone = store.delete_domain(&name, force, now)?;
+    Ok((name, gone))
+}
+
 /// Creates a user after checking the password policy. The first user of a domain also
 /// receives `postmaster@` mail (RFC 5321 §4.5.1) unless that address is already taken.
 pub fn add_user(

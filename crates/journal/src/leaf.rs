@@ -70,6 +70,8 @@ pub enum Kind {
     Dropped = 19,
     /// An alias was deleted.
     AliasDeleted = 20,
+    /// A domain was deleted.
+    DomainDeleted = 21,
 }
 
 impl Kind {
@@ -96,6 +98,7 @@ impl Kind {
             18 => Audit,
             19 => Dropped,
             20 => AliasDeleted,
+            21 => DomainDeleted,
             _ => return None,
         })
     }
@@ -124,6 +127,7 @@ impl Kind {
             Audit => "audit",
             Dropped => "dropped",
             AliasDeleted => "alias-deleted",
+            DomainDeleted => "domain-deleted",
         }
     }
 

@@ -356,6 +356,14 @@ enum DomainCmd {
     },
     /// List mail domains.
     List,
+    /// Delete a mail domain and its aliases; refused while it has users, unless --force.
+    Del {
+        /// Domain name.
+        domain: String,
+        /// Delete its users too (as `user del`: their mail stays until retention allows a purge).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -688,6 +696,19 @@ fn domain(dir: &Path, cmd: DomainCmd) -> Result<()> {
             for d in store.domains()? {
                 println!("{}", d.name);
             }
+        }
+        DomainCmd::Del { domain, force } => {
+            let (d, gone) = accounts::delete_domain(&store, &domain, force, now())?;
+            for u in &gone.users {
+                println!("deleted user {u}");
+            }
+            for a in &gone.aliases {
+                println!("deleted alias {a}");
+            }
+            println!(
+                "deleted domain {d} (its DKIM keys stay in {})",
+                dir.join("keys").display()
+            );
         }
     }
     Ok(())

@@ -12,6 +12,15 @@ pub struct Domain {
     pub name: String,
 }
 
+/// What deleting a domain deleted with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainDeleted {
+    /// Its users' addresses (only with `force`).
+    pub users: Vec<String>,
+    /// Its aliases' sources, the catch-all included.
+    pub aliases: Vec<String>,
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

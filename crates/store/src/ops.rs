@@ -54,12 +54,13 @@ pub(crate) fn hash_from(v: Vec<u8>) -> rusqlite::Result<Hash> {
 }
 
 fn domain_id(c: &Connection, name: &str) -> Result<Option<i64>> {
-    Ok(
-        row(c, "SELECT id FROM domains WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .optional()?,
+    Ok(row(
+        c,
+        "SELECT id FROM domains WHERE name = ?1 AND deleted_at IS NULL",
+        [name],
+        |r| r.get(0),
     )
+    .optional()?)
 }
 
 pub(crate) fn live_account_id(c: &Connection, address: &str) -> Result<i64> {
@@ -219,12 +220,21 @@ impl Store {
         let name = name.to_owned();
         let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
-            exec(
+            // A deleted domain added again gets its old row back: its deleted accounts
+            // still refer to it.
+            let revived = exec(
                 c,
-                "INSERT INTO domains (name, created_at) VALUES (?1, ?2)",
-                params![name, now],
-            )
-            .map_err(|e| conflict_on_unique(e, format!("domain {name} already exists")))?;
+                "UPDATE domains SET deleted_at = NULL WHERE name = ?1 AND deleted_at IS NOT NULL",
+                [&name],
+            )?;
+            if revived == 0 {
+                exec(
+                    c,
+                    "INSERT INTO domains (name, created_at) VALUES (?1, ?2)",
+                    params![name, now],
+                )
+                .map_err(|e| conflict_on_unique(e, format!("domain {name} already exists")))?;
+            }
             record_event(c, &actor, Kind::DomainCreated, "", &name)?;
             Ok(())
         });
@@ -236,7 +246,9 @@ impl Store {
     pub fn domains(&self) -> Result<Vec<Domain>> {
         crate::failing_reads::check("domains")?;
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT id, name FROM domains ORDER BY name")?;
+            let mut st = c.prepare_cached(
+                "SELECT id, name FROM domains WHERE deleted_at IS NULL ORDER BY name",
+            )?;
             let rows = st.query_map([], |r| {
                 Ok(Domain {
                     id: r.get(0)?,
@@ -245,6 +257,72 @@ impl Store {
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
+    }
+
+    /// Deletes a domain. Refused (`Conflict`) while it has users, unless `force`: then they
+    /// are deleted too, as `user del` does (their mail stays, under retention). The domain's
+    /// aliases and catch-all go with it. Everything is journaled, in one transaction.
+    pub fn delete_domain(&self, name: &str, force: bool, now: i64) -> Result<DomainDeleted> {
+        let name = name.to_owned();
+        let actor = self.actor.clone();
+        let r = self.write(None, move |c, _| {
+            let id = domain_id(c, &name)?
+                .ok_or_else(|| Error::NotFound(format!("no domain {name}")))?;
+            let users: Vec<(i64, String)> = {
+                let mut st = c.prepare_cached(
+                    "SELECT id, address FROM accounts
+                     WHERE domain_id = ?1 AND deleted_at IS NULL ORDER BY address",
+                )?;
+                st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            if !users.is_empty() && !force {
+                let names: Vec<&str> = users.iter().take(5).map(|(_, a)| a.as_str()).collect();
+                return Err(Error::Conflict(format!(
+                    "{name} still has {} users ({}{}): delete them first, or use --force to \
+                     delete them with it (their mail stays until retention allows a purge)",
+                    users.len(),
+                    names.join(", "),
+                    if users.len() > 5 { ", …" } else { "" }
+                )));
+            }
+            let aliases: Vec<(String, String)> = {
+                let mut st = c.prepare_cached(
+                    "SELECT s.source, a.address FROM aliases s JOIN accounts a ON a.id = s.account_id
+                     WHERE s.source = '@' || ?1
+                        OR substr(s.source, length(s.source) - length(?1)) = '@' || ?1
+                     ORDER BY s.source",
+                )?;
+                st.query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for (source, target) in &aliases {
+                exec(c, "DELETE FROM aliases WHERE source = ?1", [source])?;
+                let what = format!("{source} -> {target}; domain {name} deleted");
+                record_event(c, &actor, Kind::AliasDeleted, target, &what)?;
+            }
+            for (account, address) in &users {
+                record_event(c, &actor, Kind::AccountDeleted, address, "domain deleted")?;
+                exec(c, "DELETE FROM aliases WHERE account_id = ?1", [account])?;
+                exec(
+                    c,
+                    "UPDATE accounts SET deleted_at = ?1 WHERE id = ?2",
+                    params![now, account],
+                )?;
+            }
+            exec(
+                c,
+                "UPDATE domains SET deleted_at = ?1 WHERE id = ?2",
+                params![now, id],
+            )?;
+            record_event(c, &actor, Kind::DomainDeleted, "", &name)?;
+            Ok(DomainDeleted {
+                users: users.into_iter().map(|(_, a)| a).collect(),
+                aliases: aliases.into_iter().map(|(s, _)| s).collect(),
+            })
+        });
+        self.directory_changed(&r);
+        r
     }
 
     /// Whether `name` is one of our domains.

@@ -198,7 +198,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX blobs_by_segment ON blobs(segment, offset) WHERE segment != 0;
     "#,
     // 9 → 10: failed logins, so that the password-guessing throttle survives a restart and
-    // an administrator can list and clear it (`mailkeep throttle`).
+    // an administrator can list and clear it (`mailkeep throttle`); domains can be deleted.
     r#"
     CREATE TABLE auth_failures (
         id        INTEGER PRIMARY KEY,
@@ -210,6 +210,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX auth_failures_by_ip ON auth_failures(ip, at);
     CREATE INDEX auth_failures_by_name ON auth_failures(name, at);
     CREATE INDEX auth_failures_by_time ON auth_failures(at);
+    -- Deleted domains keep their row: accounts (deleted ones too, whose mail retention
+    -- keeps) still refer to it.
+    ALTER TABLE domains ADD COLUMN deleted_at INTEGER;
     "#,
 ];
 
