@@ -98,8 +98,8 @@ def smtp_attacker(addr, source, size, stats):
             stats["smtp_refused"].append(replies)
             return
         sock.sendall(b"From: x@example.net\r\nSubject: flood\r\n\r\n")
-        chunk, sent = LINE * 1024, 0
-        while sent < size:
+        chunk, sent = LINE * 1000, 0
+        while sent + len(chunk) <= size:
             sock.sendall(chunk)
             sent += len(chunk)
         sock.sendall(b".\r\n")
@@ -155,7 +155,7 @@ def main():
     ap.add_argument("--ips", type=int, default=20)
     ap.add_argument("--size-mb", type=int, default=50)
     args = ap.parse_args()
-    size = args.size_mb << 20
+    size = args.size_mb * 1_000_000  # under the default 50 MiB limit: messages are taken
     with tempfile.TemporaryDirectory() as tmp:
         proc, addrs = start(args.bin, Path(tmp) / "data")
         with smtplib.SMTP(*addrs["smtp"]) as c:
