@@ -68,10 +68,7 @@ pub(crate) fn run(dir: &Path, cmd: ThrottleCmd) -> Result<()> {
 }
 
 /// Failure times grouped by `key`, oldest first.
-fn by<'a>(
-    failures: &'a [AuthFailure],
-    key: fn(&AuthFailure) -> &str,
-) -> BTreeMap<&'a str, Vec<i64>> {
+fn by(failures: &[AuthFailure], key: fn(&AuthFailure) -> &str) -> BTreeMap<&str, Vec<i64>> {
     let mut m: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for f in failures {
         m.entry(key(f)).or_default().push(f.at);

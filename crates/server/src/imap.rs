@@ -670,7 +670,6 @@ impl Session {
                     ip,
                     &tried,
                     reason,
-                    "imap login failed",
                 )
                 .await;
                 tokio::time::sleep(delay).await;

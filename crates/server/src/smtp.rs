@@ -341,7 +341,6 @@ async fn auth(
                 ip,
                 &creds.username,
                 reason,
-                "smtp auth failed",
             )
             .await;
             tokio::time::sleep(delay).await;

@@ -356,7 +356,7 @@ pub(crate) async fn reserve_login(shared: &Shared, ip: IpAddr, name: &str) -> Re
 }
 
 /// Settles a try whose password was wrong (or whose name is no address): logs the fail2ban
-/// line, records the failure in the store with its audit event `detail` (as the anonymous
+/// line, records the failure in the store with its audit event (as the anonymous
 /// `store` actor), and returns how long to wait before answering.
 pub(crate) async fn login_failed(
     shared: &Shared,
@@ -366,8 +366,13 @@ pub(crate) async fn login_failed(
     ip: IpAddr,
     tried: &str,
     reason: &str,
-    detail: &str,
 ) -> Duration {
+    // The audit record's wording, as it was before failures were also kept for the throttle.
+    let detail = if proto == "smtp" {
+        "smtp auth failed"
+    } else {
+        "imap login failed"
+    };
     log_failure(proto, ip, tried, reason);
     let failure = t.failure(proto);
     let (key_ip, key_name, at) = (t.ip, t.name.clone(), t.at);
