@@ -3,24 +3,11 @@ guesses, other spellings of the same login name, and failed logins that leave no
 import imaplib
 import re
 import smtplib
-import socket
 import threading
 
 from conftest import PASSWORD, Server, mk
 from mailpeers import CTX, data_dir, set_key, wait_for
-
-
-class IMAPFrom(imaplib.IMAP4_SSL):
-    """IMAP over TLS from a chosen loopback source address."""
-
-    def __init__(self, source, host, port):
-        self.source = source
-        super().__init__(host, port, ssl_context=CTX)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+from test_bruteforce import IMAPFrom
 
 
 def try_login(im, user, password):

@@ -239,7 +239,7 @@ fn smtp_smuggling_variants_cannot_end_data() {
     let server = Server::start(&dir);
     for (i, v) in variants.iter().enumerate() {
         let mut c = session(&server);
-        let mut data = format!("MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nSubject: v{i}\r\n\r\nhello").into_bytes();
+        let mut data = format!("MAIL FROM:<a@example.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nFrom: a@example.net\r\nSubject: v{i}\r\n\r\nhello").into_bytes();
         data.extend_from_slice(v);
         data.extend_from_slice(b"MAIL FROM:<admin@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n");
         c.send(&data);

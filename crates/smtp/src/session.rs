@@ -759,15 +759,20 @@ impl Session {
     fn junk_command(&mut self) {
         self.junk = self.junk.saturating_add(1);
         if self.junk > self.config.max_junk_commands && !self.closed {
-            self.errors = self.errors.saturating_add(1);
-            if self.errors > self.config.max_errors {
-                let reply = Reply::new(
-                    421,
-                    Some((4, 7, 0)),
-                    format!("{} Error: too many errors", self.host),
-                );
-                self.close(Some(reply));
-            }
+            self.count_error();
+        }
+    }
+
+    /// One more error; the connection is closed after `max_errors`.
+    fn count_error(&mut self) {
+        self.errors = self.errors.saturating_add(1);
+        if self.errors > self.config.max_errors {
+            let reply = Reply::new(
+                421,
+                Some((4, 7, 0)),
+                format!("{} Error: too many errors", self.host),
+            );
+            self.close(Some(reply));
         }
     }
 
@@ -778,15 +783,7 @@ impl Session {
         }
         reply.encode(&mut self.output);
         if reply.is_error() {
-            self.errors = self.errors.saturating_add(1);
-            if self.errors > self.config.max_errors {
-                let reply = Reply::new(
-                    421,
-                    Some((4, 7, 0)),
-                    format!("{} Error: too many errors", self.host),
-                );
-                self.close(Some(reply));
-            }
+            self.count_error();
         }
     }
 
