@@ -21,7 +21,7 @@ def srv(tmp_path_factory):
     set_key(data, "max_connections_per_ip", 8)
     s = Server(data)
     with smtplib.SMTP(*s.addrs["smtp"]) as c:
-        c.sendmail("x@example.net", ["alice@example.org"], b"Subject: seed\r\n\r\nhello\r\n")
+        c.sendmail("x@example.net", ["alice@example.org"], b"From: x@example.net\r\nSubject: seed\r\n\r\nhello\r\n")
     yield s
     s.stop()
 
