@@ -26,9 +26,13 @@ fuzz_target!(|data: &[u8]| {
                         let _ = parse_command_with(&bytes, ParseOptions { utf8 });
                     }
                 }
-                // Memory granted or not, by the size's parity: both paths get exercised.
+                // Memory granted, refused or the literal kept outside, by the size: every
+                // path gets exercised.
                 Frame::LiteralNeedsMemory { size, .. } => {
-                    let _ = framer.grant_literal(size % 2 == 0);
+                    let _ = match size % 3 {
+                        0 => framer.grant_literal_outside(),
+                        n => framer.grant_literal(n == 1),
+                    };
                 }
                 _ => {}
             }

@@ -64,6 +64,13 @@ CASES = [
     (b"Fr om: alice@example.org\r\nFrom: evil@ext.test", R),
     (b"From : alice@example.org", R),
     ("From: alice@\uff45xample.org".encode(), R),  # full-width e maps to example.org
+    (b"From: evil@ext.test\r\nSender: alice@example.org", R),
+    (b"From: evil@ext.test\r\nSender: alice@(x)EXAMPLE.org.", R),
+    (b"From: evil@ext.test\r\nSender: <@ext.test:alice@example.org>", R),
+    (b"From: evil@ext.test\r\nSender: evil@ext.test, alice@example.org", R),
+    ("From: evil@ext.test\r\nSender: alice@\uff45xample.org".encode(), R),
+    (b"From: evil@ext.test\r\nSender: list@ext.test", EXT),
+    (b"From: evil@ext.test\r\nReply-To: alice@example.org", EXT),
     (b"From: evil@ext.test", EXT),
     (b"From: evil@Ext.Test.", EXT),
     (b"From: evil@(c)ext.test", EXT),

@@ -89,6 +89,24 @@ def test_login_with_literals_still_works(srv):
     sock.close()
 
 
+def test_append_literals_are_not_held_in_memory(srv):
+    """39 MB of a 40 MB APPEND literal, sent after login, must not be in the server's memory.
+    The client gives up before the end, so nothing is delivered (and indexed) here."""
+    sock = imaps_login(srv)
+    size = 40 * 1000 * len(LINE)
+    sock.sendall(b"A APPEND INBOX {%d}\r\n" % size)
+    assert read_for(sock, 1.0).startswith(b"+ ")
+    before = rss_kib(srv)
+    chunk = LINE * 1000  # 1 MB
+    sock.sendall(b"Subject: big\r\n\r\n")
+    for _ in range(39):
+        sock.sendall(chunk)
+    time.sleep(0.5)
+    grown = rss_kib(srv) - before
+    assert grown < 16 * 1024, f"server RSS grew by {grown} KiB while a client sent 39 MB"
+    sock.close()
+
+
 def test_bdat_chunks_are_not_held_in_memory(srv):
     """A 40 MB BDAT chunk, 39 MB of it sent, must not be in the server's memory. (This runs
     before any large message is delivered: reading one back and indexing it would grow the
@@ -133,19 +151,45 @@ def test_streamed_data_is_not_held_in_memory(srv):
     sock.close()
 
 
+def test_a_spooled_append_arrives_whole(srv):
+    # 1 MB goes through the spool (more than a connection keeps in memory), by a real client.
+    body = b"".join(b"%07d " % i + b"y" * 90 + b"\r\n" for i in range(10_000))
+    msg = b"From: alice@example.org\r\nSubject: spooled\r\n\r\n" + body
+    host, port = srv.addrs["imaps"]
+    with imaplib.IMAP4_SSL(host, port, ssl_context=CTX, timeout=10) as im:
+        im.login("alice@example.org", PASSWORD)
+        typ, data = im.append("INBOX", "(\\Flagged)", None, msg)
+        assert typ == "OK", data
+        im.select("INBOX")
+        typ, found = im.search(None, "SUBJECT", "spooled")
+        n = found[0].split()[-1]
+        typ, got = im.fetch(n, "(FLAGS BODY.PEEK[])")
+        assert got[0][1] == msg
+        assert b"\\Flagged" in got[0][0]
+
+
 def test_when_the_budget_is_exhausted_large_messages_are_deferred_not_buffered(srv):
-    # A holds 2 x 400 KB of the 1 MiB budget by announcing a literal it does not send yet.
+    # A holds 2 x 400 KB of the 1 MiB budget by announcing a large literal in a command
+    # other than APPEND (those are read into memory) and not sending it yet.
     a = imaps_login(srv)
+    a.sendall(b"S EXAMINE INBOX\r\n")
+    assert b"S OK" in read_for(a, 2.0)
     size = 400_000
-    a.sendall(b"A APPEND INBOX {%d}\r\n" % size)
+    a.sendall(b"A SEARCH TEXT {%d}\r\n" % size)
     assert read_for(a, 1.0).startswith(b"+ ")
     # IMAP: another large literal waits for the budget, then is refused; the connection lives.
     b = imaps_login(srv)
-    b.sendall(b"B APPEND INBOX {%d}\r\n" % size)
+    b.sendall(b"B SEARCH TEXT {%d}\r\n" % size)
     assert read_for(b, 3.0) == (b"B NO [UNAVAILABLE] Too many large messages in progress, "
                                 b"try again later\r\n")
     b.sendall(b"B2 NOOP\r\n")
     assert b"B2 OK" in read_for(b, 1.0)
+    # An APPEND is spooled as it arrives, and refused at its end if memory is still short.
+    b.sendall(b"B3 APPEND INBOX {%d}\r\n" % size)
+    assert read_for(b, 2.0).startswith(b"+ ")
+    b.sendall(b"Subject: b\r\n\r\n" + b"b" * (size - 14) + b"\r\n")
+    assert read_for(b, 3.0) == (b"B3 NO [UNAVAILABLE] Too many large messages in progress, "
+                                b"try again later\r\n")
     # SMTP: a large message at the end of DATA gets a temporary failure.
     s = smtp_in_data(srv)
     s.sendall(b"From: x@example.net\r\nSubject: big\r\n\r\n" + LINE * 400 + b".\r\n")
@@ -154,12 +198,12 @@ def test_when_the_budget_is_exhausted_large_messages_are_deferred_not_buffered(s
     with smtplib.SMTP(*srv.addrs["smtp"]) as c:
         c.sendmail("x@example.net", ["alice@example.org"], b"From: x@example.net\r\nSubject: small\r\n\r\nhi\r\n")
     # A finishes; its memory comes back and the others succeed when they try again.
-    a.sendall(b"Subject: a\r\n\r\n" + b"a" * (size - 14) + b"\r\n")
+    a.sendall(b"a" * size + b"\r\n")
     assert b"A OK" in read_for(a, 5.0)
-    b.sendall(b"B3 APPEND INBOX {%d}\r\n" % size)
+    b.sendall(b"B4 APPEND INBOX {%d}\r\n" % size)
     assert read_for(b, 2.0).startswith(b"+ ")
     b.sendall(b"Subject: b\r\n\r\n" + b"b" * (size - 14) + b"\r\n")
-    assert b"B3 OK" in read_for(b, 5.0)
+    assert b"B4 OK" in read_for(b, 5.0)
     s.sendall(b"RSET\r\nMAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
     read_for(s, 1.0)
     s.sendall(b"From: x@example.net\r\nSubject: big\r\n\r\n" + LINE * 400 + b".\r\n")

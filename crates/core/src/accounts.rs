@@ -4,6 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::address::{Address, AddressError, parse_domain};
+pub use crate::login_cache::LoginCache;
 use crate::store::{self, Account, Lookup, Store};
 
 /// Errors from account administration and resolution.
@@ -210,8 +211,12 @@ impl Service {
 /// Checks a login: the account's password, or one of its app passwords that covers
 /// `service`. Unknown users cost the same hashing work as wrong passwords, so the answer's
 /// timing does not reveal which addresses exist.
+///
+/// With a `cache`, a login verified within its TTL against the account's current password
+/// hash is not hashed again ([`LoginCache`]).
 pub fn authenticate(
     store: &Store,
+    cache: Option<&LoginCache>,
     username: &str,
     password: &str,
     service: Service,
@@ -220,8 +225,19 @@ pub fn authenticate(
         Ok(a) => store.account(&a.to_string())?,
         Err(_) => None,
     };
+    let (name, svc) = (username, service.name());
     match account {
-        Some(acc) if verify_password(password, &acc.password_hash) => Ok(Some(acc)),
+        Some(acc)
+            if cache.is_some_and(|c| c.hit(name, password, svc, acc.id, &acc.password_hash)) =>
+        {
+            Ok(Some(acc))
+        }
+        Some(acc) if verify_password(password, &acc.password_hash) => {
+            if let Some(c) = cache {
+                c.insert(name, password, svc, acc.id, &acc.password_hash);
+            }
+            Ok(Some(acc))
+        }
         Some(acc) => {
             let hash = app_password_hash(password);
             let ok = store.app_passwords(acc.id)?.iter().any(|p| {

@@ -18,6 +18,7 @@ pub mod fsck;
 pub mod import;
 pub mod index;
 pub mod journal;
+pub mod login_cache;
 pub mod mta_sts;
 pub mod outbound;
 pub mod private;

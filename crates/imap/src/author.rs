@@ -108,6 +108,31 @@ pub fn author(message: &[u8]) -> Result<Author, &'static str> {
     })
 }
 
+/// The domains of every address in every `name:` field (`Sender:`, `Reply-To:`), each
+/// normalised like the author's. Lenient on purpose: a malformed field still yields what
+/// a reader would take from it, so that a spelling cannot hide one of our domains.
+pub fn field_domains(message: &[u8], name: &str) -> Vec<String> {
+    let block = message
+        .get(..header::header_len(message))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for field in header::fields(block) {
+        if !field
+            .name
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            continue;
+        }
+        let (list, _) = parse_address_list_strict(field.value);
+        for host in list.iter().filter_map(|a| a.host.as_deref()) {
+            let host = String::from_utf8_lossy(host);
+            let host = host.trim();
+            out.push(normalize_domain(host).unwrap_or_else(|_| host.to_lowercase()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +187,17 @@ mod tests {
         }
         assert!(author(b"From: a@b.example\r\nfrom: c@example.org\r\n\r\n").is_err());
         assert!(author(b"Subject: none\r\n\r\nFrom: a@example.org\r\n").is_err());
+    }
+
+    #[test]
+    fn sender_domains_are_normalised_and_all_returned() {
+        let msg = b"From: a@ext.test\r\nSender: alice@(x)EXAMPLE.org.\r\n\
+sender: b@B\xc3\xbccher.example, c@ext.test\r\n\r\nSender: body@not.this\r\n";
+        assert_eq!(
+            field_domains(msg, "sender"),
+            ["example.org", "xn--bcher-kva.example", "ext.test"]
+        );
+        assert!(field_domains(msg, "reply-to").is_empty());
     }
 
     #[test]

@@ -75,14 +75,19 @@ pub enum Frame {
         /// The announced size.
         size: u64,
     },
+    /// Octets of a literal granted with [`Framer::grant_literal_outside`], in
+    /// order; the caller keeps them. The command itself carries an empty
+    /// literal in their place.
+    LiteralPart(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Looking for the end of a line.
     Line,
-    /// Copying literal octets into the current command.
-    Literal { remaining: u64 },
+    /// Copying literal octets into the current command, or with `outside`
+    /// handing them to the caller as [`Frame::LiteralPart`].
+    Literal { remaining: u64, outside: bool },
     /// Dropping input through the next LF.
     Discard,
     /// Dropping the octets of a non-synchronising literal of a discarded
@@ -228,7 +233,10 @@ impl Framer {
             return None;
         };
         if granted {
-            self.mode = Mode::Literal { remaining: size };
+            self.mode = Mode::Literal {
+                remaining: size,
+                outside: false,
+            };
             return sync.then_some(Frame::Continue);
         }
         self.cmd.clear();
@@ -238,6 +246,37 @@ impl Framer {
             Mode::SkipLiteral { remaining: size }
         };
         None
+    }
+
+    /// Answers [`Frame::LiteralNeedsMemory`] by letting the caller keep the
+    /// literal (an APPEND's message, spooled to disk): its octets come as
+    /// [`Frame::LiteralPart`] frames and the command gets an empty literal of
+    /// the same kind in its place. For a synchronising literal
+    /// [`Frame::Continue`] is returned.
+    pub fn grant_literal_outside(&mut self) -> Option<Frame> {
+        let Mode::AwaitGrant { size, sync } = self.mode else {
+            return None;
+        };
+        // The command ends with the announcement `{size}` / `{size+}` and
+        // its line ending; only the digits change.
+        let brace = self.cmd.iter().rposition(|&b| b == b'{');
+        let close = self.cmd.iter().rposition(|&b| b == b'}');
+        if let (Some(open), Some(close)) = (brace, close) {
+            let plus = self.cmd.get(close.wrapping_sub(1)) == Some(&b'+');
+            let digits_end = if plus { close - 1 } else { close };
+            self.cmd.splice(open + 1..digits_end, *b"0");
+        }
+        self.mode = Mode::Literal {
+            remaining: size,
+            outside: true,
+        };
+        sync.then_some(Frame::Continue)
+    }
+
+    /// The command assembled so far (while a literal awaits a grant: up to
+    /// and including its announcement).
+    pub fn pending_command(&self) -> &[u8] {
+        &self.cmd
     }
 
     /// Appends received bytes. Ignored after a [`Frame::Fatal`].
@@ -396,22 +435,30 @@ impl Framer {
                     Ok(None) => continue,
                     Err(()) => return None,
                 },
-                Mode::Literal { remaining } => {
+                Mode::Literal { remaining, outside } => {
                     let have = self.avail().len();
                     if have == 0 {
                         return None;
                     }
                     let take = usize::try_from(remaining).unwrap_or(usize::MAX).min(have);
                     let start = self.pos;
-                    self.cmd
-                        .extend_from_slice(self.buf.get(start..start + take).unwrap_or_default());
+                    let part = self.buf.get(start..start + take).unwrap_or_default();
+                    let part = if outside {
+                        part.to_vec()
+                    } else {
+                        self.cmd.extend_from_slice(part);
+                        Vec::new()
+                    };
                     self.consume(take);
                     let remaining = remaining - take as u64;
                     self.mode = if remaining == 0 {
                         Mode::Line
                     } else {
-                        Mode::Literal { remaining }
+                        Mode::Literal { remaining, outside }
                     };
+                    if outside {
+                        return Some(Frame::LiteralPart(part));
+                    }
                 }
                 Mode::Line => {
                     let Some(n) = self.find_lf() else {
@@ -462,7 +509,10 @@ impl Framer {
                         return Some(Frame::LiteralNeedsMemory { tag, size });
                     }
                     if size > 0 {
-                        self.mode = Mode::Literal { remaining: size };
+                        self.mode = Mode::Literal {
+                            remaining: size,
+                            outside: false,
+                        };
                     }
                     if sync {
                         return Some(Frame::Continue);
@@ -773,6 +823,45 @@ mod tests {
         assert_eq!(f.buffered_len(), 0);
         // No question pending: an answer does nothing.
         assert_eq!(f.grant_literal(true), None);
+    }
+
+    #[test]
+    fn literals_granted_outside_come_in_parts_and_leave_an_empty_literal() {
+        let limits = Limits {
+            reserve_above: 4,
+            ..Limits::default()
+        };
+        let mut f = Framer::new(limits);
+        f.push(b"a APPEND x (\\Seen) ~{10}\r\n");
+        assert!(matches!(
+            f.next_frame(),
+            Some(Frame::LiteralNeedsMemory { size: 10, .. })
+        ));
+        assert_eq!(f.pending_command(), b"a APPEND x (\\Seen) ~{10}\r\n");
+        assert_eq!(f.grant_literal_outside(), Some(Frame::Continue));
+        f.push(b"0123");
+        assert_eq!(f.next_frame(), Some(Frame::LiteralPart(b"0123".to_vec())));
+        assert_eq!(f.next_frame(), None);
+        f.push(b"456789\r\nb NOOP\r\n");
+        assert_eq!(f.next_frame(), Some(Frame::LiteralPart(b"456789".to_vec())));
+        assert_eq!(
+            f.next_frame(),
+            Some(cmd("a APPEND x (\\Seen) ~{0}\r\n\r\n"))
+        );
+        assert_eq!(f.next_frame(), Some(cmd("b NOOP\r\n")));
+        // Non-synchronising: no continuation; the `+` stays.
+        f.push(b"c APPEND x {12+}\r\nhello world!)\r\n");
+        assert!(matches!(
+            f.next_frame(),
+            Some(Frame::LiteralNeedsMemory { size: 12, .. })
+        ));
+        assert_eq!(f.grant_literal_outside(), None);
+        assert_eq!(
+            f.next_frame(),
+            Some(Frame::LiteralPart(b"hello world!".to_vec()))
+        );
+        assert_eq!(f.next_frame(), Some(cmd("c APPEND x {0+}\r\n)\r\n")));
+        assert_eq!(f.buffered_len(), 0);
     }
 
     #[test]

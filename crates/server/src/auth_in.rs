@@ -297,19 +297,30 @@ pub async fn check(
             "Message rejected: it fails the DMARC policy (p=reject) of {from_domain}"
         ));
     }
-    let same = |d: &String| normalize_domain(d).is_ok_and(|d| d == from_domain);
-    let own = cx.own_domains.iter().any(same) && !config.unprotected_domains.iter().any(same);
-    if own && config.protect_own_domains {
-        let dkim_ok = dkim.iter().any(|d| {
-            *d.result() == DkimResult::Pass
-                && d.signature().is_some_and(|s| aligned(&s.d, &from_domain))
-        });
-        let spf_ok = spf.result() == SpfResult::Pass && aligned(mail_from_domain, &from_domain);
-        if !(dkim_ok || spf_ok || dmarc.result() == DmarcResult::Pass) {
-            return Decision::Reject(format!(
-                "Message refused: it claims to be from {from_domain}, which is hosted here, \
-                 but it is not authenticated (no aligned DKIM signature or SPF pass)"
-            ));
+    if config.protect_own_domains {
+        // Clients show Sender: as "on behalf of", so it is held to the same rule as From:.
+        let senders = mailkeep_imap::author::field_domains(message, "sender");
+        let claimed = std::iter::once(&from_domain).chain(senders.iter());
+        for (i, domain) in claimed.enumerate() {
+            let same = |d: &String| normalize_domain(d).is_ok_and(|d| d == *domain);
+            let own =
+                cx.own_domains.iter().any(same) && !config.unprotected_domains.iter().any(same);
+            if !own {
+                continue;
+            }
+            let dkim_ok = dkim.iter().any(|d| {
+                *d.result() == DkimResult::Pass
+                    && d.signature().is_some_and(|s| aligned(&s.d, domain))
+            });
+            let spf_ok = spf.result() == SpfResult::Pass && aligned(mail_from_domain, domain);
+            let dmarc_ok = i == 0 && dmarc.result() == DmarcResult::Pass;
+            if !(dkim_ok || spf_ok || dmarc_ok) {
+                let field = if i == 0 { "From" } else { "Sender" };
+                return Decision::Reject(format!(
+                    "Message refused: its {field}: claims {domain}, which is hosted here, \
+                     but it is not authenticated (no aligned DKIM signature or SPF pass)"
+                ));
+            }
         }
     }
     let junk = dmarc_failed && dmarc.policy() == Policy::Quarantine;

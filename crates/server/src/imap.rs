@@ -24,6 +24,7 @@ mod thread;
 
 use crate::conn::Conn;
 use crate::limits::Refused;
+use crate::spool::Spool;
 use crate::{Kind, Shared, blocking};
 
 /// What a command handler tells the loop to do next.
@@ -102,6 +103,12 @@ struct Session {
     full_limits: Limits,
     /// Memory reserved for the large literals of the command being received.
     literal_memory: Vec<tokio::sync::OwnedSemaphorePermit>,
+    /// Where an APPEND's large message literal goes while it arrives.
+    spool: Spool,
+    /// Which literal the spool holds (a new number for each).
+    spool_id: u64,
+    /// The size of the literal of the command being received that went to the spool.
+    spooled: Option<u64>,
 }
 
 /// The largest literal before login: a user name or password, as Dovecot allows. Anything
@@ -119,6 +126,15 @@ const IMPLEMENTED_EXTRAS: &str = "CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS ST
 const MAX_BODY_ITEMS: usize = 16;
 /// Items of any kind one FETCH may ask for.
 const MAX_FETCH_ITEMS: usize = 64;
+
+/// Whether the command being received is an APPEND, whose message literal is spooled.
+fn is_append(cmd: &[u8]) -> bool {
+    let mut words = cmd.splitn(3, |&b| b == b' ');
+    let _tag = words.next();
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
+}
 
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
@@ -158,14 +174,18 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             .saturating_add(4 * PRE_AUTH_LITERAL as usize),
         ..full_limits
     };
+    let spool = Spool::new(shared.spool_dir.clone());
     let mut s = Session {
         acting: shared.store.clone(),
+        spool,
         peer,
         shared,
         conn,
         framer: Framer::new(pre_auth),
         full_limits,
         literal_memory: Vec::new(),
+        spool_id: 0,
+        spooled: None,
         out: Vec::new(),
         state: State::NotAuthenticated,
         account: None,
@@ -263,15 +283,21 @@ impl Session {
         self.untagged(Status::Ok, None, &greeting);
         loop {
             while let Some(frame) = self.framer.next_frame() {
-                let ends_command =
-                    !matches!(frame, Frame::Continue | Frame::LiteralNeedsMemory { .. });
+                let ends_command = !matches!(
+                    frame,
+                    Frame::Continue | Frame::LiteralNeedsMemory { .. } | Frame::LiteralPart(_)
+                );
                 match frame {
                     Frame::Command(bytes) => match mailkeep_imap::parse::parse_command_with(
                         &bytes,
                         mailkeep_imap::parse::ParseOptions { utf8: self.utf8 },
                     ) {
-                        Ok(cmd) => {
-                            if let Next::Close = self.execute(cmd).await? {
+                        Ok(mut cmd) => {
+                            let ready = match self.spooled.take() {
+                                Some(size) => self.unspool_append(&mut cmd, size).await,
+                                None => true,
+                            };
+                            if ready && let Next::Close = self.execute(cmd).await? {
                                 self.flush().await?;
                                 return Ok(());
                             }
@@ -280,8 +306,22 @@ impl Session {
                     },
                     Frame::Continue => self.out.extend_from_slice(b"+ Ready for literal data\r\n"),
                     Frame::LiteralNeedsMemory { tag, size } => {
-                        self.reserve_literal(tag.as_deref(), size).await;
+                        let append = self.account.is_some()
+                            && self.spooled.is_none()
+                            && is_append(self.framer.pending_command());
+                        if append {
+                            // The message goes to disk as it arrives; memory is taken only
+                            // when it is complete (`unspool_append`).
+                            self.spool_id += 1;
+                            self.spooled = Some(size);
+                            if let Some(Frame::Continue) = self.framer.grant_literal_outside() {
+                                self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                            }
+                        } else {
+                            self.reserve_literal(tag.as_deref(), size).await;
+                        }
                     }
+                    Frame::LiteralPart(part) => self.spool.append(self.spool_id, part).await,
                     Frame::LiteralTooBig { tag, size } => {
                         let limit = self.framer.limits().max_literal;
                         let text = format!("Literal of {size} bytes exceeds the limit of {limit}");
@@ -317,12 +357,53 @@ impl Session {
                 if ends_command {
                     // The command that needed it is done (or dropped).
                     self.literal_memory.clear();
+                    self.spooled = None;
+                    self.spool.clear();
                 }
             }
             self.flush().await?;
             if !self.read_more().await? {
                 self.flush().await?;
                 return Ok(());
+            }
+        }
+    }
+
+    /// Puts the spooled message literal of an APPEND back into the command, within the
+    /// server's memory budget. `false`: it could not be, and the command was answered.
+    async fn unspool_append(&mut self, cmd: &mut Command, size: u64) -> bool {
+        let tag = cmd.tag.clone();
+        let CommandBody::Append { message, .. } = &mut cmd.body else {
+            // What went to the spool was not the message (a huge mailbox name): the
+            // command fails on its own.
+            return true;
+        };
+        if !message.is_empty() {
+            return true;
+        }
+        let wait = Duration::from_secs(self.shared.config.memory.wait_secs);
+        let Some(permit) = self
+            .shared
+            .memory
+            .reserve(size.saturating_mul(2), wait)
+            .await
+        else {
+            tracing::warn!(peer = %self.peer, size, "imap append refused: memory for messages in flight exhausted");
+            let text = "Too many large messages in progress, try again later";
+            self.tagged(&tag, Status::No, Some("UNAVAILABLE"), text);
+            return false;
+        };
+        match self.spool.finish(self.spool_id, Vec::new()).await {
+            Ok(bytes) if bytes.len() as u64 == size => {
+                *message = bytes;
+                self.literal_memory.push(permit);
+                true
+            }
+            Ok(_) | Err(_) => {
+                tracing::warn!(peer = %self.peer, size, "imap append: spooling the message failed");
+                let text = "The message could not be received, try again";
+                self.tagged(&tag, Status::No, Some("UNAVAILABLE"), text);
+                false
             }
         }
     }
@@ -616,9 +697,10 @@ impl Session {
         let verdict = match name {
             None => Some(Ok(None)),
             Some(user) => {
-                let store = self.acting.clone();
+                let (store, cache) = (self.acting.clone(), self.shared.login_cache.clone());
                 blocking(move || {
-                    accounts::authenticate(&store, &user, &password, accounts::Service::Imap)
+                    let service = accounts::Service::Imap;
+                    accounts::authenticate(&store, Some(&cache), &user, &password, service)
                 })
                 .await
             }

@@ -157,6 +157,8 @@ pub(crate) struct Shared {
     pub spool_dir: PathBuf,
     /// Memory for complete messages being checked and stored (`[memory]`).
     pub memory: spool::MemoryBudget,
+    /// Logins verified recently (IMAP and SMTP AUTH), so that Argon2 runs once per TTL.
+    pub login_cache: Arc<mailkeep_core::login_cache::LoginCache>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -253,6 +255,7 @@ impl Server {
         let (shutdown_tx, shutdown) = watch::channel(false);
         let shared = Arc::new(Shared {
             memory: spool::MemoryBudget::new(config.memory.message_bytes),
+            login_cache: Arc::default(),
             spool_dir,
             mx_limits: ConnLimits::new(
                 "smtp",
@@ -391,7 +394,11 @@ impl Server {
         let mut indexing = {
             let (store, stop) = (self.shared.store.clone(), stop_indexing.clone());
             let (ix, dir) = (self.indexer, self.data_dir.clone());
-            tokio::task::spawn_blocking(move || index_loop(ix, &dir, &store, &stop))
+            let budget = (
+                self.shared.memory.clone(),
+                tokio::runtime::Handle::current(),
+            );
+            tokio::task::spawn_blocking(move || index_loop(ix, &dir, &store, &stop, &budget))
         };
         let (mut queue, mut checkpoints) = (queue, checkpoints);
         let died = tokio::select! {
@@ -502,6 +509,7 @@ fn index_loop(
     data_dir: &std::path::Path,
     store: &Store,
     stop: &std::sync::atomic::AtomicBool,
+    (memory, runtime): &(spool::MemoryBudget, tokio::runtime::Handle),
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::Instant;
@@ -559,7 +567,21 @@ fn index_loop(
         };
         if due {
             last_pass = now;
-            match ix.catch_up(store, &mut |_, _| !stop.load(Relaxed)) {
+            // A large body is read, decoded and tokenised within the budget that bounds
+            // the message bytes connections hold (as often as it takes, until stopped).
+            let mut admit = |size: u64| {
+                if size <= spool::IN_MEMORY as u64 {
+                    return None;
+                }
+                while !stop.load(Relaxed) {
+                    let wait = memory.reserve(size.saturating_mul(2), Duration::from_secs(1));
+                    if let Some(permit) = runtime.block_on(wait) {
+                        return Some(permit);
+                    }
+                }
+                None
+            };
+            match ix.catch_up_within(store, &mut |_, _| !stop.load(Relaxed), &mut admit) {
                 Ok(n) if n > 0 => {
                     tracing::debug!(indexed = n, "full-text index updated");
                     waiting_since = None;

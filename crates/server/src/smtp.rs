@@ -309,10 +309,13 @@ async fn auth(
     let verdict = match name {
         None => Some(Ok(None)),
         Some(user) => {
-            let store = shared.store.clone();
+            let (store, cache) = (shared.store.clone(), shared.login_cache.clone());
             let pass = creds.password.clone();
-            blocking(move || accounts::authenticate(&store, &user, &pass, accounts::Service::Smtp))
-                .await
+            blocking(move || {
+                let service = accounts::Service::Smtp;
+                accounts::authenticate(&store, Some(&cache), &user, &pass, service)
+            })
+            .await
         }
     };
     match verdict {

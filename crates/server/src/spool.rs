@@ -53,6 +53,13 @@ impl Spool {
         self.failed = None;
     }
 
+    /// Drops whatever is held.
+    pub fn clear(&mut self) {
+        if self.len > 0 || self.failed.is_some() {
+            self.reset(0);
+        }
+    }
+
     /// Adds content of message `id`; content of an earlier message is dropped first.
     pub async fn append(&mut self, id: u64, bytes: Vec<u8>) {
         if id != self.id {

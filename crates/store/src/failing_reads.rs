@@ -4,7 +4,7 @@
 //! binary; this can: `MAILKEEP_DEBUG_FAIL_READS` names the reads that fail, comma-separated
 //! (`domains`, `usage`). Release builds ignore the variable.
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// `Err` when `read` is named in `MAILKEEP_DEBUG_FAIL_READS` (debug builds).
 pub(crate) fn check(read: &str) -> Result<()> {
@@ -20,7 +20,7 @@ pub(crate) fn check(read: &str) -> Result<()> {
                 .collect()
         });
         if names.iter().any(|n| n == read) {
-            return Err(Error::io(
+            return Err(crate::Error::io(
                 format!("reading {read}"),
                 std::io::Error::other("failure injected by MAILKEEP_DEBUG_FAIL_READS"),
             ));

@@ -18,6 +18,8 @@ pub struct FedBlob {
     pub seq: u64,
     /// Its address.
     pub hash: Hash,
+    /// Its size in bytes.
+    pub length: u64,
 }
 
 impl Store {
@@ -27,12 +29,13 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT rowid, hash FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+                "SELECT rowid, hash, length FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
             )?;
             let rows = st.query_map(params![seq as i64, limit], |r| {
                 Ok(FedBlob {
                     seq: r.get::<_, i64>(0)? as u64,
                     hash: hash_from(r.get(1)?)?,
+                    length: r.get::<_, i64>(2)?.max(0) as u64,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -214,6 +214,9 @@ pub const MIGRATIONS: &[&str] = &[
     -- keeps) still refer to it.
     ALTER TABLE domains ADD COLUMN deleted_at INTEGER;
     "#,
+    // 10 → 11: one spelling per domain. Earlier versions stored an IDN as typed (U-labels,
+    // any case, a trailing dot); `canonical_domain_names` rewrites each to A-labels.
+    "",
 ];
 
 /// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by
@@ -299,6 +302,9 @@ fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
                 tx.execute_batch(JOURNAL_TREE)?;
                 move_journal_nodes(&tx)?;
             }
+            if from == 10 {
+                canonical_domain_names(&tx)?;
+            }
             let dangling: i64 =
                 tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
                     r.get(0)
@@ -311,12 +317,91 @@ fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
             }
             tx.pragma_update(None, "user_version", (from + 1) as u32)?;
             tx.commit()?;
-            tracing::info!(from, to = from + 1, "migrated store schema");
+            if start == 0 {
+                // A new store passes through every step; one line at the end says so.
+                tracing::debug!(from, to = from + 1, "created store schema step");
+            } else {
+                tracing::info!(from, to = from + 1, "migrated store schema");
+            }
+        }
+        if start == 0 && target > 0 {
+            tracing::debug!(version = target, "created store schema");
         }
         Ok(())
     })();
     conn.pragma_update(None, "foreign_keys", true)?;
     result.map(|()| start)
+}
+
+/// The stored form of a domain name: A-labels, lower case, no trailing dot. `None` if the
+/// name is not a valid IDN (it is then left as it is, for an administrator to look at).
+fn canonical_domain(name: &str) -> Option<String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    idna::domain_to_ascii(trimmed)
+        .ok()
+        .filter(|a| !a.is_empty())
+}
+
+/// Rewrites domain names stored in another spelling, with the addresses of their accounts
+/// and aliases. Two rows that are one domain spelled twice cannot be merged blindly: the
+/// migration stops and says which.
+fn canonical_domain_names(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let domains: Vec<(i64, String)> = tx
+        .prepare("SELECT id, name FROM domains ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, name) in &domains {
+        let Some(canon) = canonical_domain(name).filter(|c| c != name) else {
+            if canonical_domain(name).is_none() {
+                tracing::warn!(domain = %name, "stored domain name is not a valid IDN; left as it is");
+            }
+            continue;
+        };
+        if let Some((_, twin)) = domains
+            .iter()
+            .find(|(other, n)| other != id && canonical_domain(n).as_deref() == Some(&canon))
+        {
+            return Err(Error::Conflict(format!(
+                "domains {name:?} and {twin:?} are both {canon}: delete one \
+                 (mailkeep domain del) with an older mailkeep, then upgrade"
+            )));
+        }
+        let rename = |addr: &str| match addr.rsplit_once('@') {
+            Some((local, _)) => format!("{local}@{canon}"),
+            None => addr.to_owned(),
+        };
+        let accounts: Vec<(i64, String)> = tx
+            .prepare("SELECT id, address FROM accounts WHERE domain_id = ?1")?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (account, address) in accounts {
+            tx.execute(
+                "UPDATE accounts SET address = ?1 WHERE id = ?2",
+                rusqlite::params![rename(&address), account],
+            )?;
+        }
+        let aliases: Vec<(i64, String)> = tx
+            .prepare("SELECT id, source FROM aliases")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (alias, source) in aliases {
+            let here = source
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(name));
+            if here {
+                tx.execute(
+                    "UPDATE aliases SET source = ?1 WHERE id = ?2",
+                    rusqlite::params![rename(&source), alias],
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE domains SET name = ?1 WHERE id = ?2",
+            rusqlite::params![canon, id],
+        )?;
+        tracing::info!(from = %name, to = %canon, "stored domain name rewritten to its canonical form");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -375,6 +460,70 @@ mod tests {
             )
             .unwrap();
         assert_eq!(gone, 0);
+    }
+
+    fn format_10_with(domains: &[&str]) -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate_to(&mut c, 10).unwrap();
+        for (i, d) in domains.iter().enumerate() {
+            let id = i as i64 + 1;
+            c.execute(
+                "INSERT INTO domains (id, name, created_at) VALUES (?1, ?2, 0)",
+                rusqlite::params![id, d],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO accounts (id, address, domain_id, password_hash, created_at)
+                 VALUES (?1, ?2, ?1, 'x', 0)",
+                rusqlite::params![id, format!("alice@{d}")],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO aliases (source, account_id, created_at) VALUES (?1, ?2, 0), (?3, ?2, 0)",
+                rusqlite::params![format!("sales@{d}"), id, format!("@{d}")],
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    fn column(c: &Connection, sql: &str) -> Vec<String> {
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn domains_stored_in_unicode_are_rewritten_to_a_labels() {
+        let mut c = format_10_with(&["B\u{fc}cher.Example.", "example.org"]);
+        assert_eq!(migrate(&mut c).unwrap(), 10);
+        assert_eq!(
+            column(&c, "SELECT name FROM domains ORDER BY id"),
+            ["xn--bcher-kva.example", "example.org"]
+        );
+        assert_eq!(
+            column(&c, "SELECT address FROM accounts ORDER BY id"),
+            ["alice@xn--bcher-kva.example", "alice@example.org"]
+        );
+        assert_eq!(
+            column(&c, "SELECT source FROM aliases ORDER BY id"),
+            [
+                "sales@xn--bcher-kva.example",
+                "@xn--bcher-kva.example",
+                "sales@example.org",
+                "@example.org"
+            ]
+        );
+    }
+
+    #[test]
+    fn one_domain_stored_in_two_spellings_stops_the_migration() {
+        let mut c = format_10_with(&["b\u{fc}cher.example", "xn--bcher-kva.example"]);
+        let err = migrate(&mut c).unwrap_err().to_string();
+        assert!(err.contains("are both xn--bcher-kva.example"), "{err}");
+        assert_eq!(version(&c).unwrap(), 10);
     }
 
     #[test]
