@@ -109,6 +109,31 @@ pub async fn run(
         flags.len() / 1024
     );
 
+    // NOOP costs what changed, not what the mailbox holds (issue 14).
+    let t = Instant::now();
+    for i in 0..100 {
+        command(&mut c, &format!("n{i}"), "NOOP").await?;
+    }
+    println!(
+        "imap: NOOP with nothing new: {:.3} ms each (100)",
+        t.elapsed().as_secs_f64() * 1000.0 / 100.0
+    );
+    let mut other = connect(&addr, &tls, &host).await?;
+    command(&mut other, "l", &format!("LOGIN {user} \"{password}\"")).await?;
+    let mut noop = std::time::Duration::ZERO;
+    for i in 0..20 {
+        let msg = format!("Subject: new {i}\r\n\r\nhello\r\n");
+        let append = format!("APPEND INBOX {{{}+}}\r\n{msg}", msg.len());
+        command(&mut other, &format!("a{i}"), &append).await?;
+        let t = Instant::now();
+        command(&mut c, &format!("m{i}"), "NOOP").await?;
+        noop += t.elapsed();
+    }
+    println!(
+        "imap: NOOP after one new message: {:.3} ms each (20)",
+        noop.as_secs_f64() * 1000.0 / 20.0
+    );
+
     let picks: Vec<u32> = {
         let mut rng = rand::rng();
         (0..100).map(|_| rng.random_range(1..=exists)).collect()

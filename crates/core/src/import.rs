@@ -167,10 +167,6 @@ pub fn maildir_flags(file_name: &str) -> Vec<String> {
         .collect()
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 /// The date of an mbox `From ` line (`From sender Tue Nov 27 01:46:59 2026`), as UTC.
 fn from_line_date(line: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(line).ok()?;
@@ -180,7 +176,7 @@ fn from_line_date(line: &[u8]) -> Option<i64> {
         return None;
     }
     let (mon, day, time, year) = (t[n - 4], t[n - 3], t[n - 2], t[n - 1]);
-    let month = MONTHS.iter().position(|m| *m == mon)? as i64 + 1;
+    let month = mailkeep_imap::datetime::month_from_name(mon).filter(|_| mon.len() == 3)?;
     let day: i64 = day.parse().ok()?;
     let year: i64 = year.parse().ok()?;
     let mut hms = time.split(':').map(|x| x.parse::<i64>().ok());
@@ -189,7 +185,7 @@ fn from_line_date(line: &[u8]) -> Option<i64> {
         hms.next()??,
         hms.next().flatten().unwrap_or(0),
     );
-    let days = mailkeep_imap::datetime::days_from_civil(year, month as u32, day as u32);
+    let days = mailkeep_imap::datetime::days_from_civil(year, month, day as u32);
     Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 

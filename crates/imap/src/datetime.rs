@@ -1,7 +1,8 @@
-//! IMAP date-time (`dd-Mon-yyyy hh:mm:ss +zzzz`) formatting and parsing,
-//! without a calendar library.
+//! The calendar, in one place: IMAP date-time (`dd-Mon-yyyy hh:mm:ss +zzzz`) formatting and
+//! parsing, day numbers, and RFC 5322 `Date:` values (read by mail-parser).
 
-const MONTHS: [&str; 12] = [
+/// English month abbreviations, as IMAP, RFC 5322 and mbox `From ` lines write them.
+pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
@@ -23,7 +24,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// The (year, month 1..=12, day 1..=31) of a day count since 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097; // 0..=146096
@@ -34,6 +35,44 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// The month (1..=12) a name starts with (`Nov`, `november`, any case).
+pub fn month_from_name(name: &str) -> Option<u32> {
+    let prefix = name.get(..3)?;
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(prefix))
+        .map(|i| i as u32 + 1)
+}
+
+/// An RFC 5322 `Date:` value read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderDate {
+    /// The instant, in unix seconds (UTC).
+    pub unix: i64,
+    /// The day as written (days since 1970-01-01), time and zone disregarded, as the
+    /// SENT* search keys compare it (RFC 9051 §6.4.4).
+    pub day: i64,
+}
+
+/// Reads a `Date:` field value (obsolete forms, comments and zone names included).
+pub fn header_date(value: &[u8]) -> Option<HeaderDate> {
+    let mut line = Vec::with_capacity(value.len() + 2);
+    line.extend_from_slice(value);
+    line.extend_from_slice(b"\r\n");
+    let mail_parser::HeaderValue::DateTime(d) =
+        mail_parser::parsers::MessageStream::new(&line).parse_date()
+    else {
+        return None;
+    };
+    if !d.is_valid() {
+        return None;
+    }
+    Some(HeaderDate {
+        unix: d.to_timestamp(),
+        day: days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day)),
+    })
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {

@@ -44,6 +44,11 @@ struct Selected {
     saved: Vec<u32>,
     /// IMAP4rev1 `\Recent`: UIDs this session is the first to see (ascending).
     recent: Vec<u32>,
+    /// The mailbox's mod-sequence the view reflects: changes above it are read at the
+    /// next sync, nothing below it is read again.
+    synced: u64,
+    /// Expunged elsewhere, still in the view: reported when EXPUNGE responses are allowed.
+    pending_expunges: Vec<u32>,
 }
 
 fn is_system_flag(f: &str) -> bool {
@@ -109,6 +114,8 @@ struct Session {
     spool_id: u64,
     /// The size of the literal of the command being received that went to the spool.
     spooled: Option<u64>,
+    /// Tells of directory changes: a logged-in session whose account was deleted ends.
+    directory: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The largest literal before login: a user name or password, as Dovecot allows. Anything
@@ -175,7 +182,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         ..full_limits
     };
     let spool = Spool::new(shared.spool_dir.clone());
+    let directory = shared.directory.subscribe();
     let mut s = Session {
+        directory,
         acting: shared.store.clone(),
         spool,
         peer,
@@ -275,6 +284,28 @@ impl Session {
                 self.untagged(Status::Bye, Some("UNAVAILABLE"), text);
                 Ok(false)
             }
+            r = self.directory.changed(), if self.account.is_some() => {
+                Ok(r.is_ok() && !self.account_deleted().await)
+            }
+        }
+    }
+
+    /// Whether the logged-in account was deleted (then `* BYE` is queued). A failed read
+    /// keeps the session: it is asked again at the next directory change.
+    pub(crate) async fn account_deleted(&mut self) -> bool {
+        let Some(address) = self.account.as_ref().map(|a| a.address.clone()) else {
+            return false;
+        };
+        let id = self.account.as_ref().map(|a| a.id);
+        let store = self.shared.store.clone();
+        match blocking(move || store.account(&address)).await {
+            Some(Ok(found)) if found.as_ref().map(|a| a.id) == id => false,
+            Some(Ok(_)) => {
+                tracing::info!(peer = %self.peer, "imap session ended: its account was deleted");
+                self.untagged(Status::Bye, None, "This account was deleted");
+                true
+            }
+            _ => false,
         }
     }
 
@@ -958,6 +989,8 @@ impl Session {
         let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
         self.selected = Some(Selected {
+            synced: mailbox.highestmodseq,
+            pending_expunges: Vec::new(),
             mailbox,
             read_only,
             messages,
@@ -977,65 +1010,100 @@ impl Session {
     /// during FETCH, STORE and SEARCH), `FETCH (FLAGS …)` for flags changed elsewhere, and
     /// `EXISTS` for new mail.
     async fn sync_view(&mut self, allow_expunge: bool) {
-        let Some(id) = self.selected.as_ref().map(|s| s.mailbox.id) else {
+        let Some((id, since, pending)) = self
+            .selected
+            .as_ref()
+            .map(|s| (s.mailbox.id, s.synced, !s.pending_expunges.is_empty()))
+        else {
             return;
         };
-        let Some(fresh) = self.load_messages(id).await else {
+        let store = self.acting.clone();
+        let Some(Ok(changes)) = blocking(move || store.mailbox_changes(id, since)).await else {
             return;
         };
+        if changes.highestmodseq <= since && !(allow_expunge && pending) {
+            return;
+        }
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
+        sel.synced = changes.highestmodseq.max(since);
         let mut out = String::new();
-        if allow_expunge {
+        // Only what the view holds can be reported gone; a message that came and went
+        // between two looks was never seen.
+        for uid in changes.expunged {
+            if sel.messages.binary_search_by_key(&uid, |m| m.uid).is_ok()
+                && !sel.pending_expunges.contains(&uid)
+            {
+                sel.pending_expunges.push(uid);
+            }
+        }
+        if allow_expunge && !sel.pending_expunges.is_empty() {
+            let mut gone = std::mem::take(&mut sel.pending_expunges);
+            gone.sort_unstable();
             let mut vanished = Vec::new();
             // Highest sequence number first, so that earlier numbers stay valid.
-            for seq in (1..=sel.messages.len()).rev() {
-                let uid = sel.messages[seq - 1].uid;
-                if fresh.binary_search_by_key(&uid, |m| m.uid).is_err() {
-                    sel.messages.remove(seq - 1);
-                    if self.qresync {
-                        vanished.push(uid);
-                    } else {
-                        out.push_str(&format!("* {seq} EXPUNGE\r\n"));
-                    }
+            for uid in gone.into_iter().rev() {
+                let Ok(i) = sel.messages.binary_search_by_key(&uid, |m| m.uid) else {
+                    continue;
+                };
+                sel.messages.remove(i);
+                if self.qresync {
+                    vanished.push(uid);
+                } else {
+                    out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
                 }
             }
             out.push_str(&String::from_utf8_lossy(
                 &mailkeep_imap::encode::vanished_response(false, &vanished),
             ));
         }
-        for (i, m) in sel.messages.iter_mut().enumerate() {
-            if let Ok(j) = fresh.binary_search_by_key(&m.uid, |f| f.uid)
-                && fresh[j].modseq != m.modseq
-            {
-                if fresh[j].flags != m.flags {
-                    let mut shown = fresh[j].flags.clone();
-                    if !self.rev2 && sel.recent.binary_search(&m.uid).is_ok() {
-                        shown.push("\\Recent".into());
-                    }
-                    out.push_str(&format!(
-                        "* {} FETCH (UID {} FLAGS ({}))\r\n",
-                        i + 1,
-                        m.uid,
-                        shown.join(" ")
-                    ));
-                }
-                *m = fresh[j].clone();
-            }
-        }
         let last = sel.messages.last().map_or(0, |m| m.uid);
         let before = sel.messages.len();
-        sel.messages
-            .extend(fresh.into_iter().filter(|m| m.uid > last));
+        let mut new_keywords: Vec<String> = Vec::new();
+        // Ascending UIDs: changed messages first, then the new ones, appended in order.
+        for fresh in changes.changed {
+            for f in fresh.flags.iter().filter(|f| !is_system_flag(f)) {
+                if !sel.keywords.contains(f) && !new_keywords.contains(f) {
+                    new_keywords.push(f.clone());
+                }
+            }
+            if fresh.uid > last {
+                sel.messages.push(fresh);
+                continue;
+            }
+            let Ok(i) = sel.messages.binary_search_by_key(&fresh.uid, |m| m.uid) else {
+                continue;
+            };
+            let m = &mut sel.messages[i];
+            if fresh.modseq == m.modseq {
+                continue;
+            }
+            if fresh.flags != m.flags {
+                let mut shown = fresh.flags.clone();
+                if !self.rev2 && sel.recent.binary_search(&m.uid).is_ok() {
+                    shown.push("\\Recent".into());
+                }
+                out.push_str(&format!(
+                    "* {} FETCH (UID {} FLAGS ({}))\r\n",
+                    i + 1,
+                    m.uid,
+                    shown.join(" ")
+                ));
+            }
+            *m = fresh;
+        }
         sel.recent
             .retain(|u| sel.messages.binary_search_by_key(u, |m| m.uid).is_ok());
         // A keyword seen for the first time is announced before anything that shows it
-        // (rev1 clients rely on FLAGS listing every flag a FETCH may return).
-        let keywords = keywords_of(sel.messages.iter());
-        if keywords.iter().any(|k| !sel.keywords.contains(k)) {
-            out.insert_str(0, &flags_lines(&keywords));
-            sel.keywords = keywords;
+        // (rev1 clients rely on FLAGS listing every flag a FETCH may return). The list only
+        // grows while the mailbox is selected: a keyword dropped from it before the client
+        // heard that its last message lost it would leave the client holding a flag the
+        // server no longer lists.
+        if !new_keywords.is_empty() {
+            sel.keywords.extend(new_keywords);
+            sel.keywords.sort();
+            out.insert_str(0, &flags_lines(&sel.keywords));
         }
         let grew = sel.messages.len() != before;
         let (top, mailbox_id, read_only) = (
@@ -1259,6 +1327,12 @@ impl Session {
         let mark_seen = sets_seen(&items) && !sel.read_only;
         let want_body = needs_body(&items);
         let mailbox_id = sel.mailbox.id;
+        // `\Seen` for every message this FETCH reads, in one commit before any is sent.
+        let newly_seen = if mark_seen {
+            self.mark_seen(mailbox_id, &seqs).await
+        } else {
+            Vec::new()
+        };
         for n in seqs {
             let Some(entry) = self
                 .selected
@@ -1288,32 +1362,17 @@ impl Session {
             } else {
                 None
             };
-            let mut flags = entry.flags.clone();
+            let flags = &entry.flags;
             let mut items_here = items.clone();
-            if mark_seen && !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")) {
-                let store = self.acting.clone();
-                let uid = entry.uid;
-                if let Some(Ok(_)) =
-                    blocking(move || store.add_flags(mailbox_id, vec![uid], vec!["\\Seen".into()]))
-                        .await
-                {
-                    flags.push("\\Seen".into());
-                    if let Some(m) = self
-                        .selected
-                        .as_mut()
-                        .and_then(|s| s.messages.get_mut((n - 1) as usize))
-                    {
-                        m.flags = flags.clone();
-                    }
-                    if !items_here.contains(&FetchItem::Flags) {
-                        items_here.push(FetchItem::Flags);
-                    }
-                }
+            if newly_seen.binary_search(&entry.uid).is_ok()
+                && !items_here.contains(&FetchItem::Flags)
+            {
+                items_here.push(FetchItem::Flags);
             }
             let meta = MessageMeta {
                 seq: n,
                 uid: entry.uid,
-                flags: self.shown_flags(entry.uid, &flags),
+                flags: self.shown_flags(entry.uid, flags),
                 internal_date: entry.internal_date,
                 size: entry.size,
                 modseq: entry.modseq,
@@ -1344,6 +1403,53 @@ impl Session {
         }
         let verb = if uid { "UID FETCH" } else { "FETCH" };
         self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
+    }
+}
+
+impl Session {
+    /// Sets `\Seen` on the messages at `seqs` that lack it, in one store call, and updates
+    /// the view; returns the UIDs that changed, sorted. A failure is logged and changes
+    /// nothing (the FETCH still answers).
+    async fn mark_seen(&mut self, mailbox_id: i64, seqs: &[u32]) -> Vec<u32> {
+        let Some(sel) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        let uids: Vec<u32> = seqs
+            .iter()
+            .filter_map(|&n| sel.messages.get((n as usize).wrapping_sub(1)))
+            .filter(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
+            .map(|m| m.uid)
+            .collect();
+        if uids.is_empty() {
+            return uids;
+        }
+        let store = self.acting.clone();
+        let changed = match blocking(move || {
+            store.add_flags(mailbox_id, uids, vec!["\\Seen".into()])
+        })
+        .await
+        {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "setting \\Seen failed");
+                return Vec::new();
+            }
+            None => return Vec::new(),
+        };
+        if !changed.is_empty() {
+            self.shared.notify(mailbox_id);
+        }
+        let mut seen: Vec<u32> = changed.iter().map(|c| c.0).collect();
+        seen.sort_unstable();
+        if let Some(sel) = self.selected.as_mut() {
+            for (uid, modseq) in changed {
+                if let Ok(i) = sel.messages.binary_search_by_key(&uid, |m| m.uid) {
+                    sel.messages[i].flags.push("\\Seen".into());
+                    sel.messages[i].modseq = modseq;
+                }
+            }
+        }
+        seen
     }
 }
 

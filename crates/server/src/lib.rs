@@ -151,6 +151,9 @@ pub(crate) struct Shared {
     /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
     /// IMAP sessions on them (DESIGN §2 step 5).
     pub changes: tokio::sync::broadcast::Sender<i64>,
+    /// Bumped when the directory (accounts, domains, aliases) changed, from this process or
+    /// another: sessions then check that their account still exists.
+    pub directory: watch::Sender<u64>,
     /// The full-text index, for SEARCH BODY/TEXT (`None`: unusable, bodies are read).
     pub index: Option<mailkeep_core::index::MailIndex>,
     /// Where message content in flight is spooled (unnamed files).
@@ -308,6 +311,7 @@ impl Server {
             journal_signer,
             own_domains: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,
+            directory: watch::channel(0).0,
             index,
             shutdown,
         });
@@ -342,6 +346,14 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), TaskDied> {
+        // Mailbox versions as they are before any session can start: a change made by
+        // another process after this is announced (`watch_store`).
+        let stamp = self.shared.store.directory_stamp();
+        let store = self.shared.store.clone();
+        let versions = match blocking(move || store.mailbox_versions()).await {
+            Some(Ok(v)) => v.into_iter().collect(),
+            _ => std::collections::HashMap::new(),
+        };
         let mut accept_tasks = JoinSet::new();
         let conns = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for (kind, listener) in self.listeners {
@@ -387,6 +399,7 @@ impl Server {
         }
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
         let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
+        let watcher = tokio::spawn(watch_store(self.shared.clone(), versions, stamp));
         let stop_indexing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Even if this future panics or is dropped, the index loop (a blocking thread the
         // runtime waits for on exit) must hear that it is time to stop.
@@ -400,11 +413,12 @@ impl Server {
             );
             tokio::task::spawn_blocking(move || index_loop(ix, &dir, &store, &stop, &budget))
         };
-        let (mut queue, mut checkpoints) = (queue, checkpoints);
+        let (mut queue, mut checkpoints, mut watcher) = (queue, checkpoints, watcher);
         let died = tokio::select! {
             () = shutdown => None,
             r = &mut queue => Some(TaskDied::new("outbound queue", r.err())),
             r = &mut checkpoints => Some(TaskDied::new("checkpoint timer", r.err())),
+            r = &mut watcher => Some(TaskDied::new("store watcher", r.err())),
             r = &mut indexing => Some(TaskDied::new("full-text indexing", r.err())),
         };
         if let Some(d) = &died {
@@ -414,8 +428,9 @@ impl Server {
         stop_indexing.store(true, std::sync::atomic::Ordering::Relaxed);
         queue.abort();
         checkpoints.abort();
+        watcher.abort();
         // A handle already awaited by the select above must not be polled again.
-        for task in [&mut queue, &mut checkpoints] {
+        for task in [&mut queue, &mut checkpoints, &mut watcher] {
             if !task.is_finished() {
                 let _ = task.await;
             }
@@ -606,6 +621,44 @@ const INDEX_MAX_LAG: Duration = Duration::from_secs(30);
 const INDEX_MAX_BACKLOG: u64 = 20_000;
 /// Passes with nothing new to index (purges, retries) at most this often.
 const INDEX_PERIOD: Duration = Duration::from_secs(10);
+
+/// How often the store is asked for changes other processes made.
+const WATCH_PERIOD: Duration = Duration::from_millis(500);
+
+/// Changes written by other processes on this data directory (the CLI while the server
+/// runs; later, other nodes). A mailbox whose mod-sequence moved is announced to IDLE
+/// sessions as the server's own changes are (its own are announced twice, which costs an
+/// IDLE session one more look and nothing else); a changed directory makes sessions check
+/// that their account still exists.
+async fn watch_store(
+    shared: Arc<Shared>,
+    mut versions: std::collections::HashMap<i64, u64>,
+    mut stamp: Vec<u8>,
+) {
+    loop {
+        tokio::time::sleep(WATCH_PERIOD).await;
+        // Read even while no session listens: a version first seen when one starts to
+        // listen could already hold the change it waits for.
+        let store = shared.store.clone();
+        match blocking(move || store.mailbox_versions()).await {
+            Some(Ok(now)) => {
+                for (id, v) in now {
+                    if versions.insert(id, v).is_some_and(|old| old != v) {
+                        tracing::debug!(mailbox = id, modseq = v, "mailbox changed");
+                        shared.notify(id);
+                    }
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "watching mailboxes for changes failed"),
+            None => {}
+        }
+        let now = shared.store.directory_stamp();
+        if now != stamp {
+            stamp = now;
+            shared.directory.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+}
 
 /// Writes a signed checkpoint if the journal grew since the last one.
 async fn write_checkpoint(shared: &Arc<Shared>) {

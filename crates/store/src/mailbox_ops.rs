@@ -220,6 +220,18 @@ fn normalise(flags: &[String]) -> Vec<String> {
 }
 
 impl Store {
+    /// The highest mod-sequence of every live mailbox, by id: what a process compares to
+    /// notice changes that others (the CLI, another node) committed.
+    pub fn mailbox_versions(&self) -> Result<Vec<(i64, u64)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, highestmodseq FROM mailboxes WHERE deleted_at IS NULL",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// Creates a mailbox and any missing parents (`a/b/c` creates `a` and `a/b`).
     /// `Conflict` if it exists.
     pub fn create_mailbox(&self, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {

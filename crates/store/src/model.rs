@@ -81,6 +81,17 @@ pub struct MessageEntry {
     pub internal_date: i64,
 }
 
+/// What [`crate::Store::mailbox_changes`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxChanges {
+    /// The mailbox's highest mod-sequence when read.
+    pub highestmodseq: u64,
+    /// Live messages added or changed since, by UID.
+    pub changed: Vec<MessageEntry>,
+    /// UIDs expunged since, ascending.
+    pub expunged: Vec<u32>,
+}
+
 /// The result of [`crate::Store::lookup_recipient`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {

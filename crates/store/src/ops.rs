@@ -602,6 +602,50 @@ impl Store {
         })
     }
 
+    /// What changed in a mailbox after mod-sequence `since`: its highest mod-sequence now,
+    /// live messages changed or added (by UID) and messages expunged (UIDs, ascending). With
+    /// nothing new this is one primary-key read, so an IMAP NOOP costs the same on a mailbox
+    /// of ten messages or a million.
+    pub fn mailbox_changes(&self, mailbox_id: i64, since: u64) -> Result<MailboxChanges> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let highestmodseq: u64 = row(
+                &tx,
+                "SELECT highestmodseq FROM mailboxes WHERE id = ?1",
+                [mailbox_id],
+                |r| r.get(0),
+            )?;
+            let mut changes = MailboxChanges {
+                highestmodseq,
+                changed: Vec::new(),
+                expunged: Vec::new(),
+            };
+            if highestmodseq <= since {
+                return Ok(changes);
+            }
+            let mut st = tx.prepare_cached(
+                "SELECT uid, modseq, flags, blob_hash, size, internal_date, expunged_at
+                 FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            )?;
+            let mut rows = st.query(params![mailbox_id, since])?;
+            while let Some(r) = rows.next()? {
+                if r.get::<_, Option<i64>>(6)?.is_some() {
+                    changes.expunged.push(r.get(0)?);
+                    continue;
+                }
+                changes.changed.push(MessageEntry {
+                    uid: r.get(0)?,
+                    modseq: r.get(1)?,
+                    flags: split_flags(&r.get::<_, String>(2)?),
+                    hash: hash_from(r.get(3)?)?,
+                    size: r.get(4)?,
+                    internal_date: r.get(5)?,
+                });
+            }
+            Ok(changes)
+        })
+    }
+
     /// The live (not expunged) messages of a mailbox, by UID.
     pub fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageEntry>> {
         self.read(|c| {
@@ -660,8 +704,9 @@ impl Store {
         );
     }
 
-    /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH); returns the new modseq of
-    /// each message that changed.
+    /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH) in one transaction;
+    /// returns the new modseq of each message that changed. All of them get the same modseq:
+    /// one change, one mod-sequence (RFC 7162 requires only that it be higher than before).
     pub fn add_flags(
         &self,
         mailbox_id: i64,
@@ -670,6 +715,7 @@ impl Store {
     ) -> Result<Vec<(u32, u64)>> {
         self.write(None, move |c, _| {
             let mut changed = Vec::new();
+            let mut modseq = None;
             for &uid in &uids {
                 let cur: Option<String> = c
                     .query_row(
@@ -689,11 +735,14 @@ impl Store {
                 if set.len() == before {
                     continue;
                 }
-                let modseq: u64 = row(c,
-                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-                    [mailbox_id],
-                    |r| r.get(0),
-                )?;
+                let modseq = match modseq {
+                    Some(m) => m,
+                    None => *modseq.insert(row(c,
+                        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                        [mailbox_id],
+                        |r| r.get::<_, u64>(0),
+                    )?),
+                };
                 exec(c,
                     "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
                     params![set.join(" "), modseq, mailbox_id, uid],

@@ -216,7 +216,8 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 10 → 11: one spelling per domain. Earlier versions stored an IDN as typed (U-labels,
     // any case, a trailing dot); `canonical_domain_names` rewrites each to A-labels.
-    "",
+    // Messages by mod-sequence, so that a session reads only what changed since it looked.
+    "CREATE INDEX messages_by_modseq ON messages(mailbox_id, modseq);",
 ];
 
 /// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by

@@ -308,6 +308,32 @@ fn flags_change_modseq() {
     assert_eq!(store.messages(inbox.id).unwrap()[0].flags, ["\\Seen"]);
 }
 
+#[test]
+fn flags_added_to_many_messages_are_one_change() {
+    let (_dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    for i in 0..5 {
+        let body = format!("Subject: {i}\r\n\r\nx\r\n").into_bytes();
+        store
+            .deliver(body, vec![(a, "INBOX".into())], 0, &i.to_string())
+            .unwrap();
+    }
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    store
+        .add_flags(inbox.id, vec![2], vec!["\\Seen".into()])
+        .unwrap();
+    let changed = store
+        .add_flags(inbox.id, vec![1, 2, 3, 4, 5], vec!["\\Seen".into()])
+        .unwrap();
+    let uids: Vec<u32> = changed.iter().map(|c| c.0).collect();
+    assert_eq!(uids, [1, 3, 4, 5]);
+    assert!(changed.iter().all(|c| c.1 == changed[0].1));
+    let top = store.mailbox(a, "INBOX").unwrap().unwrap().highestmodseq;
+    assert_eq!(top, changed[0].1);
+}
+
 /// Large and small bodies from many threads at once, some identical: every delivery
 /// succeeds, identical large bodies are stored once even when they are in flight together.
 #[test]
@@ -670,4 +696,54 @@ fn outbound_queue_claim_record_retry_drop() {
         store.queue_entry("Q1").unwrap().unwrap().recipients[1].state,
         "dropped"
     );
+}
+
+#[test]
+fn mailbox_changes_name_what_changed_since_a_mod_sequence() {
+    let (_dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    for i in 0..4 {
+        let body = format!("Subject: {i}\r\n\r\nx\r\n").into_bytes();
+        store
+            .deliver(body, vec![(a, "INBOX".into())], 0, &i.to_string())
+            .unwrap();
+    }
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    let seen = inbox.highestmodseq;
+    let nothing = store.mailbox_changes(inbox.id, seen).unwrap();
+    assert_eq!(nothing.highestmodseq, seen);
+    assert!(nothing.changed.is_empty() && nothing.expunged.is_empty());
+
+    store
+        .add_flags(inbox.id, vec![2], vec!["\\Deleted".into()])
+        .unwrap();
+    store.expunge(inbox.id, None, 5).unwrap();
+    store
+        .add_flags(inbox.id, vec![3], vec!["$k".into()])
+        .unwrap();
+    store
+        .deliver(
+            b"Subject: new\r\n\r\n".to_vec(),
+            vec![(a, "INBOX".into())],
+            0,
+            "n",
+        )
+        .unwrap();
+    let ch = store.mailbox_changes(inbox.id, seen).unwrap();
+    assert_eq!(ch.expunged, [2]);
+    let changed: Vec<(u32, Vec<String>)> = ch
+        .changed
+        .iter()
+        .map(|m| (m.uid, m.flags.clone()))
+        .collect();
+    assert_eq!(changed, [(3, vec!["$k".to_owned()]), (5, vec![])]);
+    assert_eq!(
+        ch.highestmodseq,
+        store.mailbox(a, "INBOX").unwrap().unwrap().highestmodseq
+    );
+    // Asked again from there: nothing.
+    let again = store.mailbox_changes(inbox.id, ch.highestmodseq).unwrap();
+    assert!(again.changed.is_empty() && again.expunged.is_empty());
 }

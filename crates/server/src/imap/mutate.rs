@@ -397,10 +397,12 @@ impl Session {
     /// IDLE (RFC 2177): reports changes to the selected mailbox as they happen until the
     /// client sends DONE.
     pub(super) async fn idle(&mut self, tag: &str) -> std::io::Result<Next> {
+        // Listening starts before the view is brought up to date: a change committed in
+        // between is then heard, not lost until the next one.
+        let mut changes = self.shared.changes.subscribe();
         self.out.extend_from_slice(b"+ idling\r\n");
         self.sync_view(true).await;
         self.flush().await?;
-        let mut changes = self.shared.changes.subscribe();
         let mut shutdown = self.shared.shutdown.clone();
         let selected = self.selected.as_ref().map(|s| s.mailbox.id);
         let deadline = tokio::time::Instant::now() + self.timeout();
@@ -430,6 +432,12 @@ impl Session {
                     if relevant {
                         self.sync_view(true).await;
                         self.flush().await?;
+                    }
+                }
+                r = self.directory.changed() => {
+                    if r.is_ok() && self.account_deleted().await {
+                        self.flush().await?;
+                        return Ok(Next::Close);
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {

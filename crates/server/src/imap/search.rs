@@ -158,28 +158,11 @@ pub(super) fn field_values(header: &[u8], name: &str) -> Vec<String> {
     values
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
 /// Day number (days since 1970-01-01) of a `Date:` value, time and zone disregarded
 /// (RFC 9051 SENT* keys).
 pub(super) fn sent_day(header: &[u8]) -> Option<i64> {
     let value = field_values(header, "Date").into_iter().next()?;
-    let tokens: Vec<&str> = value
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|t| !t.is_empty())
-        .collect();
-    tokens.windows(3).find_map(|w| {
-        let day: u32 = w[0].parse().ok()?;
-        let month = MONTHS
-            .iter()
-            .position(|m| w[1].to_lowercase().starts_with(m))?;
-        let year: i64 = w[2].parse().ok()?;
-        (1..=31)
-            .contains(&day)
-            .then(|| mailkeep_imap::datetime::days_from_civil(year, month as u32 + 1, day))
-    })
+    mailkeep_imap::datetime::header_date(value.as_bytes()).map(|d| d.day)
 }
 
 struct Candidate<'a> {

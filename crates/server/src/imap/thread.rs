@@ -76,10 +76,6 @@ fn first_mailbox(h: &Hit, name: &str) -> String {
         .to_lowercase()
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
 /// The sent date of a message as unix seconds (its internal date when the Date: field is
 /// missing or unreadable), for SORT DATE and THREAD.
 fn sent_time(h: &Hit) -> i64 {
@@ -87,37 +83,7 @@ fn sent_time(h: &Hit) -> i64 {
 }
 
 fn parse_date(value: &str) -> Option<i64> {
-    let t: Vec<&str> = value
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|t| !t.is_empty())
-        .collect();
-    let i = t.windows(3).position(|w| {
-        w[0].parse::<u32>().is_ok()
-            && MONTHS.iter().any(|m| w[1].to_lowercase().starts_with(m))
-            && w[2].parse::<i64>().is_ok()
-    })?;
-    let day: u32 = t[i].parse().ok()?;
-    let month = MONTHS
-        .iter()
-        .position(|m| t[i + 1].to_lowercase().starts_with(m))? as u32
-        + 1;
-    let mut year: i64 = t[i + 2].parse().ok()?;
-    if year < 100 {
-        year += if year < 50 { 2000 } else { 1900 };
-    }
-    let days = mailkeep_imap::datetime::days_from_civil(year, month, day);
-    let mut secs = days * 86_400;
-    if let Some(time) = t.get(i + 3) {
-        let mut p = time.split(':').map(|x| x.parse::<i64>().unwrap_or(0));
-        secs += p.next().unwrap_or(0) * 3600 + p.next().unwrap_or(0) * 60 + p.next().unwrap_or(0);
-    }
-    if let Some(zone) = t.get(i + 4)
-        && let Ok(z) = zone.parse::<i64>()
-        && (zone.starts_with('+') || zone.starts_with('-'))
-    {
-        secs -= (z / 100) * 3600 + (z % 100) * 60;
-    }
-    Some(secs)
+    mailkeep_imap::datetime::header_date(value.as_bytes()).map(|d| d.unix)
 }
 
 fn compare(a: &Hit, b: &Hit, criteria: &[SortCriterion]) -> Ordering {

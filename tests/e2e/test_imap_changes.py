@@ -1,0 +1,155 @@
+"""How changes reach IMAP sessions (issue 14): `\\Seen` set by one FETCH is one change,
+keywords are never dropped from FLAGS while a client may still hold them, changes committed
+by another process reach IDLE within a second, and a user deleted from the CLI is logged out."""
+import smtplib
+import sqlite3
+import time
+
+import pytest
+from imapclient import IMAPClient
+
+from conftest import PASSWORD, Server, mk
+from mailpeers import data_dir
+from test_mail_path import tls_context
+
+
+@pytest.fixture
+def srv(tmp_path):
+    data = data_dir(tmp_path / "data", "alice@example.org", "bob@example.org")
+    s = Server(data)
+    with smtplib.SMTP(*s.addrs["smtp"]) as c:
+        for i in range(5):
+            c.sendmail("x@example.net", ["alice@example.org"],
+                       b"From: x@example.net\r\nSubject: m%d\r\n\r\nbody %d\r\n" % (i, i))
+    yield s
+    s.stop()
+
+
+def client(srv, user="alice@example.org"):
+    host, port = srv.addrs["imaps"]
+    c = IMAPClient(host, port=port, ssl=True, ssl_context=tls_context(srv.data), timeout=20)
+    c.login(user, PASSWORD)
+    return c
+
+
+def wait_count(c, n):
+    for _ in range(50):
+        if len(c.search(["ALL"])) >= n:
+            return
+        c.noop()
+        time.sleep(0.1)
+    raise AssertionError("messages did not arrive")
+
+
+def test_fetching_bodies_sets_seen_in_one_change(srv):
+    c = client(srv)
+    c.enable("CONDSTORE")
+    c.select_folder("INBOX")
+    wait_count(c, 5)
+    before = c.folder_status("INBOX", ["HIGHESTMODSEQ"])[b"HIGHESTMODSEQ"]
+    got = c.fetch("1:*", ["BODY[]"])
+    assert all(b"\\Seen" in m[b"FLAGS"] for m in got.values()), got
+    after = c.fetch("1:*", ["MODSEQ", "FLAGS"])
+    modseqs = {m[b"MODSEQ"][0] for m in after.values()}
+    assert len(modseqs) == 1, f"one FETCH made {len(modseqs)} changes: {sorted(modseqs)}"
+    status = c.folder_status("INBOX", ["HIGHESTMODSEQ"])[b"HIGHESTMODSEQ"]
+    assert status == before + 1
+    c.logout()
+
+
+def test_keywords_stay_listed_while_a_client_may_still_hold_them(srv):
+    a, b = client(srv), client(srv)
+    for c in (a, b):
+        c.select_folder("INBOX")
+        wait_count(c, 5)
+    b.add_flags([1], ["$old"])
+    a.noop()
+    # b takes $old away and brings $new; a hears FLAGS before the FETCH that tells it
+    # message 1 lost $old, so $old must still be listed there.
+    b.remove_flags([1], ["$old"])
+    b.add_flags([2], ["$new"])
+    a._imap.send(b"K1 NOOP\r\n")
+    lines = []
+    while not lines or not lines[-1].startswith(b"K1 "):
+        lines.append(a._imap.readline())
+    flags = [line for line in lines if line.startswith(b"* FLAGS")]
+    assert flags and b"$new" in flags[0] and b"$old" in flags[0], lines
+    for c in (a, b):
+        c.logout()
+
+
+def test_a_change_committed_by_another_process_reaches_idle(srv):
+    c = client(srv)
+    c.select_folder("INBOX")
+    wait_count(c, 5)
+    c.idle()
+    # Another writer on the same data directory (what the CLI or another node is).
+    db = sqlite3.connect(srv.data / "meta.sqlite", timeout=10)
+    with db:
+        (mailbox,) = db.execute(
+            "SELECT m.id FROM mailboxes m JOIN accounts a ON a.id = m.account_id "
+            "WHERE a.address = 'alice@example.org' AND m.name = 'INBOX'").fetchone()
+        db.execute("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?",
+                   (mailbox,))
+        (modseq,) = db.execute("SELECT highestmodseq FROM mailboxes WHERE id = ?",
+                               (mailbox,)).fetchone()
+        db.execute("UPDATE messages SET flags = '\\Flagged', modseq = ? "
+                   "WHERE mailbox_id = ? AND uid = 3", (modseq, mailbox))
+    db.close()
+    start = time.monotonic()
+    responses = c.idle_check(timeout=3)
+    took = time.monotonic() - start
+    c.idle_done()
+    assert any(r[1] == b"FETCH" and b"\\Flagged" in r[2][r[2].index(b"FLAGS") + 1]
+               for r in responses if len(r) > 2), responses
+    assert took < 1.5, f"the change took {took:.2f} s to reach IDLE"
+    c.logout()
+
+
+def test_a_user_deleted_from_the_cli_is_logged_out(srv):
+    idle, busy = client(srv, "bob@example.org"), client(srv, "bob@example.org")
+    other = client(srv)
+    idle.select_folder("INBOX")
+    idle.idle()
+    busy.select_folder("INBOX")
+    mk(srv.data, "user", "del", "bob@example.org")
+    responses = idle.idle_check(timeout=3)
+    assert any(r[0] == b"BYE" for r in responses), responses
+    with pytest.raises(Exception):
+        for _ in range(30):
+            busy.noop()
+            time.sleep(0.1)
+    # Other accounts carry on.
+    assert other.select_folder("INBOX")[b"EXISTS"] == 5
+    other.logout()
+
+
+def raw(c, tag, command):
+    c._imap.send(b"%s %s\r\n" % (tag, command))
+    lines = []
+    while not lines or not lines[-1].startswith(tag + b" "):
+        lines.append(c._imap.readline())
+    return lines
+
+
+def test_an_expunge_held_back_during_append_is_reported_once_at_the_next_noop(srv):
+    a, b = client(srv), client(srv)
+    for c in (a, b):
+        c.select_folder("INBOX")
+        wait_count(c, 5)
+    b.add_flags([2], ["\\Deleted"])
+    b.expunge()
+    b.add_flags([4], ["\\Flagged"])
+    # An APPEND to the selected mailbox reports what changed, but not the expunge
+    # (RFC 9051 §7.5.1 allows EXPUNGE only where sequence numbers may shift).
+    msg = b"From: a@example.org\r\nSubject: six\r\n\r\nsix\r\n"
+    lines = raw(a, b"A1", b"APPEND INBOX {%d+}\r\n%s" % (len(msg), msg))
+    assert not any(b"EXPUNGE" in line for line in lines), lines
+    assert b"* 6 EXISTS\r\n" in lines, lines
+    assert any(line.startswith(b"* 4 FETCH") and b"\\Flagged" in line for line in lines), lines
+    lines = raw(a, b"N1", b"NOOP")
+    assert lines[:-1] == [b"* 2 EXPUNGE\r\n"], lines
+    assert raw(a, b"N2", b"NOOP")[:-1] == [], "reported twice"
+    assert a.search(["ALL"]) == [1, 3, 4, 5, 6]  # UIDs
+    for c in (a, b):
+        c.logout()
