@@ -2,12 +2,13 @@
 # IMAP benchmark: a generated mailbox of N messages (default 100,000) imported with
 # `mailkeep import`, then SELECT, UID FETCH 1:* (FLAGS), 100 random full bodies, UID SEARCH by
 # header and by date, and the server's memory per idle authenticated connection (1,000).
-# Usage: bench/run-imap.sh [MESSAGES [IDLE_CONNECTIONS]]
+# Usage: bench/run-imap.sh [MESSAGES [IDLE_CONNECTIONS]]; MAILKEEP_BIN=other/binary runs another
+# build (a baseline) under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; IDLE=${2:-1000}
 cargo build --release -q -p mailkeep -p mailkeep-bench
-BIN=target/release/mailkeep; BENCH=target/release/mailkeep-bench
+BIN=${MAILKEEP_BIN:-target/release/mailkeep}; BENCH=target/release/mailkeep-bench
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/target}/bench-imap.XXXXXX")
 trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 DATA=$WORK/data

@@ -25,11 +25,11 @@ def mk(data, *args, stdin=None, check=True):
 
 
 class Server:
-    def __init__(self, data):
+    def __init__(self, data, log="info"):
         self.data = data
         self.proc = subprocess.Popen([BIN, "--data", str(data), "serve"], stderr=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, text=True,
-                                     env={**os.environ, "MAILKEEP_LOG": "info"})
+                                     env={**os.environ, "MAILKEEP_LOG": log})
         self.addrs = {}
         self.log = []
         ready = threading.Event()

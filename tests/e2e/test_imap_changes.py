@@ -153,3 +153,86 @@ def test_an_expunge_held_back_during_append_is_reported_once_at_the_next_noop(sr
     assert a.search(["ALL"]) == [1, 3, 4, 5, 6]  # UIDs
     for c in (a, b):
         c.logout()
+
+
+def body_reads(server):
+    return sum("body read" in line for line in server.log)
+
+
+def test_envelope_bodystructure_and_headers_are_answered_without_reading_bodies(tmp_path):
+    """Parse once (issue 14, item 5): what FETCH needs from a message's structure and
+    header is stored when it arrives; fetching it reads no body (the store logs each read)."""
+    data = data_dir(tmp_path / "data", "alice@example.org")
+    s = Server(data, log="info,mailkeep::body_read=trace")
+    try:
+        with smtplib.SMTP(*s.addrs["smtp"]) as c:
+            for i in range(20):
+                c.sendmail("x@example.net", ["alice@example.org"],
+                           b"From: X <x@example.net>\r\nSubject: m%d\r\nMIME-Version: 1.0\r\n"
+                           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                           b"Content-Type: text/plain\r\n\r\nbody %d\r\n--b--\r\n" % (i, i))
+        c = client(s)
+        c.select_folder("INBOX")
+        wait_count(c, 20)
+        # The records are made as bodies arrive (with the full-text index, once the store
+        # has been quiet for a second).
+        for _ in range(100):
+            time.sleep(0.1)
+            before = body_reads(s)
+            time.sleep(0.3)
+            if body_reads(s) == before and before >= 20:
+                break
+        before = body_reads(s)
+        got = c.fetch("1:*", ["ENVELOPE", "BODYSTRUCTURE", "BODY",
+                              "BODY.PEEK[HEADER.FIELDS (SUBJECT)]", "RFC822.HEADER"])
+        assert len(got) == 20
+        assert got[1][b"ENVELOPE"].subject == b"m0"
+        assert got[20][b"BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: m19\r\n\r\n"
+        assert body_reads(s) == before, "FETCH of structure and headers read bodies"
+        # SEARCH by header fields and SORT read the same records.
+        assert len(c.search(["FROM", "x@example.net"])) == 20
+        assert c.search(["SUBJECT", "m13"]) == [14]
+        assert c.search(["HEADER", "Content-Type", "multipart"]) == list(range(1, 21))
+        assert c.sort(["SUBJECT"])[:3] == [1, 2, 11]
+        assert body_reads(s) == before, "SEARCH or SORT by header fields read bodies"
+        # Content still comes from the body.
+        assert b"body 3" in c.fetch([4], ["BODY.PEEK[1]"])[4][b"BODY[1]"]
+        assert body_reads(s) == before + 1
+        c.logout()
+    finally:
+        s.stop()
+
+
+def test_bodies_without_parsed_records_get_them_once(tmp_path):
+    """A store from before parsed records (simulated by deleting them) is filled in by the
+    background; a FETCH that finds a record missing makes it, so nothing is parsed twice."""
+    data = data_dir(tmp_path / "data", "alice@example.org")
+    s = Server(data)
+    with smtplib.SMTP(*s.addrs["smtp"]) as c:
+        for i in range(5):
+            c.sendmail("x@example.net", ["alice@example.org"],
+                       b"From: x@example.net\r\nSubject: m%d\r\n\r\nbody\r\n" % i)
+    time.sleep(2)
+    s.stop()
+    db = sqlite3.connect(data / "meta.sqlite")
+    with db:
+        assert db.execute("SELECT count(*) FROM parsed").fetchone()[0] == 5
+        db.execute("DELETE FROM parsed")
+    db.close()
+    s = Server(data, log="info,mailkeep::body_read=trace")
+    try:
+        c = client(s)
+        c.select_folder("INBOX")
+        first = c.fetch("1:*", ["ENVELOPE"])
+        assert [first[n][b"ENVELOPE"].subject for n in sorted(first)] == \
+            [b"m%d" % i for i in range(5)]
+        time.sleep(3)  # the write-back and the background fill
+        before = body_reads(s)
+        again = c.fetch("1:*", ["ENVELOPE"])
+        assert again == first and body_reads(s) == before
+        c.logout()
+    finally:
+        s.stop()
+    db = sqlite3.connect(data / "meta.sqlite")
+    assert db.execute("SELECT count(*) FROM parsed").fetchone()[0] == 5
+    db.close()

@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use mailkeep_imap::parsed::Parsed;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query as IndexQuery, TermQuery,
@@ -685,10 +686,13 @@ impl Indexer {
             if batch.is_empty() {
                 break;
             }
+            // Read once for both: the index and what IMAP FETCH/SEARCH need (parsed record).
+            let mut parsed = Vec::new();
             for b in batch {
                 let _held = admit(b.length);
                 let doc = match store.read_blob(&b.hash) {
                     Ok(raw) => {
+                        parsed.push((b.hash, Parsed::of(&raw).encode()));
                         let d = crate::discover::document(&raw);
                         Some(self.document(b.seq, &b.hash, Some(&d)))
                     }
@@ -707,6 +711,7 @@ impl Indexer {
                 done += 1;
                 since_commit += 1;
             }
+            store.put_parsed(parsed)?;
             dirty = true;
             if since_commit >= COMMIT_EVERY {
                 self.commit(&p)?;
@@ -722,4 +727,34 @@ impl Indexer {
         }
         Ok(done)
     }
+}
+
+/// Gives bodies stored before parsed records existed (or whose record was lost) theirs,
+/// from sequence number `from` on, a batch at a time while `more` says so; returns the
+/// sequence number reached. `admit` is called with each body's size before it is read, as
+/// for [`Indexer::catch_up_within`].
+pub fn fill_parsed<G>(
+    store: &Store,
+    from: u64,
+    more: &mut dyn FnMut() -> bool,
+    admit: &mut dyn FnMut(u64) -> G,
+) -> Result<u64> {
+    let mut seq = from;
+    while more() {
+        let batch = store.unparsed_blobs(seq, 256)?;
+        let Some(last) = batch.last() else {
+            break;
+        };
+        seq = last.seq;
+        let mut records = Vec::with_capacity(batch.len());
+        for b in batch {
+            let _held = admit(b.length);
+            match store.read_blob(&b.hash) {
+                Ok(raw) => records.push((b.hash, Parsed::of(&raw).encode())),
+                Err(e) => tracing::debug!(blob = %hex::encode(b.hash), error = %e, "not parsed"),
+            }
+        }
+        store.put_parsed(records)?;
+    }
+    Ok(seq)
 }

@@ -10,6 +10,7 @@ use crate::encode::{write_astring, write_flag_list, write_literal, write_literal
 use crate::envelope::write_envelope;
 use crate::header;
 use crate::mime::{self, Kind, MsgNode};
+use crate::parsed::Parsed;
 
 /// What the store knows about a message, besides its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,41 @@ pub fn needs_body(items: &[FetchItem]) -> bool {
                 | FetchItem::Modseq
         )
     })
+}
+
+/// Whether an item can be answered from a [`Parsed`] record alone: ENVELOPE,
+/// BODYSTRUCTURE, BODY and the message's header section (whole or some fields).
+fn from_parsed(item: &FetchItem) -> bool {
+    match item {
+        FetchItem::Envelope
+        | FetchItem::BodyStructure
+        | FetchItem::BodyPlain
+        | FetchItem::Rfc822Header => true,
+        FetchItem::Body { section, .. } => {
+            section.part.is_empty()
+                && matches!(
+                    section.spec,
+                    Some(
+                        SectionSpec::Header
+                            | SectionSpec::HeaderFields(_)
+                            | SectionSpec::HeaderFieldsNot(_)
+                    )
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Whether any item needs the message content when a [`Parsed`] record is at hand.
+pub fn needs_body_beside_parsed(items: &[FetchItem]) -> bool {
+    items
+        .iter()
+        .any(|i| needs_body(std::slice::from_ref(i)) && !from_parsed(i))
+}
+
+/// Whether any item is answered from a [`Parsed`] record (so it is worth reading one).
+pub fn uses_parsed(items: &[FetchItem]) -> bool {
+    items.iter().any(from_parsed)
 }
 
 /// Appends [`FetchItem::Uid`] unless present (UID FETCH responses must
@@ -330,9 +366,44 @@ fn binary_bytes<'r>(
 fn render_item(
     meta: &MessageMeta,
     content: &mut Option<Content<'_>>,
+    parsed: Option<&Parsed>,
     item: &FetchItem,
     out: &mut Vec<u8>,
 ) -> Result<(), FetchError> {
+    if let Some(p) = parsed.filter(|_| from_parsed(item)) {
+        match item {
+            FetchItem::Envelope => {
+                out.extend_from_slice(b"ENVELOPE ");
+                out.extend_from_slice(&p.envelope);
+            }
+            FetchItem::BodyStructure => {
+                out.extend_from_slice(b"BODYSTRUCTURE ");
+                out.extend_from_slice(&p.bodystructure);
+            }
+            FetchItem::BodyPlain => {
+                out.extend_from_slice(b"BODY ");
+                out.extend_from_slice(&p.body);
+            }
+            FetchItem::Rfc822Header => {
+                out.extend_from_slice(b"RFC822.HEADER ");
+                write_section_data(out, Some(&p.header));
+            }
+            FetchItem::Body {
+                section, partial, ..
+            } => {
+                let data = match &section.spec {
+                    Some(spec) => message_section(&p.header, &[], spec),
+                    None => Cow::Borrowed(&[][..]),
+                };
+                write_section_name(out, section);
+                write_partial_origin(out, *partial);
+                out.push(b' ');
+                write_section_data(out, Some(slice_partial(&data, *partial)));
+            }
+            _ => {}
+        }
+        return Ok(());
+    }
     match item {
         FetchItem::Flags => {
             out.extend_from_slice(b"FLAGS ");
@@ -416,13 +487,25 @@ pub fn render_fetch(
     items: &[FetchItem],
     out: &mut Vec<u8>,
 ) -> Result<(), FetchError> {
+    render_fetch_parsed(meta, raw, None, items, out)
+}
+
+/// [`render_fetch`] with a [`Parsed`] record of the message: the items it holds are
+/// answered from it, and `raw` may be `None` unless [`needs_body_beside_parsed`].
+pub fn render_fetch_parsed(
+    meta: &MessageMeta,
+    raw: Option<&[u8]>,
+    parsed: Option<&Parsed>,
+    items: &[FetchItem],
+    out: &mut Vec<u8>,
+) -> Result<(), FetchError> {
     let mut content = raw.map(|raw| Content { raw, tree: None });
     let mut buf = format!("* {} FETCH (", meta.seq).into_bytes();
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             buf.push(b' ');
         }
-        render_item(meta, &mut content, item, &mut buf)?;
+        render_item(meta, &mut content, parsed, item, &mut buf)?;
     }
     buf.extend_from_slice(b")\r\n");
     out.extend_from_slice(&buf);

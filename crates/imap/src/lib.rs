@@ -40,6 +40,7 @@ mod header;
 mod mime;
 pub mod mutf7;
 pub mod parse;
+pub mod parsed;
 pub mod sequence;
 pub mod state;
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use base64::Engine;
 use mailkeep_core::accounts;
 use mailkeep_core::store::{Account, Mailbox, MessageEntry};
-use mailkeep_imap::fetch::{MessageMeta, needs_body, render_fetch, sets_seen};
+use mailkeep_imap::fetch::{
+    MessageMeta, needs_body, needs_body_beside_parsed, render_fetch_parsed, sets_seen, uses_parsed,
+};
 use mailkeep_imap::{
     Command, CommandBody, FetchItem, Frame, Framer, Limits, MailboxName, State, Status, StatusItem,
     allowed, status_response,
@@ -1325,15 +1327,36 @@ impl Session {
             None => seqs,
         };
         let mark_seen = sets_seen(&items) && !sel.read_only;
-        let want_body = needs_body(&items);
+        // ENVELOPE, BODYSTRUCTURE and header sections come from the parsed records stored
+        // when the bodies arrived; a body is read only for content, or to make a missing
+        // record (stored afterwards, so that it is made once).
+        let want_parsed = uses_parsed(&items);
+        let want_body = if want_parsed {
+            needs_body_beside_parsed(&items)
+        } else {
+            needs_body(&items)
+        };
         let mailbox_id = sel.mailbox.id;
+        let mut parsed = std::collections::HashMap::new();
+        let mut made = Vec::new();
         // `\Seen` for every message this FETCH reads, in one commit before any is sent.
         let newly_seen = if mark_seen {
             self.mark_seen(mailbox_id, &seqs).await
         } else {
             Vec::new()
         };
-        for n in seqs {
+        for (i, &n) in seqs.iter().enumerate() {
+            if want_parsed && i % PARSED_CHUNK == 0 {
+                let chunk = &seqs[i..(i + PARSED_CHUNK).min(seqs.len())];
+                let hashes = self.selected.as_ref().map_or_else(Vec::new, |sel| {
+                    chunk
+                        .iter()
+                        .filter_map(|&n| sel.messages.get((n as usize).wrapping_sub(1)))
+                        .map(|m| m.hash)
+                        .collect()
+                });
+                parsed = self.parsed_records(hashes).await;
+            }
             let Some(entry) = self
                 .selected
                 .as_ref()
@@ -1342,7 +1365,8 @@ impl Session {
             else {
                 continue;
             };
-            let raw = if want_body {
+            let record = parsed.get(&entry.hash);
+            let raw = if want_body || (want_parsed && record.is_none()) {
                 let store = self.acting.clone();
                 let hash = entry.hash;
                 match blocking(move || store.read_blob(&hash)).await {
@@ -1362,6 +1386,15 @@ impl Session {
             } else {
                 None
             };
+            let fresh = match (want_parsed && record.is_none(), &raw) {
+                (true, Some(raw)) => {
+                    let p = mailkeep_imap::parsed::Parsed::of(raw);
+                    made.push((entry.hash, p.encode()));
+                    Some(p)
+                }
+                _ => None,
+            };
+            let record = record.or(fresh.as_ref());
             let flags = &entry.flags;
             let mut items_here = items.clone();
             if newly_seen.binary_search(&entry.uid).is_ok()
@@ -1377,7 +1410,9 @@ impl Session {
                 size: entry.size,
                 modseq: entry.modseq,
             };
-            if let Err(e) = render_fetch(&meta, raw.as_deref(), &items_here, &mut self.out) {
+            let rendered =
+                render_fetch_parsed(&meta, raw.as_deref(), record, &items_here, &mut self.out);
+            if let Err(e) = rendered {
                 if e == mailkeep_imap::fetch::FetchError::UnknownCte {
                     return self.tagged(
                         tag,
@@ -1401,12 +1436,49 @@ impl Session {
                 return;
             }
         }
+        self.store_parsed(made);
         let verb = if uid { "UID FETCH" } else { "FETCH" };
         self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
     }
 }
 
+/// Messages whose parsed records FETCH reads at once (bounds the memory they take).
+const PARSED_CHUNK: usize = 256;
+
 impl Session {
+    /// Stores records made because they were missing. Not awaited: the answer does not
+    /// depend on it, and a failure only means a record is made again next time.
+    pub(crate) fn store_parsed(&self, made: Vec<(mailkeep_core::store::Hash, Vec<u8>)>) {
+        if made.is_empty() {
+            return;
+        }
+        let store = self.acting.clone();
+        tokio::spawn(blocking(move || {
+            if let Err(e) = store.put_parsed(made) {
+                tracing::warn!(error = %e, "storing parsed records failed");
+            }
+        }));
+    }
+
+    /// The parsed records of these bodies that have one, by body address.
+    pub(crate) async fn parsed_records(
+        &self,
+        hashes: Vec<mailkeep_core::store::Hash>,
+    ) -> std::collections::HashMap<mailkeep_core::store::Hash, mailkeep_imap::parsed::Parsed> {
+        let store = self.acting.clone();
+        match blocking(move || store.parsed(&hashes)).await {
+            Some(Ok(found)) => found
+                .into_iter()
+                .filter_map(|(h, d)| Some((h, mailkeep_imap::parsed::Parsed::decode(&d)?)))
+                .collect(),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "reading parsed records failed; parsing bodies");
+                Default::default()
+            }
+            None => Default::default(),
+        }
+    }
+
     /// Sets `\Seen` on the messages at `seqs` that lack it, in one store call, and updates
     /// the view; returns the UIDs that changed, sorted. A failure is logged and changes
     /// nothing (the FETCH still answers).

@@ -550,6 +550,22 @@ fn index_loop(
             }
         },
     };
+    // A large body is read, decoded and tokenised within the budget that bounds the
+    // message bytes connections hold (as often as it takes, until stopped).
+    let mut admit = |size: u64| {
+        if size <= spool::IN_MEMORY as u64 {
+            return None;
+        }
+        while !stop.load(Relaxed) {
+            let wait = memory.reserve(size.saturating_mul(2), Duration::from_secs(1));
+            if let Some(permit) = runtime.block_on(wait) {
+                return Some(permit);
+            }
+        }
+        None
+    };
+    // Bodies from before parsed records, from this sequence number on (`None`: done).
+    let mut parsed_from = Some(0u64);
     let poll = Duration::from_millis(200);
     let (mut seen, mut changed, mut waiting_since) = (0u64, Instant::now(), None::<Instant>);
     let mut last_pass = Instant::now() - INDEX_PERIOD;
@@ -582,20 +598,6 @@ fn index_loop(
         };
         if due {
             last_pass = now;
-            // A large body is read, decoded and tokenised within the budget that bounds
-            // the message bytes connections hold (as often as it takes, until stopped).
-            let mut admit = |size: u64| {
-                if size <= spool::IN_MEMORY as u64 {
-                    return None;
-                }
-                while !stop.load(Relaxed) {
-                    let wait = memory.reserve(size.saturating_mul(2), Duration::from_secs(1));
-                    if let Some(permit) = runtime.block_on(wait) {
-                        return Some(permit);
-                    }
-                }
-                None
-            };
             match ix.catch_up_within(store, &mut |_, _| !stop.load(Relaxed), &mut admit) {
                 Ok(n) if n > 0 => {
                     tracing::debug!(indexed = n, "full-text index updated");
@@ -606,6 +608,17 @@ fn index_loop(
                     tracing::error!(error = %e, "full-text indexing failed; retrying");
                     pause(Duration::from_secs(5));
                 }
+            }
+            continue;
+        }
+        // Idle: give older bodies their parsed records, a few seconds at a time.
+        if let Some(from) = parsed_from {
+            let until = Instant::now() + Duration::from_secs(2);
+            let mut more = || !stop.load(Relaxed) && Instant::now() < until;
+            match mailkeep_core::index::fill_parsed(store, from, &mut more, &mut admit) {
+                Ok(reached) if reached == from => parsed_from = None,
+                Ok(reached) => parsed_from = Some(reached),
+                Err(e) => tracing::warn!(error = %e, "filling parsed records failed"),
             }
             continue;
         }

@@ -42,6 +42,61 @@ impl Store {
         })
     }
 
+    /// Up to `limit` live (not purged) bodies after `seq` that have no parsed record, in
+    /// order: what the background fill works through.
+    pub fn unparsed_blobs(&self, seq: u64, limit: usize) -> Result<Vec<FedBlob>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT b.rowid, b.hash, b.length FROM blobs b
+                 WHERE b.rowid > ?1 AND b.purged_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM parsed p WHERE p.blob_hash = b.hash)
+                 ORDER BY b.rowid LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![seq as i64, limit], |r| {
+                Ok(FedBlob {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    hash: hash_from(r.get(1)?)?,
+                    length: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The parsed records (what IMAP needs from a body, opaque here) of those `hashes`
+    /// that have one.
+    pub fn parsed(&self, hashes: &[Hash]) -> Result<std::collections::HashMap<Hash, Vec<u8>>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT data FROM parsed WHERE blob_hash = ?1")?;
+            let mut found = std::collections::HashMap::new();
+            for h in hashes {
+                if let Some(d) = st.query_row([&h[..]], |r| r.get(0)).optional()? {
+                    found.insert(*h, d);
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Stores parsed records, in one transaction; a body purged meanwhile gets none.
+    pub fn put_parsed(&self, records: Vec<(Hash, Vec<u8>)>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write(None, move |c, _| {
+            let mut st = c.prepare_cached(
+                "INSERT OR REPLACE INTO parsed (blob_hash, data)
+                 SELECT ?1, ?2 WHERE EXISTS
+                   (SELECT 1 FROM blobs WHERE hash = ?1 AND purged_at IS NULL)",
+            )?;
+            for (h, d) in &records {
+                st.execute(params![&h[..], d])?;
+            }
+            Ok(())
+        })
+    }
+
     /// How many bodies come after `seq`.
     pub fn blobs_count_after(&self, seq: u64) -> Result<u64> {
         self.read(|c| {

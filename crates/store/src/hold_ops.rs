@@ -156,6 +156,7 @@ impl Store {
                 "UPDATE blobs SET data = NULL, secret = NULL, purged_at = ?2 WHERE hash = ?1",
                 params![&blob[..], now()],
             )?;
+            exec(c, "DELETE FROM parsed WHERE blob_hash = ?1", [&blob[..]])?;
             Ok((entries.len(), loc))
         })?;
         let (n, loc) = loc;

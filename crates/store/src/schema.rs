@@ -217,7 +217,16 @@ pub const MIGRATIONS: &[&str] = &[
     // 10 → 11: one spelling per domain. Earlier versions stored an IDN as typed (U-labels,
     // any case, a trailing dot); `canonical_domain_names` rewrites each to A-labels.
     // Messages by mod-sequence, so that a session reads only what changed since it looked.
-    "CREATE INDEX messages_by_modseq ON messages(mailbox_id, modseq);",
+    // What IMAP FETCH and SEARCH need from a body (header section, ENVELOPE, BODYSTRUCTURE),
+    // computed once per body; filled in as bodies arrive and, for older ones, in the
+    // background. A purge deletes a body's record with its bytes.
+    r#"
+    CREATE INDEX messages_by_modseq ON messages(mailbox_id, modseq);
+    CREATE TABLE parsed (
+        blob_hash  BLOB PRIMARY KEY,
+        data       BLOB NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by

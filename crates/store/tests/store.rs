@@ -747,3 +747,44 @@ fn mailbox_changes_name_what_changed_since_a_mod_sequence() {
     let again = store.mailbox_changes(inbox.id, ch.highestmodseq).unwrap();
     assert!(again.changed.is_empty() && again.expunged.is_empty());
 }
+
+#[test]
+fn parsed_records_are_kept_per_body_and_go_with_a_purge() {
+    let (_dir, store) = fresh();
+    let a = store
+        .add_account("a@example.org", "example.org", "h", 0, 1)
+        .unwrap();
+    store
+        .deliver(
+            b"Subject: x\r\n\r\nx\r\n".to_vec(),
+            vec![(a, "INBOX".into())],
+            0,
+            "1",
+        )
+        .unwrap();
+    let hash = store.unparsed_blobs(0, 10).unwrap()[0].hash;
+    store
+        .put_parsed(vec![
+            (hash, b"record".to_vec()),
+            ([7u8; 32], b"no such body".to_vec()),
+        ])
+        .unwrap();
+    assert!(store.unparsed_blobs(0, 10).unwrap().is_empty());
+    let got = store.parsed(&[hash, [7u8; 32]]).unwrap();
+    assert_eq!(
+        got.len(),
+        1,
+        "a record for a body that is not stored is not kept"
+    );
+    assert_eq!(got[&hash], b"record");
+    let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
+    store
+        .add_flags(inbox.id, vec![1], vec!["\\Deleted".into()])
+        .unwrap();
+    store.expunge(inbox.id, None, 5).unwrap();
+    store.purge_blob(hash, "test").unwrap();
+    assert!(
+        store.parsed(&[hash]).unwrap().is_empty(),
+        "the record outlived the bytes"
+    );
+}

@@ -524,3 +524,52 @@ fn corpus_renders_with_every_item() {
         "{n} messages"
     );
 }
+
+/// Items a Parsed record answers, alone and with partials and field lists.
+const PARSED_ITEMS: &str = "(UID ENVELOPE BODYSTRUCTURE BODY RFC822.HEADER BODY[HEADER] BODY.PEEK[HEADER]<3.20> BODY[HEADER.FIELDS (From Subject X-None)] BODY[HEADER.FIELDS.NOT (Date)])";
+
+fn same_from_parsed(raw: &[u8]) {
+    let items = items(PARSED_ITEMS);
+    assert!(!needs_body_beside_parsed(&items) && uses_parsed(&items));
+    let mut from_raw = Vec::new();
+    render_fetch(&meta(), Some(raw), &items, &mut from_raw).unwrap();
+    let parsed = Parsed::decode(&Parsed::of(raw).encode()).unwrap();
+    let mut from_parsed = Vec::new();
+    render_fetch_parsed(&meta(), None, Some(&parsed), &items, &mut from_parsed).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&from_parsed),
+        String::from_utf8_lossy(&from_raw)
+    );
+}
+
+#[test]
+fn a_parsed_record_answers_exactly_as_the_message_does() {
+    for raw in [
+        SIMPLE,
+        MULTI,
+        b"",
+        b"no header at all",
+        b"Subject: x\r\n\r\n",
+    ] {
+        same_from_parsed(raw);
+    }
+    // Items that need the content still need it.
+    for spec in [
+        "BODY[]",
+        "BODY[TEXT]",
+        "BODY[1]",
+        "BODY[1.HEADER]",
+        "RFC822",
+        "BINARY[1]",
+    ] {
+        assert!(needs_body_beside_parsed(&items(spec)), "{spec}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn parsed_records_agree_on_arbitrary_messages(raw in proptest::collection::vec(any::<u8>(), 0..400)) {
+        same_from_parsed(&raw);
+    }
+}

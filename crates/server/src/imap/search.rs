@@ -21,15 +21,26 @@ use mailkeep_imap::{SearchKey, SearchReturn, Status, esearch_response};
 use super::Session;
 use crate::blocking;
 
-fn needs_body(key: &SearchKey) -> bool {
+/// Whether a key reads header fields (answered from the parsed record, see FETCH).
+fn needs_header(key: &SearchKey) -> bool {
     use SearchKey::*;
     match key {
-        And(keys) => keys.iter().any(needs_body),
-        Not(k) => needs_body(k),
-        Or(a, b) => needs_body(a) || needs_body(b),
+        And(keys) => keys.iter().any(needs_header),
+        Not(k) => needs_header(k),
+        Or(a, b) => needs_header(a) || needs_header(b),
         Bcc(_) | Cc(_) | From(_) | Header(..) | Subject(_) | To(_) | SentBefore(_) | SentOn(_)
         | SentSince(_) => true,
-        // Without words to look up, the raw bytes are searched.
+        _ => false,
+    }
+}
+
+/// Whether a key reads the message's bytes: BODY or TEXT without words to look up.
+fn needs_content(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().any(needs_content),
+        Not(k) => needs_content(k),
+        Or(a, b) => needs_content(a) || needs_content(b),
         Body(s) | Text(s) => Needle::with_prefix(s, true).is_none(),
         _ => false,
     }
@@ -47,6 +58,14 @@ fn contains_ci(hay: &[u8], needle: &str) -> bool {
     String::from_utf8_lossy(hay)
         .to_lowercase()
         .contains(&needle)
+}
+
+/// A parsed record's header section without its empty line, as [`split`] gives it.
+fn header_fields(header: &[u8]) -> &[u8] {
+    header
+        .strip_suffix(b"\r\n")
+        .filter(|h| h.ends_with(b"\n") || h.is_empty())
+        .unwrap_or(header)
 }
 
 /// The header block (up to the first empty line) and the body.
@@ -171,6 +190,8 @@ struct Candidate<'a> {
     max_uid: u32,
     entry: &'a MessageEntry,
     raw: Option<&'a [u8]>,
+    /// The header section, when a key needs it.
+    header: Option<&'a [u8]>,
     /// The saved result (`$`), ascending UIDs.
     saved: &'a [u32],
     /// This session's `\Recent` UIDs, ascending.
@@ -203,7 +224,7 @@ fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
     use SearchKey::*;
     let m = c.entry;
     let day = m.internal_date.div_euclid(86_400);
-    let header = || c.raw.map(|r| split(r).0).unwrap_or_default();
+    let header = || c.header.unwrap_or_default();
     let field = |name: &str, s: &str| {
         field_values(header(), name)
             .iter()
@@ -305,13 +326,23 @@ impl Session {
         let recent = sel.recent.clone();
         let max_seq = entries.len() as u32;
         let max_uid = entries.last().map_or(0, |m| m.uid);
-        let body_needed = want_header || needs_body(key);
+        let content_needed = needs_content(key);
+        let header_needed = want_header || needs_header(key);
+        // Header fields come from the parsed records, as for FETCH ENVELOPE.
+        let use_records = header_needed && !content_needed;
+        let (mut records, mut made) = (std::collections::HashMap::new(), Vec::new());
         let mut hits = Vec::new();
-        for (entry, seq) in entries.into_iter().zip(1u32..) {
+        for (i, (entry, seq)) in entries.iter().cloned().zip(1u32..).enumerate() {
+            if use_records && i % super::PARSED_CHUNK == 0 {
+                let chunk = entries.iter().skip(i).take(super::PARSED_CHUNK);
+                records = self.parsed_records(chunk.map(|m| m.hash).collect()).await;
+            }
+            let record = records.get(&entry.hash);
             let with_document = has_texts
                 && answers
                     .as_ref()
                     .is_none_or(|a| a.unreached.contains(&entry.hash));
+            let body_needed = content_needed || (header_needed && record.is_none());
             let raw = if body_needed || with_document {
                 let (store, hash) = (self.acting.clone(), entry.hash);
                 match blocking(move || store.read_blob(&hash)).await {
@@ -338,12 +369,25 @@ impl Session {
                 .unwrap_or_default(),
                 raw => (raw, None),
             };
+            let fresh = match (use_records && record.is_none(), &raw) {
+                (true, Some(raw)) => {
+                    let p = mailkeep_imap::parsed::Parsed::of(raw);
+                    made.push((entry.hash, p.encode()));
+                    Some(p)
+                }
+                _ => None,
+            };
+            let header = match record.or(fresh.as_ref()) {
+                Some(p) => Some(header_fields(&p.header)),
+                None => raw.as_deref().map(|r| split(r).0),
+            };
             let c = Candidate {
                 seq,
                 max_seq,
                 max_uid,
                 entry: &entry,
                 raw: raw.as_deref(),
+                header,
                 saved: &saved,
                 recent: &recent,
                 doc: doc.as_ref(),
@@ -351,12 +395,11 @@ impl Session {
                 needles: &needles,
             };
             if matches(key, &c) {
-                let header = want_header
-                    .then(|| raw.as_deref().map(|r| split(r).0.to_vec()))
-                    .flatten();
+                let header = want_header.then(|| header.map(<[u8]>::to_vec)).flatten();
                 hits.push(Hit { seq, entry, header });
             }
         }
+        self.store_parsed(made);
         Ok(hits)
     }
 
