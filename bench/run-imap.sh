@@ -14,7 +14,7 @@ trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' E
 DATA=$WORK/data
 $BIN --data "$DATA" init --domain example.test >/dev/null
 sed -i 's/"127.0.0.1:2525"/"127.0.0.1:13525"/; s/"127.0.0.1:2587"/"127.0.0.1:13587"/; s/"127.0.0.1:2465"/"127.0.0.1:13465"/; s/"127.0.0.1:2143"/"127.0.0.1:13143"/; s/"127.0.0.1:2993"/"127.0.0.1:13993"/' "$DATA/mailkeep.toml"
-sed -i "s/^max_connections_per_ip = .*/max_connections_per_ip = $((IDLE + 10))/; s/^max_sessions_per_account = .*/max_sessions_per_account = $((IDLE + 10))/; s/^max_connections = .*/max_connections = $((IDLE + 10))/" "$DATA/mailkeep.toml"
+sed -i "s/^reserved_for_authenticated = .*/reserved_for_authenticated = 0/; s/^max_connections_per_ip = .*/max_connections_per_ip = $((IDLE + 10))/; s/^max_sessions_per_account = .*/max_sessions_per_account = $((IDLE + 10))/; s/^max_connections = .*/max_connections = $((IDLE + 10))/" "$DATA/mailkeep.toml"
 echo 'bench-password-123' | $BIN --data "$DATA" user add bench@example.test --password-stdin >/dev/null
 $BENCH mbox --out "$WORK/box.mbox" --count "$N"
 echo "mbox: $N messages, $(du -m "$WORK/box.mbox" | cut -f1) MiB"

@@ -109,6 +109,25 @@ pub async fn run(
         flags.len() / 1024
     );
 
+    // Structure and header fields come from the parsed records, not the bodies.
+    for (name, cmd) in [
+        ("UID FETCH 1:* (ENVELOPE)", "UID FETCH 1:* (ENVELOPE)"),
+        (
+            "UID FETCH 1:* (BODYSTRUCTURE)",
+            "UID FETCH 1:* (BODYSTRUCTURE)",
+        ),
+        ("UID SEARCH FROM", "UID SEARCH FROM \"sender42\""),
+        ("UID SEARCH SUBJECT", "UID SEARCH SUBJECT \"message 4242 \""),
+    ] {
+        let t = Instant::now();
+        let out = command(&mut c, "e", cmd).await?;
+        println!(
+            "imap: {name}: {:.1} ms ({} KiB of responses)",
+            t.elapsed().as_secs_f64() * 1000.0,
+            out.len() / 1024
+        );
+    }
+
     // NOOP costs what changed, not what the mailbox holds (issue 14).
     let t = Instant::now();
     for i in 0..100 {
@@ -162,6 +181,13 @@ pub async fn run(
         command(&mut c, "q", cmd).await?;
         println!("imap: {name}: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
     }
+
+    let t = Instant::now();
+    command(&mut c, "st", "UID STORE 1:* +FLAGS.SILENT (\\Seen)").await?;
+    println!(
+        "imap: UID STORE 1:* +FLAGS.SILENT (\\Seen): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
 
     let before = rss_kib(pid)?;
     let mut held = Vec::with_capacity(idle);

@@ -568,6 +568,27 @@ impl Config {
         if self.imap.idle_timeout_secs < 1800 {
             return Err("imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into());
         }
+        // With every slot reserved for logged-in sessions, nobody could connect to log in.
+        for (section, max, reserved) in [
+            (
+                "imap",
+                self.imap.max_connections,
+                self.imap.reserved_for_authenticated,
+            ),
+            (
+                "submission",
+                self.submission.max_connections,
+                self.submission.reserved_for_authenticated,
+            ),
+        ] {
+            if reserved >= max {
+                return Err(format!(
+                    "{section}.reserved_for_authenticated ({reserved}) must be less than \
+                     {section}.max_connections ({max}): connections that are not logged in \
+                     yet need a slot to log in"
+                ));
+            }
+        }
         parse_period(&self.retention.keep).map_err(|e| format!("retention.keep: {e}"))?;
         for (d, p) in &self.retention.domains {
             parse_period(p).map_err(|e| format!("retention.domains.{d}: {e}"))?;
@@ -861,5 +882,11 @@ mod tests {
         assert!(Config::parse("hostname = \"a.b\"\n[imap]\nidle_timeout_secs = 60\n").is_err());
         assert!(Config::parse("hostname = \"a b\"\n").is_err());
         assert!(Config::parse("hostname = \"a.b\"\n[listen]\nsmtp = [\"nope\"]\n").is_err());
+        let all_reserved = "hostname = \"a.b\"\n[imap]\nmax_connections = 110\n";
+        let err = Config::parse(all_reserved).unwrap_err();
+        assert!(
+            err.contains("imap.reserved_for_authenticated (200)"),
+            "{err}"
+        );
     }
 }
