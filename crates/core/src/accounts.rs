@@ -225,16 +225,18 @@ pub fn authenticate(
         Ok(a) => store.account(&a.to_string())?,
         Err(_) => None,
     };
-    let (name, svc) = (username, service.name());
+    let login = crate::login_cache::Login {
+        name: username,
+        password,
+        service: service.name(),
+    };
     match account {
-        Some(acc)
-            if cache.is_some_and(|c| c.hit(name, password, svc, acc.id, &acc.password_hash)) =>
-        {
+        Some(acc) if cache.is_some_and(|c| c.hit(&login, acc.id, &acc.password_hash)) => {
             Ok(Some(acc))
         }
         Some(acc) if verify_password(password, &acc.password_hash) => {
             if let Some(c) = cache {
-                c.insert(name, password, svc, acc.id, &acc.password_hash);
+                c.insert(&login, acc.id, &acc.password_hash);
             }
             Ok(Some(acc))
         }

@@ -23,6 +23,17 @@ const MAX_ENTRIES: usize = 20_000;
 
 type Digest32 = [u8; 32];
 
+/// The credentials of one login, as the cache keys them.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    /// The login name as given.
+    pub name: &'a str,
+    /// The password as given.
+    pub password: &'a str,
+    /// The protocol (`imap`, `smtp`): an entry serves the one it was made for.
+    pub service: &'a str,
+}
+
 /// Successful logins of the last [`TTL`].
 pub struct LoginCache {
     secret: Digest32,
@@ -54,10 +65,10 @@ impl LoginCache {
 
     /// The lookup key. The secret comes first and every field is length-prefixed, so no
     /// two logins share a key and nobody without the secret can compute one.
-    fn key(&self, name: &str, password: &str, service: &str) -> Digest32 {
+    fn key(&self, login: &Login<'_>) -> Digest32 {
         let mut h = Sha256::new();
         h.update(self.secret);
-        for field in [name, password, service] {
+        for field in [login.name, login.password, login.service] {
             h.update((field.len() as u64).to_be_bytes());
             h.update(field.as_bytes());
         }
@@ -70,15 +81,8 @@ impl LoginCache {
 
     /// Whether this login was verified within the TTL against this account's current
     /// password hash.
-    pub fn hit(
-        &self,
-        name: &str,
-        password: &str,
-        service: &str,
-        account: i64,
-        password_hash: &str,
-    ) -> bool {
-        let key = self.key(name, password, service);
+    pub fn hit(&self, login: &Login<'_>, account: i64, password_hash: &str) -> bool {
+        let key = self.key(login);
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(&key).is_some_and(|e| {
             e.account == account
@@ -88,15 +92,8 @@ impl LoginCache {
     }
 
     /// Records a login just verified by hashing.
-    pub fn insert(
-        &self,
-        name: &str,
-        password: &str,
-        service: &str,
-        account: i64,
-        password_hash: &str,
-    ) {
-        let key = self.key(name, password, service);
+    pub fn insert(&self, login: &Login<'_>, account: i64, password_hash: &str) {
+        let key = self.key(login);
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
@@ -120,36 +117,44 @@ impl LoginCache {
 mod tests {
     use super::*;
 
+    fn l<'a>(name: &'a str, password: &'a str, service: &'a str) -> Login<'a> {
+        Login {
+            name,
+            password,
+            service,
+        }
+    }
+
     #[test]
     fn a_hit_needs_the_same_login_account_and_password_hash_within_the_ttl() {
         let c = LoginCache::default();
-        c.insert("bob@example.org", "pw", "imap", 7, "$argon2id$a");
-        assert!(c.hit("bob@example.org", "pw", "imap", 7, "$argon2id$a"));
-        assert!(!c.hit("bob@example.org", "pw2", "imap", 7, "$argon2id$a"));
-        assert!(!c.hit("bob@example.org", "pw", "smtp", 7, "$argon2id$a"));
-        assert!(!c.hit("eve@example.org", "pw", "imap", 7, "$argon2id$a"));
+        c.insert(&l("bob@example.org", "pw", "imap"), 7, "$argon2id$a");
+        assert!(c.hit(&l("bob@example.org", "pw", "imap"), 7, "$argon2id$a"));
+        assert!(!c.hit(&l("bob@example.org", "pw2", "imap"), 7, "$argon2id$a"));
+        assert!(!c.hit(&l("bob@example.org", "pw", "smtp"), 7, "$argon2id$a"));
+        assert!(!c.hit(&l("eve@example.org", "pw", "imap"), 7, "$argon2id$a"));
         // The password was changed (or the account deleted and the address reused).
-        assert!(!c.hit("bob@example.org", "pw", "imap", 7, "$argon2id$b"));
-        assert!(!c.hit("bob@example.org", "pw", "imap", 8, "$argon2id$a"));
+        assert!(!c.hit(&l("bob@example.org", "pw", "imap"), 7, "$argon2id$b"));
+        assert!(!c.hit(&l("bob@example.org", "pw", "imap"), 8, "$argon2id$a"));
         // Field boundaries matter: ("ab", "c") is not ("a", "bc").
-        c.insert("a", "bc", "imap", 1, "h");
-        assert!(!c.hit("ab", "c", "imap", 1, "h"));
+        c.insert(&l("a", "bc", "imap"), 1, "h");
+        assert!(!c.hit(&l("ab", "c", "imap"), 1, "h"));
     }
 
     #[test]
     fn entries_expire() {
         let c = LoginCache::new(Duration::ZERO);
-        c.insert("bob@example.org", "pw", "imap", 7, "h");
-        assert!(!c.hit("bob@example.org", "pw", "imap", 7, "h"));
+        c.insert(&l("bob@example.org", "pw", "imap"), 7, "h");
+        assert!(!c.hit(&l("bob@example.org", "pw", "imap"), 7, "h"));
     }
 
     #[test]
     fn the_cache_stays_bounded() {
         let c = LoginCache::new(Duration::from_secs(60));
         for i in 0..MAX_ENTRIES + 10 {
-            c.insert(&format!("u{i}"), "pw", "imap", 1, "h");
+            c.insert(&l(&format!("u{i}"), "pw", "imap"), 1, "h");
         }
         assert!(c.entries.lock().unwrap().len() <= MAX_ENTRIES);
-        assert!(c.hit(&format!("u{}", MAX_ENTRIES + 9), "pw", "imap", 1, "h"));
+        assert!(c.hit(&l(&format!("u{}", MAX_ENTRIES + 9), "pw", "imap"), 1, "h"));
     }
 }

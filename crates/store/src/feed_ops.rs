@@ -22,6 +22,15 @@ pub struct FedBlob {
     pub length: u64,
 }
 
+/// A [`FedBlob`] from a `rowid, hash, length` row.
+fn fed_blob(r: &rusqlite::Row<'_>) -> rusqlite::Result<FedBlob> {
+    Ok(FedBlob {
+        seq: r.get::<_, i64>(0)? as u64,
+        hash: hash_from(r.get(1)?)?,
+        length: r.get::<_, i64>(2)?.max(0) as u64,
+    })
+}
+
 impl Store {
     /// Up to `limit` bodies after sequence number `seq`, in order. Only the first column of
     /// each row is read: the rest of a row may hold up to 64 KiB of body.
@@ -31,13 +40,7 @@ impl Store {
             let mut st = c.prepare_cached(
                 "SELECT rowid, hash, length FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
             )?;
-            let rows = st.query_map(params![seq as i64, limit], |r| {
-                Ok(FedBlob {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    hash: hash_from(r.get(1)?)?,
-                    length: r.get::<_, i64>(2)?.max(0) as u64,
-                })
-            })?;
+            let rows = st.query_map(params![seq as i64, limit], fed_blob)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -53,13 +56,7 @@ impl Store {
                    AND NOT EXISTS (SELECT 1 FROM parsed p WHERE p.blob_hash = b.hash)
                  ORDER BY b.rowid LIMIT ?2",
             )?;
-            let rows = st.query_map(params![seq as i64, limit], |r| {
-                Ok(FedBlob {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    hash: hash_from(r.get(1)?)?,
-                    length: r.get::<_, i64>(2)?.max(0) as u64,
-                })
-            })?;
+            let rows = st.query_map(params![seq as i64, limit], fed_blob)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

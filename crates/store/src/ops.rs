@@ -43,6 +43,18 @@ pub(crate) fn split_flags(s: &str) -> Vec<String> {
     s.split_ascii_whitespace().map(str::to_owned).collect()
 }
 
+/// A [`MessageEntry`] from a `uid, modseq, flags, blob_hash, size, internal_date` row.
+fn message_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageEntry> {
+    Ok(MessageEntry {
+        uid: r.get(0)?,
+        modseq: r.get(1)?,
+        flags: split_flags(&r.get::<_, String>(2)?),
+        hash: hash_from(r.get(3)?)?,
+        size: r.get(4)?,
+        internal_date: r.get(5)?,
+    })
+}
+
 pub(crate) fn hash_from(v: Vec<u8>) -> rusqlite::Result<Hash> {
     v.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -633,14 +645,7 @@ impl Store {
                     changes.expunged.push(r.get(0)?);
                     continue;
                 }
-                changes.changed.push(MessageEntry {
-                    uid: r.get(0)?,
-                    modseq: r.get(1)?,
-                    flags: split_flags(&r.get::<_, String>(2)?),
-                    hash: hash_from(r.get(3)?)?,
-                    size: r.get(4)?,
-                    internal_date: r.get(5)?,
-                });
+                changes.changed.push(message_entry(r)?);
             }
             Ok(changes)
         })
@@ -653,16 +658,7 @@ impl Store {
                 "SELECT uid, modseq, flags, blob_hash, size, internal_date FROM messages
                  WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
             )?;
-            let rows = st.query_map([mailbox_id], |r| {
-                Ok(MessageEntry {
-                    uid: r.get(0)?,
-                    modseq: r.get(1)?,
-                    flags: split_flags(&r.get::<_, String>(2)?),
-                    hash: hash_from(r.get(3)?)?,
-                    size: r.get(4)?,
-                    internal_date: r.get(5)?,
-                })
-            })?;
+            let rows = st.query_map([mailbox_id], message_entry)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
