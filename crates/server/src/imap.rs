@@ -1386,14 +1386,8 @@ impl Session {
             } else {
                 None
             };
-            let fresh = match (want_parsed && record.is_none(), &raw) {
-                (true, Some(raw)) => {
-                    let p = mailkeep_imap::parsed::Parsed::of(raw);
-                    made.push((entry.hash, p.encode()));
-                    Some(p)
-                }
-                _ => None,
-            };
+            let fresh =
+                missing_record(want_parsed && record.is_none(), &raw, entry.hash, &mut made);
             let record = record.or(fresh.as_ref());
             let flags = &entry.flags;
             let mut items_here = items.clone();
@@ -1440,6 +1434,20 @@ impl Session {
         let verb = if uid { "UID FETCH" } else { "FETCH" };
         self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
     }
+}
+
+/// The parsed record of a body read because its record was missing (`missing`), kept in
+/// `made` to be stored.
+pub(crate) fn missing_record(
+    missing: bool,
+    raw: &Option<Vec<u8>>,
+    hash: mailkeep_core::store::Hash,
+    made: &mut Vec<(mailkeep_core::store::Hash, Vec<u8>)>,
+) -> Option<mailkeep_imap::parsed::Parsed> {
+    let raw = raw.as_deref().filter(|_| missing)?;
+    let p = mailkeep_imap::parsed::Parsed::of(raw);
+    made.push((hash, p.encode()));
+    Some(p)
 }
 
 /// Messages whose parsed records FETCH reads at once (bounds the memory they take).

@@ -369,14 +369,8 @@ impl Session {
                 .unwrap_or_default(),
                 raw => (raw, None),
             };
-            let fresh = match (use_records && record.is_none(), &raw) {
-                (true, Some(raw)) => {
-                    let p = mailkeep_imap::parsed::Parsed::of(raw);
-                    made.push((entry.hash, p.encode()));
-                    Some(p)
-                }
-                _ => None,
-            };
+            let missing = use_records && record.is_none();
+            let fresh = super::missing_record(missing, &raw, entry.hash, &mut made);
             let header = match record.or(fresh.as_ref()) {
                 Some(p) => Some(header_fields(&p.header)),
                 None => raw.as_deref().map(|r| split(r).0),
