@@ -236,3 +236,16 @@ def test_bodies_without_parsed_records_get_them_once(tmp_path):
     db = sqlite3.connect(data / "meta.sqlite")
     assert db.execute("SELECT count(*) FROM parsed").fetchone()[0] == 5
     db.close()
+
+
+def test_fetch_shows_flags_another_session_just_changed(srv):
+    a, b = client(srv), client(srv)
+    for c in (a, b):
+        c.select_folder("INBOX")
+        wait_count(c, 5)
+    b.add_flags([2], ["\\Flagged"])
+    lines = raw(a, b"F1", b"FETCH 2 (FLAGS)")
+    # The change may come as its own untagged FETCH first; the answer shows it too.
+    assert lines[-2].startswith(b"* 2 FETCH (FLAGS") and b"\\Flagged" in lines[-2], lines
+    for c in (a, b):
+        c.logout()

@@ -101,10 +101,7 @@ pub fn build_dsn(
              mailkeep keeps trying; you do not need to resend it.",
         ),
     };
-    let header_end = original
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(original.len(), |i| i + 2);
+    let header_end = mailkeep_imap::header_fields_len(original);
     let original_headers = String::from_utf8_lossy(&original[..header_end]);
     let mut m = String::new();
     m.push_str(&format!(

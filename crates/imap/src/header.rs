@@ -15,22 +15,36 @@ pub(crate) struct Field<'a> {
 
 /// Length of the header block of `msg`, including the blank line that ends
 /// it. If there is no blank line the whole input is header.
-pub(crate) fn header_len(msg: &[u8]) -> usize {
+pub fn header_len(msg: &[u8]) -> usize {
+    let (fields, blank) = header_split(msg);
+    fields + blank
+}
+
+/// Length of the header fields of `msg`: the header block without the blank
+/// line that ends it (each field keeps its line ending). Every part of
+/// mailkeep that needs the header of a message takes this one reading of it.
+pub fn header_fields_len(msg: &[u8]) -> usize {
+    header_split(msg).0
+}
+
+/// Where the header fields end, and the length of the blank line after them
+/// (0 when there is none).
+fn header_split(msg: &[u8]) -> (usize, usize) {
     let mut i = 0usize;
     loop {
         let rest = msg.get(i..).unwrap_or_default();
         if rest.is_empty() {
-            return msg.len();
+            return (msg.len(), 0);
         }
         if rest.starts_with(b"\r\n") {
-            return i + 2;
+            return (i, 2);
         }
         if rest.starts_with(b"\n") {
-            return i + 1;
+            return (i, 1);
         }
         match rest.iter().position(|&b| b == b'\n') {
             Some(p) => i += p + 1,
-            None => return msg.len(),
+            None => return (msg.len(), 0),
         }
     }
 }
@@ -151,6 +165,10 @@ mod tests {
         assert_eq!(header_len(b"\r\nbody"), 2);
         assert_eq!(header_len(b"A: b\r\n"), 6);
         assert_eq!(header_len(b"A: b\n\nx"), 6);
+        assert_eq!(header_fields_len(MSG), 44);
+        assert_eq!(header_fields_len(b"A: b\n\nx"), 5);
+        assert_eq!(header_fields_len(b"\r\nbody"), 0);
+        assert_eq!(header_fields_len(b"A: b\r\n"), 6);
         assert_eq!(header_len(b""), 0);
     }
 

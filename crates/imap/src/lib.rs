@@ -37,6 +37,7 @@ pub mod envelope;
 pub mod fetch;
 pub mod framer;
 mod header;
+pub use header::{header_fields_len, header_len};
 mod mime;
 pub mod mutf7;
 pub mod parse;

@@ -47,10 +47,7 @@ pub struct Context<'a> {
 /// whitespace inside (`Fr om`) is what lenient parsers, and so some mail clients, read as the
 /// field without it; DMARC must not judge a different From than the reader sees.
 fn header_names(message: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(message.len(), |i| i + 2);
+    let end = mailkeep_imap::header_fields_len(&message);
     message[..end]
         .split(|&b| b == b'\n')
         .filter(|line| !line.is_empty() && line[0] != b' ' && line[0] != b'\t')
@@ -81,10 +78,7 @@ pub fn ambiguous_from(message: &[u8]) -> Option<&'static str> {
 /// `hostname`, RFC 8601 §5): only we may write those, and a forged one could make a reader
 /// or filter trust a message that never passed our checks.
 pub fn strip_forged_results(mut message: Vec<u8>, hostname: &str) -> Vec<u8> {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(message.len(), |i| i + 2);
+    let end = mailkeep_imap::header_fields_len(&message);
     // Compacted in place: a message may be tens of megabytes, and nearly always nothing
     // is dropped, so it is neither copied nor reallocated.
     let (mut read, mut write) = (0, 0);

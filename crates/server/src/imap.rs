@@ -1279,6 +1279,10 @@ impl Session {
         if self.selected.is_none() {
             return self.tagged(tag, Status::Bad, None, "No mailbox selected");
         }
+        // Flags changed and messages added elsewhere are shown as they are now (EXISTS and
+        // FETCH are allowed here; expunges wait for a command that may report them). With
+        // nothing new this is one read of the mailbox row.
+        self.sync_view(false).await;
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }

@@ -62,18 +62,15 @@ fn contains_ci(hay: &[u8], needle: &str) -> bool {
 
 /// A parsed record's header section without its empty line, as [`split`] gives it.
 fn header_fields(header: &[u8]) -> &[u8] {
-    header
-        .strip_suffix(b"\r\n")
-        .filter(|h| h.ends_with(b"\n") || h.is_empty())
-        .unwrap_or(header)
+    &header[..mailkeep_imap::header_fields_len(header)]
 }
 
-/// The header block (up to the first empty line) and the body.
+/// The header fields (without the blank line that ends them) and the body.
 fn split(raw: &[u8]) -> (&[u8], &[u8]) {
-    match raw.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(i) => (&raw[..i + 2], &raw[i + 4..]),
-        None => (raw, &[]),
-    }
+    (
+        &raw[..mailkeep_imap::header_fields_len(raw)],
+        &raw[mailkeep_imap::header_len(raw)..],
+    )
 }
 
 /// Decoded (RFC 2047, address lists written out) values of every field called `name`.
