@@ -47,7 +47,7 @@ pub struct Context<'a> {
 /// whitespace inside (`Fr om`) is what lenient parsers, and so some mail clients, read as the
 /// field without it; DMARC must not judge a different From than the reader sees.
 fn header_names(message: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let end = mailkeep_imap::header_fields_len(&message);
+    let end = mailkeep_imap::header_fields_len(message);
     message[..end]
         .split(|&b| b == b'\n')
         .filter(|line| !line.is_empty() && line[0] != b' ' && line[0] != b'\t')
