@@ -1137,14 +1137,40 @@ impl Session {
 
     /// The `\Recent` mark of a mailbox: claimed up to `top` by a read-write session, only
     /// read by EXAMINE (which must not change it).
+    ///
+    /// The server's own marks decide between its sessions; the store keeps a copy, written
+    /// without waiting for it. `\Recent` is advisory (RFC 3501 §2.3.2): a crash that loses
+    /// the last claims shows those messages as recent once more, and a session does not
+    /// wait for a durable commit to learn of one new message.
     async fn recent_mark(&self, mailbox_id: i64, top: u32, read_only: bool) -> Option<u32> {
-        let store = self.acting.clone();
-        let r = if read_only {
-            blocking(move || store.recent_mark(mailbox_id)).await
-        } else {
-            blocking(move || store.claim_recent(mailbox_id, top)).await
+        let stored = match self.known_recent(mailbox_id) {
+            Some(m) => m,
+            None => {
+                let store = self.acting.clone();
+                blocking(move || store.recent_mark(mailbox_id))
+                    .await?
+                    .ok()?
+            }
         };
-        r.and_then(Result::ok)
+        let mut marks = self.shared.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let mark = marks.entry(mailbox_id).or_insert(stored);
+        let old = *mark;
+        if !read_only && top > old {
+            *mark = top;
+            let store = self.acting.clone();
+            tokio::spawn(blocking(move || {
+                if let Err(e) = store.claim_recent(mailbox_id, top) {
+                    tracing::warn!(error = %e, "storing the \\Recent mark failed");
+                }
+            }));
+        }
+        Some(old)
+    }
+
+    /// This server's `\Recent` mark of a mailbox, if it has claimed or read one.
+    fn known_recent(&self, mailbox_id: i64) -> Option<u32> {
+        let marks = self.shared.recent.lock().unwrap_or_else(|p| p.into_inner());
+        marks.get(&mailbox_id).copied()
     }
 
     /// Flags as this session shows them: with `\Recent` for rev1 sessions.
@@ -1244,14 +1270,10 @@ impl Session {
                 }
                 StatusItem::Size => messages.iter().map(|m| m.size).sum(),
                 StatusItem::Recent => {
-                    let mark = {
-                        let store = self.acting.clone();
-                        let id = mailbox.id;
-                        blocking(move || store.recent_mark(id))
-                            .await
-                            .and_then(Result::ok)
-                            .unwrap_or(u32::MAX)
-                    };
+                    let mark = self
+                        .recent_mark(mailbox.id, 0, true)
+                        .await
+                        .unwrap_or(u32::MAX);
                     messages.iter().filter(|m| m.uid > mark).count() as u64
                 }
                 StatusItem::HighestModseq => mailbox.highestmodseq,

@@ -160,6 +160,8 @@ pub(crate) struct Shared {
     pub spool_dir: PathBuf,
     /// Memory for complete messages being checked and stored (`[memory]`).
     pub memory: spool::MemoryBudget,
+    /// `\Recent` marks (highest UID claimed) of mailboxes this server's sessions opened.
+    pub recent: std::sync::Mutex<std::collections::HashMap<i64, u32>>,
     /// Logins verified recently (IMAP and SMTP AUTH), so that Argon2 runs once per TTL.
     pub login_cache: Arc<mailkeep_core::login_cache::LoginCache>,
     pub shutdown: watch::Receiver<bool>,
@@ -259,6 +261,7 @@ impl Server {
         let shared = Arc::new(Shared {
             memory: spool::MemoryBudget::new(config.memory.message_bytes),
             login_cache: Arc::default(),
+            recent: Default::default(),
             spool_dir,
             mx_limits: ConnLimits::new(
                 "smtp",
