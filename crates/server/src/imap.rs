@@ -1059,6 +1059,8 @@ impl Session {
             out.push_str(&String::from_utf8_lossy(
                 &mailkeep_imap::encode::vanished_response(false, &vanished),
             ));
+            sel.recent
+                .retain(|u| sel.messages.binary_search_by_key(u, |m| m.uid).is_ok());
         }
         let last = sel.messages.last().map_or(0, |m| m.uid);
         let before = sel.messages.len();
@@ -1095,8 +1097,6 @@ impl Session {
             }
             *m = fresh;
         }
-        sel.recent
-            .retain(|u| sel.messages.binary_search_by_key(u, |m| m.uid).is_ok());
         // A keyword seen for the first time is announced before anything that shows it
         // (rev1 clients rely on FLAGS listing every flag a FETCH may return). The list only
         // grows while the mailbox is selected: a keyword dropped from it before the client
@@ -1121,8 +1121,11 @@ impl Session {
             let mark = self.recent_mark(mailbox_id, top, read_only).await;
             if let Some(sel) = self.selected.as_mut() {
                 if let Some(mark) = mark {
+                    // Only the arrivals, appended after the `before` messages already seen.
                     let fresh_recent: Vec<u32> = sel
                         .messages
+                        .get(before..)
+                        .unwrap_or_default()
                         .iter()
                         .map(|m| m.uid)
                         .filter(|u| *u > last && *u > mark)
