@@ -111,6 +111,19 @@ pub(crate) fn unfold(value: &[u8]) -> Vec<u8> {
     v.trim_ascii().to_vec()
 }
 
+/// The unfolded values of every field named `name` (case-insensitive), in order, read
+/// by the same splitter as ENVELOPE, so that SEARCH and SORT see the fields a client sees.
+pub fn field_values(block: &[u8], name: &str) -> Vec<String> {
+    fields(block)
+        .into_iter()
+        .filter(|f| {
+            f.name
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        })
+        .map(|f| String::from_utf8_lossy(&unfold(f.value)).into_owned())
+        .collect()
+}
+
 /// The raw (folded) value of the first field named `name` (case-insensitive).
 pub(crate) fn first_value<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
     fields(block)

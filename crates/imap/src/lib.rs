@@ -37,7 +37,7 @@ pub mod envelope;
 pub mod fetch;
 pub mod framer;
 mod header;
-pub use header::{header_fields_len, header_len};
+pub use header::{field_values, header_fields_len, header_len};
 mod mime;
 pub mod mutf7;
 pub mod parse;

@@ -151,28 +151,7 @@ fn ask_index(
     Ok(Answers { hits, unreached })
 }
 
-/// Unfolded values of every field called `name`.
-pub(super) fn field_values(header: &[u8], name: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(header);
-    let mut values: Vec<String> = Vec::new();
-    let mut current: Option<String> = None;
-    for line in text.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if let Some(v) = current.as_mut() {
-                v.push_str(line);
-            }
-            continue;
-        }
-        values.extend(current.take());
-        if let Some((n, v)) = line.split_once(':')
-            && n.trim().eq_ignore_ascii_case(name)
-        {
-            current = Some(v.trim().to_owned());
-        }
-    }
-    values.extend(current);
-    values
-}
+pub(super) use mailkeep_imap::field_values;
 
 /// Day number (days since 1970-01-01) of a `Date:` value, time and zone disregarded
 /// (RFC 9051 SENT* keys).
