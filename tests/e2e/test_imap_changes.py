@@ -41,6 +41,23 @@ def wait_count(c, n):
     raise AssertionError("messages did not arrive")
 
 
+def raw(c, tag, command):
+    c._imap.send(b"%s %s\r\n" % (tag, command))
+    lines = []
+    while not lines or not lines[-1].startswith(tag + b" "):
+        lines.append(c._imap.readline())
+    return lines
+
+
+def two_sessions(srv):
+    """Two sessions of alice, each with INBOX selected and the five messages seen."""
+    pair = client(srv), client(srv)
+    for c in pair:
+        c.select_folder("INBOX")
+        wait_count(c, 5)
+    return pair
+
+
 def test_fetching_bodies_sets_seen_in_one_change(srv):
     c = client(srv)
     c.enable("CONDSTORE")
@@ -58,20 +75,14 @@ def test_fetching_bodies_sets_seen_in_one_change(srv):
 
 
 def test_keywords_stay_listed_while_a_client_may_still_hold_them(srv):
-    a, b = client(srv), client(srv)
-    for c in (a, b):
-        c.select_folder("INBOX")
-        wait_count(c, 5)
+    a, b = two_sessions(srv)
     b.add_flags([1], ["$old"])
     a.noop()
     # b takes $old away and brings $new; a hears FLAGS before the FETCH that tells it
     # message 1 lost $old, so $old must still be listed there.
     b.remove_flags([1], ["$old"])
     b.add_flags([2], ["$new"])
-    a._imap.send(b"K1 NOOP\r\n")
-    lines = []
-    while not lines or not lines[-1].startswith(b"K1 "):
-        lines.append(a._imap.readline())
+    lines = raw(a, b"K1", b"NOOP")
     flags = [line for line in lines if line.startswith(b"* FLAGS")]
     assert flags and b"$new" in flags[0] and b"$old" in flags[0], lines
     for c in (a, b):
@@ -124,19 +135,8 @@ def test_a_user_deleted_from_the_cli_is_logged_out(srv):
     other.logout()
 
 
-def raw(c, tag, command):
-    c._imap.send(b"%s %s\r\n" % (tag, command))
-    lines = []
-    while not lines or not lines[-1].startswith(tag + b" "):
-        lines.append(c._imap.readline())
-    return lines
-
-
 def test_an_expunge_held_back_during_append_is_reported_once_at_the_next_noop(srv):
-    a, b = client(srv), client(srv)
-    for c in (a, b):
-        c.select_folder("INBOX")
-        wait_count(c, 5)
+    a, b = two_sessions(srv)
     b.add_flags([2], ["\\Deleted"])
     b.expunge()
     b.add_flags([4], ["\\Flagged"])
@@ -239,10 +239,7 @@ def test_bodies_without_parsed_records_get_them_once(tmp_path):
 
 
 def test_fetch_shows_flags_another_session_just_changed(srv):
-    a, b = client(srv), client(srv)
-    for c in (a, b):
-        c.select_folder("INBOX")
-        wait_count(c, 5)
+    a, b = two_sessions(srv)
     b.add_flags([2], ["\\Flagged"])
     lines = raw(a, b"F1", b"FETCH 2 (FLAGS)")
     # The change may come as its own untagged FETCH first; the answer shows it too.

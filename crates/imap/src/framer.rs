@@ -264,7 +264,9 @@ impl Framer {
         if let (Some(open), Some(close)) = (brace, close) {
             let plus = self.cmd.get(close.wrapping_sub(1)) == Some(&b'+');
             let digits_end = if plus { close - 1 } else { close };
-            self.cmd.splice(open + 1..digits_end, *b"0");
+            if open < digits_end {
+                self.cmd.splice(open + 1..digits_end, *b"0");
+            }
         }
         self.mode = Mode::Literal {
             remaining: size,

@@ -1032,35 +1032,36 @@ impl Session {
         sel.synced = changes.highestmodseq.max(since);
         let mut out = String::new();
         // Only what the view holds can be reported gone; a message that came and went
-        // between two looks was never seen.
-        for uid in changes.expunged {
-            if sel.messages.binary_search_by_key(&uid, |m| m.uid).is_ok()
-                && !sel.pending_expunges.contains(&uid)
-            {
-                sel.pending_expunges.push(uid);
-            }
-        }
+        // between two looks was never seen. Kept sorted and unique: another session may
+        // expunge a whole mailbox at once.
+        let held = changes
+            .expunged
+            .into_iter()
+            .filter(|uid| sel.messages.binary_search_by_key(uid, |m| m.uid).is_ok());
+        sel.pending_expunges.extend(held);
+        sel.pending_expunges.sort_unstable();
+        sel.pending_expunges.dedup();
         if allow_expunge && !sel.pending_expunges.is_empty() {
-            let mut gone = std::mem::take(&mut sel.pending_expunges);
-            gone.sort_unstable();
+            let gone = std::mem::take(&mut sel.pending_expunges);
+            let is_gone = |uid: &u32| gone.binary_search(uid).is_ok();
+            // Sequence numbers before removal, reported highest first so that earlier
+            // numbers stay valid; one pass over the view however many went.
+            let seqs: Vec<usize> = (0..sel.messages.len())
+                .filter(|&i| is_gone(&sel.messages[i].uid))
+                .collect();
             let mut vanished = Vec::new();
-            // Highest sequence number first, so that earlier numbers stay valid.
-            for uid in gone.into_iter().rev() {
-                let Ok(i) = sel.messages.binary_search_by_key(&uid, |m| m.uid) else {
-                    continue;
-                };
-                sel.messages.remove(i);
+            for &i in seqs.iter().rev() {
                 if self.qresync {
-                    vanished.push(uid);
+                    vanished.push(sel.messages[i].uid);
                 } else {
                     out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
                 }
             }
+            sel.messages.retain(|m| !is_gone(&m.uid));
             out.push_str(&String::from_utf8_lossy(
                 &mailkeep_imap::encode::vanished_response(false, &vanished),
             ));
-            sel.recent
-                .retain(|u| sel.messages.binary_search_by_key(u, |m| m.uid).is_ok());
+            sel.recent.retain(|u| !is_gone(u));
         }
         let last = sel.messages.last().map_or(0, |m| m.uid);
         let before = sel.messages.len();
