@@ -53,7 +53,7 @@ fn save_recovered(dir: &Path, hash: &Hash, bytes: &[u8], r: &mut Report) {
 
 /// Checks `dir`; with `repair`, fixes the index from intact segment copies and writes
 /// unreferenced intact bodies to `dir/recovered/`. The server must not be running.
-pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
+pub fn fsck(dir: &Path, repair: bool, admin: store::Actor) -> Result<Report, store::Error> {
     let mut r = Report::default();
     // Before the store is opened: opening puts the data directory's own mode right.
     for (path, mode) in crate::private::too_open(dir) {
@@ -71,7 +71,7 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
             intact.entry(f.hash).or_insert(f.loc);
         }
     }
-    let store = match Store::open(dir, OpenOptions { exclusive: true }) {
+    let store = match Store::open(dir, OpenOptions::exclusive()) {
         Ok(s) => s,
         Err(e @ store::Error::Locked(_)) => return Err(e),
         Err(e) => {
@@ -113,7 +113,7 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
                 return Ok(r);
             }
         }
-        store = Store::open(dir, OpenOptions { exclusive: true })?;
+        store = Store::open(dir, OpenOptions::exclusive())?;
     }
     let entries = match store.all_entries() {
         Ok(e) => e,
@@ -219,7 +219,7 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, store::Error> {
     r.lost.dedup();
     if repair && !(r.repaired.is_empty() && r.recovered.is_empty()) {
         // A journal that lost rows cannot take new leaves; the report says so either way.
-        if let Err(e) = store.acting(store::Actor::admin()).audit(
+        if let Err(e) = store.acting(admin).audit(
             "",
             &format!(
                 "fsck --repair: {} repaired, {} recovered to files, {} lost",

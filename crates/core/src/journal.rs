@@ -453,7 +453,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         Store::create(&dir).unwrap();
-        let store = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+        let store = Store::open(&dir, OpenOptions::exclusive()).unwrap();
         crate::accounts::add_domain(&store, "example.org", 1).unwrap();
         crate::accounts::add_user(&store, "a@example.org", "a long enough password", 12, 1, 1)
             .unwrap();
@@ -485,7 +485,7 @@ mod tests {
         db.execute("DELETE FROM journal WHERE idx >= 10 AND idx < 28", [])
             .unwrap();
         drop(db);
-        let store = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+        let store = Store::open(&dir, OpenOptions::exclusive()).unwrap();
         let r = verify(&store, &key, None).unwrap();
         assert_eq!(r.leaves, 10);
         assert!(

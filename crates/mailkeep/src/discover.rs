@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use mailkeep_core::config::Config;
 use mailkeep_core::discover::{self, Format, Query};
-use mailkeep_core::store::{Actor, OpenOptions, Store};
+use mailkeep_core::store::{OpenOptions, Store};
 use mailkeep_core::time::rfc3339;
 
 use crate::{DiscoverCmd, HoldCmd};
@@ -16,7 +16,7 @@ fn j(s: &str) -> String {
 }
 
 pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     let index = match cmd {
         DiscoverCmd::Search { no_index: true, .. } => None,
         _ => crate::index::current(dir, &store),
@@ -191,7 +191,7 @@ pub fn verify_export(bundle: &Path, pubkey: &Path) -> Result<()> {
 }
 
 pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     match cmd {
         HoldCmd::Add {
             account,
@@ -250,7 +250,7 @@ pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
 
 pub fn purge(dir: &Path, dry_run: bool) -> Result<()> {
     let config = Config::load(dir)?;
-    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     if !dry_run {
         store.note_retention(&config.retention.describe())?;
     }

@@ -29,7 +29,7 @@ fn closed(path: &Path) -> ImportError {
 pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Result<()> {
     let address = Address::parse(account)?.to_string();
     let source = import::detect(path)?;
-    let store = match Store::open(dir, OpenOptions { exclusive: true }) {
+    let store = match Store::open(dir, OpenOptions::exclusive()) {
         Err(store::Error::Locked(_)) => {
             bail!(
                 "the server is running on {}; stop it before importing",
@@ -38,7 +38,7 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
         }
         other => other?,
     }
-    .acting(store::Actor::admin());
+    .acting(crate::admin());
     let acc = store
         .account(&address)?
         .with_context(|| format!("no such user: {address}"))?;

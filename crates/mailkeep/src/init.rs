@@ -59,8 +59,7 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
         0o600,
     )?;
     Store::create(dir)?;
-    let store =
-        Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     accounts::add_domain(&store, &domain, now())?;
     store.close();
     Ok(())

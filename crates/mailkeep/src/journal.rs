@@ -6,13 +6,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use mailkeep_core::config::Config;
 use mailkeep_core::journal;
-use mailkeep_core::store::{Actor, OpenOptions, Store};
+use mailkeep_core::store::{OpenOptions, Store};
 
 use crate::JournalCmd;
 
 pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
     let config = Config::load(dir)?;
-    let store = Store::open(dir, OpenOptions::default())?.acting(Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     let signer = Arc::new(journal::load_signer(dir, &config.hostname)?);
     match cmd {
         JournalCmd::Checkpoint => {

@@ -430,6 +430,14 @@ fn private_umask() {
     }
 }
 
+/// Who runs the CLI, as the journal records it: the login behind `sudo`, else the user.
+fn admin() -> mailkeep_core::store::Actor {
+    let name = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "admin".into());
+    mailkeep_core::store::Actor::admin(&name)
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     private_umask();
@@ -504,7 +512,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Throttle(cmd) => throttle::run(dir, cmd),
         Command::Reindex => index::reindex(dir),
         Command::Fsck { repair } => {
-            let r = mailkeep_core::fsck::fsck(dir, repair)?;
+            let r = mailkeep_core::fsck::fsck(dir, repair, admin())?;
             println!(
                 "checked {} index entries and {} segment records",
                 r.blobs, r.records
@@ -544,8 +552,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { out } => {
             let config = Config::load(dir)?;
-            let store = Store::open(dir, OpenOptions::default())?
-                .acting(mailkeep_core::store::Actor::admin());
+            let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
             store.audit("", &format!("backup to {}", out.display()))?;
             let done = mailkeep_core::backup::backup(&store, dir, &config.hostname, &out)?;
             println!(
@@ -591,8 +598,7 @@ fn run(cli: Cli) -> Result<()> {
 /// Config plus a store opened for administration (no blob writer lock, so this works next
 /// to a running server).
 pub(crate) fn open_admin(dir: &Path) -> Result<(Config, Store)> {
-    let store =
-        Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     let config = Config::load(dir)?;
     Ok((config, store))
 }
@@ -745,7 +751,7 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
         }
         Err(e.into())
     })?;
-    let store = Store::open(dir, OpenOptions { exclusive: true })?;
+    let store = Store::open(dir, OpenOptions::exclusive())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -21,8 +21,7 @@ fn summary(e: &QueueEntry) -> String {
 }
 
 pub fn run(dir: &Path, cmd: QueueCmd) -> Result<()> {
-    let store =
-        Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
+    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     match cmd {
         QueueCmd::List { all } => {
             let entries = store.queue_list(all)?;

@@ -26,8 +26,7 @@ pub fn run(dir: &Path, domain: &str) -> Result<()> {
             .map(char::from)
             .collect();
         let config = Config::load(dir)?;
-        let store =
-            Store::open(dir, OpenOptions::default())?.acting(mailkeep_core::store::Actor::admin());
+        let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
         accounts::add_user(
             &store,
             &user,

@@ -123,7 +123,7 @@ fn acknowledged_mail_survives_sigkill() {
     );
     assert!(server.terminate(), "clean shutdown");
 
-    let store = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(&dir, OpenOptions::exclusive()).unwrap();
     assert!(store.integrity_check().unwrap().is_empty());
     let mut held: HashMap<&str, Vec<String>> = HashMap::new();
     for user in ["alice@example.org", "bob@example.org"] {

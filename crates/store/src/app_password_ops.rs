@@ -5,21 +5,9 @@ use rusqlite::params;
 
 use crate::journal::Kind;
 use crate::journal_ops::record_event;
+use crate::model::*;
 use crate::ops::{exec, live_account_id};
 use crate::{Error, Result, Store};
-
-/// One live app password (its secret is never stored, only its SHA-256).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppPassword {
-    /// The device or purpose it was made for.
-    pub name: String,
-    /// SHA-256 of the secret.
-    pub hash: Vec<u8>,
-    /// `imap`, `smtp` or `imap smtp`.
-    pub scope: String,
-    /// When it was made (unix seconds).
-    pub created_at: i64,
-}
 
 impl Store {
     /// Adds an app password called `name` to the account at `address`.

@@ -8,19 +8,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::model::*;
 use crate::ops::{hash_from, row};
-use crate::{Hash, Result, Store};
-
-/// One body in the feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FedBlob {
-    /// Its sequence number (the `blobs` rowid).
-    pub seq: u64,
-    /// Its address.
-    pub hash: Hash,
-    /// Its size in bytes.
-    pub length: u64,
-}
+use crate::{Result, Store};
 
 /// A [`FedBlob`] from a `rowid, hash, length` row.
 fn fed_blob(r: &rusqlite::Row<'_>) -> rusqlite::Result<FedBlob> {

@@ -5,28 +5,10 @@ use rusqlite::{OptionalExtension, params};
 use mailkeep_journal::Kind;
 
 use crate::journal_ops::{now, record_event, record_message};
+use crate::model::*;
 use crate::ops::{exec, row};
 use crate::segments::{self, Hash};
 use crate::{Error, Result, Store};
-
-/// A legal hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hold {
-    /// Its id.
-    pub id: i64,
-    /// The account it covers; `None` for every account.
-    pub account: Option<String>,
-    /// Discovery query narrowing it; empty for everything.
-    pub query: String,
-    /// Why.
-    pub reason: String,
-    /// When it was set.
-    pub created_at: i64,
-    /// By whom.
-    pub created_by: String,
-    /// When it was released, if it was.
-    pub released_at: Option<i64>,
-}
 
 impl Store {
     /// Sets a hold; returns its id. Journaled.

@@ -6,68 +6,32 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
 use mailkeep_journal::merkle::{self, Nodes};
-use mailkeep_journal::{ActorKind, Event, Kind};
+use mailkeep_journal::{Event, Kind};
 
 use crate::ops::{exec, row};
 use crate::segments::Hash;
-use crate::{Error, Result, Store};
+use crate::{
+    Actor, Clock, EntryRecord, Error, Result, Store, StoredCheckpoint, StoredLeaf, SystemClock,
+};
 
-/// Who is acting on the store (recorded in every leaf).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// System, account, admin or remote peer.
-    pub kind: ActorKind,
-    /// Account address, admin name, peer host name.
-    pub name: String,
-    /// Client IP address, if any.
-    pub origin: String,
+thread_local! {
+    /// The clock of the store whose committer runs on this thread (`pipeline::start` sets
+    /// it): every write runs there, so this is where journal leaves, holds and purges take
+    /// their time from.
+    static CLOCK: std::cell::RefCell<Option<std::sync::Arc<dyn Clock>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-impl Actor {
-    /// The server itself (queue, delivery notifications, purge on schedule).
-    pub fn system() -> Actor {
-        Actor {
-            kind: ActorKind::System,
-            name: String::new(),
-            origin: String::new(),
-        }
-    }
-
-    /// The administrator at the command line.
-    pub fn admin() -> Actor {
-        let name = std::env::var("SUDO_USER")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "admin".into());
-        Actor {
-            kind: ActorKind::Admin,
-            name,
-            origin: String::new(),
-        }
-    }
-
-    /// A logged-in account.
-    pub fn account(address: &str, origin: &str) -> Actor {
-        Actor {
-            kind: ActorKind::Account,
-            name: address.to_owned(),
-            origin: origin.to_owned(),
-        }
-    }
-
-    /// Another server, by its EHLO name.
-    pub fn peer(helo: &str, origin: &str) -> Actor {
-        Actor {
-            kind: ActorKind::Peer,
-            name: helo.to_owned(),
-            origin: origin.to_owned(),
-        }
-    }
+/// Makes `clock` the time source of writes run on this thread.
+pub(crate) fn use_clock(clock: std::sync::Arc<dyn Clock>) {
+    CLOCK.with(|c| *c.borrow_mut() = Some(clock));
 }
 
+/// Now, by the clock of the store whose writes run on this thread (else the system's).
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    CLOCK
+        .with(|c| c.borrow().as_ref().map(|c| c.now()))
+        .unwrap_or_else(|| SystemClock.now())
 }
 
 /// Where the complete subtree `(level, index)` sits in `journal_tree`: its place in the order
@@ -336,30 +300,6 @@ pub(crate) fn record_event(
     append_leaf(c, &event(actor, kind, account.to_owned(), detail))
 }
 
-/// A stored checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCheckpoint {
-    /// Tree size it covers.
-    pub size: u64,
-    /// Root hash it claims.
-    pub root: Hash,
-    /// When it was made.
-    pub time: i64,
-    /// The signed note.
-    pub note: String,
-}
-
-/// One leaf as stored, for verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredLeaf {
-    /// Its index.
-    pub idx: u64,
-    /// The leaf bytes.
-    pub leaf: Vec<u8>,
-    /// The level-0 node stored for it (the leaf hash as it was appended).
-    pub node: Option<Hash>,
-}
-
 impl Store {
     /// The same store, recording `actor` in the journal for the writes made through it.
     pub fn acting(&self, actor: Actor) -> Store {
@@ -581,27 +521,6 @@ pub(crate) fn journal_existing(c: &Connection) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A mailbox entry as stored, for checking it against the journal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryRecord {
-    /// Mailbox id.
-    pub mailbox_id: i64,
-    /// Owner's address.
-    pub account: String,
-    /// Mailbox name now.
-    pub mailbox: String,
-    /// UID.
-    pub uid: u32,
-    /// SHA-256 of the bytes.
-    pub blob: Hash,
-    /// When it was expunged, if it was.
-    pub expunged_at: Option<i64>,
-    /// IMAP INTERNALDATE (arrival), unix seconds.
-    pub internal_date: i64,
-    /// Size in bytes.
-    pub size: u64,
 }
 
 impl Store {

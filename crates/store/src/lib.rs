@@ -36,7 +36,7 @@
 #![deny(missing_docs)]
 
 mod app_password_ops;
-mod error;
+mod backend;
 mod failing_reads;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
@@ -55,14 +55,12 @@ pub mod segments;
 mod throttle_ops;
 mod writer;
 
-pub use app_password_ops::AppPassword;
-pub use error::{Error, Result};
-pub use feed_ops::FedBlob;
-pub use hold_ops::{BlobRecord, Hold};
-pub use journal_ops::{Actor, EntryRecord, StoredCheckpoint, StoredLeaf};
-pub use mailbox_ops::{Copied, FlagChange, FlagMode};
+pub use hold_ops::BlobRecord;
 pub use mailkeep_journal as journal;
+pub use mailkeep_store_api as api;
+pub use mailkeep_store_api::{
+    Backend, Bodies, Changes, Clock, Directory, Error, Holds, Journal, Mailboxes, Queue, Result,
+    SystemClock, Throttle,
+};
 pub use model::*;
-pub use queue_ops::{Claimed, NewOutbound, Outcome, QueueEntry, QueueRcpt};
-pub use throttle_ops::AuthFailure;
 pub use writer::Store;

@@ -7,43 +7,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::journal_ops::{Actor, record_message};
+use crate::journal_ops::record_message;
+use crate::model::*;
 use crate::ops::{exec, row, split_flags};
 use crate::{Error, Result, Store};
 use mailkeep_journal::Kind;
-
-/// How STORE changes flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlagMode {
-    /// `+FLAGS`
-    Add,
-    /// `-FLAGS`
-    Remove,
-    /// `FLAGS`
-    Replace,
-}
-
-/// A message whose flags a STORE changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlagChange {
-    /// The message.
-    pub uid: u32,
-    /// Its new modseq.
-    pub modseq: u64,
-    /// Its flags now.
-    pub flags: Vec<String>,
-}
-
-/// Where APPEND, COPY or MOVE put messages (for UIDPLUS responses).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Copied {
-    /// UIDVALIDITY of the destination.
-    pub uidvalidity: u32,
-    /// `(source uid, new uid)` pairs; for APPEND the source uid is 0.
-    pub uids: Vec<(u32, u32)>,
-    /// The destination mailbox.
-    pub mailbox_id: i64,
-}
 
 fn live_mailbox_id(c: &Connection, account_id: i64, name: &str) -> Result<i64> {
     row(

@@ -3,7 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::{Arc, Mutex};
 
-use crate::journal_ops::{Actor, Entry, record_entry, record_event};
+use crate::Actor;
+use crate::journal_ops::{Entry, record_entry, record_event};
 use crate::model::*;
 use crate::{Error, Result, Store};
 use mailkeep_journal::Kind;

@@ -148,7 +148,7 @@ type StageError = (Error, bool);
 /// A failure's reason as the jobs it fails are told, marked when the disk is full.
 fn reason(err: &Error) -> String {
     if err.is_storage_full() {
-        format!("{}{err}", crate::error::STORAGE_FULL)
+        format!("{}{err}", mailkeep_store_api::STORAGE_FULL)
     } else {
         err.to_string()
     }
@@ -158,7 +158,7 @@ fn stage_error(why: &str, poison: bool) -> Error {
     if poison {
         Error::Poisoned(why.to_owned())
     } else {
-        let kind = if why.starts_with(crate::error::STORAGE_FULL) {
+        let kind = if why.starts_with(mailkeep_store_api::STORAGE_FULL) {
             std::io::ErrorKind::StorageFull
         } else {
             std::io::ErrorKind::Other
@@ -176,6 +176,7 @@ pub(crate) fn start(
     conn: Connection,
     segw: Option<SegmentWriter>,
     queue: Arc<Queue>,
+    clock: Arc<dyn crate::Clock>,
 ) -> Result<Vec<JoinHandle<()>>> {
     // Checkpoints run on their own thread so that copying WAL pages into the database never
     // stalls a commit; the committer's own auto-checkpoint is only a backstop.
@@ -202,7 +203,10 @@ pub(crate) fn start(
         )?,
         spawn(
             "store-commit",
-            Box::new(move || committer(conn, batch_rx, q2, s2, committed_tx)),
+            Box::new(move || {
+                crate::journal_ops::use_clock(clock);
+                committer(conn, batch_rx, q2, s2, committed_tx)
+            }),
         )?,
         spawn(
             "store-checkpoint",

@@ -8,118 +8,12 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::journal_ops::{Actor, record_transfer};
+use crate::journal_ops::record_transfer;
+use crate::model::*;
 use crate::model::{Hash, Placed};
 use crate::ops::{exec, hash_from, row};
 use crate::{Error, Result, Store};
 use mailkeep_journal::Kind;
-
-/// A message to queue for remote recipients, stored with the same transaction as its local
-/// copies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOutbound {
-    /// Shown to the client in `250 … queued as <id>` and to the admin.
-    pub queue_id: String,
-    /// The submitting account (none for DSNs the server generates).
-    pub account_id: Option<i64>,
-    /// Envelope sender; empty for the null sender.
-    pub sender: String,
-    /// Remote recipients, each `local@domain`.
-    pub recipients: Vec<String>,
-    /// The message needs SMTPUTF8.
-    pub smtputf8: bool,
-    /// The message is 8-bit MIME.
-    pub body_8bit: bool,
-    /// REQUIRETLS (RFC 8689) was requested.
-    pub requiretls: bool,
-}
-
-/// One recipient handed to a worker by [`Store::queue_claim`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claimed {
-    /// The recipient row.
-    pub rcpt_id: i64,
-    /// Queue id of the message.
-    pub queue_id: String,
-    /// Submitting account.
-    pub account_id: Option<i64>,
-    /// Envelope sender.
-    pub sender: String,
-    /// Recipient address.
-    pub address: String,
-    /// Its domain (lower case).
-    pub domain: String,
-    /// Attempts made before this one.
-    pub attempts: u32,
-    /// The message body.
-    pub blob: Hash,
-    /// When the message was queued (unix seconds).
-    pub created_at: i64,
-    /// Flags of the message.
-    pub smtputf8: bool,
-    /// 8-bit MIME.
-    pub body_8bit: bool,
-    /// REQUIRETLS.
-    pub requiretls: bool,
-    /// A delay warning was already sent.
-    pub warned: bool,
-}
-
-/// What an attempt did for one recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The peer accepted it.
-    Sent {
-        /// The peer's reply.
-        reply: String,
-    },
-    /// A temporary failure: try again at `next_attempt`.
-    Deferred {
-        /// Why.
-        error: String,
-        /// Unix seconds.
-        next_attempt: i64,
-        /// A delay warning was sent with this outcome.
-        warned: bool,
-    },
-    /// A permanent failure or expiry: no more attempts (the bounce is the caller's).
-    Failed {
-        /// Why.
-        error: String,
-    },
-}
-
-/// One recipient of a queue entry, for the admin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueRcpt {
-    /// Recipient address.
-    pub address: String,
-    /// `queued`, `sent`, `failed` or `dropped`.
-    pub state: String,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// Next attempt (unix seconds) while queued.
-    pub next_attempt: i64,
-    /// The last reply or error.
-    pub last_error: Option<String>,
-}
-
-/// A queue entry, for the admin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueEntry {
-    /// Queue id.
-    pub queue_id: String,
-    /// Envelope sender.
-    pub sender: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// When it was queued (unix seconds).
-    pub created_at: i64,
-    /// Its body.
-    pub blob: Hash,
-    /// Every recipient.
-    pub recipients: Vec<QueueRcpt>,
-}
 
 fn domain_of(address: &str) -> String {
     address

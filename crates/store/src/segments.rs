@@ -19,8 +19,6 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
 use crate::format::sync_dir;
 use crate::{Error, Result};
 
@@ -31,13 +29,7 @@ pub const HEADER_LEN: u64 = 4 + 8 + 32;
 /// A segment is closed and a new one started once it grows past this.
 pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 
-/// SHA-256 of message bytes: the blob's address.
-pub type Hash = [u8; 32];
-
-/// Computes a blob's address.
-pub fn hash(data: &[u8]) -> Hash {
-    Sha256::digest(data).into()
-}
+pub use mailkeep_store_api::{Hash, hash};
 
 fn segment_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:08}.seg"))

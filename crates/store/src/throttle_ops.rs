@@ -8,21 +8,9 @@ use rusqlite::params;
 use mailkeep_journal::Kind;
 
 use crate::journal_ops::record_event;
+use crate::model::*;
 use crate::ops::exec;
 use crate::{Result, Store};
-
-/// One failed login.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthFailure {
-    /// When, in Unix seconds.
-    pub at: i64,
-    /// The client address as the throttle counts it (an IPv4 address or an IPv6 /64).
-    pub ip: String,
-    /// The login name, normalised as the throttle counts it.
-    pub name: String,
-    /// `smtp` or `imap`.
-    pub protocol: String,
-}
 
 impl Store {
     /// Records a failed login, and journals it as an audit event of `tried` (the name as the

@@ -12,11 +12,23 @@ use crate::segments::{self, Hash, Location, SegmentReader, SegmentWriter};
 use crate::{Error, Result, format, schema};
 
 /// Options for [`Store::open`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// Take the blob writer lock at once (the server does; admin commands that never write
     /// bodies don't, so they can run beside a serving process).
     pub exclusive: bool,
+    /// Where writes take their time from (the system clock when `None`).
+    pub clock: Option<Arc<dyn crate::Clock>>,
+}
+
+impl OpenOptions {
+    /// Options of the process that serves the directory (takes the blob writer lock).
+    pub fn exclusive() -> OpenOptions {
+        OpenOptions {
+            exclusive: true,
+            clock: None,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -113,7 +125,10 @@ impl Store {
             None
         };
         let queue = Arc::new(Queue::default());
-        let handles = pipeline::start(dir, conn, segw, queue.clone())?;
+        let clock = options
+            .clock
+            .unwrap_or_else(|| Arc::new(crate::SystemClock));
+        let handles = pipeline::start(dir, conn, segw, queue.clone(), clock)?;
         Ok(Store {
             actor: Arc::new(crate::Actor::system()),
             inner: Arc::new(Inner {

@@ -30,7 +30,7 @@ fn bodies(store: &Store, account: i64) -> Vec<Vec<u8>> {
 fn failed_fsyncs_and_writes_lose_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     Store::create(dir.path()).unwrap();
-    let open = || Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    let open = || Store::open(dir.path(), OpenOptions::exclusive()).unwrap();
     let store = open();
     store.add_domain("example.org", 0).unwrap();
     let a = store

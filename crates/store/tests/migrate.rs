@@ -27,7 +27,7 @@ fn format_1_fixture_upgrades_without_loss() {
     );
     assert_eq!(format::read(&dir).unwrap(), Some(1));
 
-    let store = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(&dir, OpenOptions::exclusive()).unwrap();
     assert_eq!(format::read(&dir).unwrap(), Some(format::CURRENT));
     assert!(store.integrity_check().unwrap().is_empty());
 
@@ -71,7 +71,7 @@ fn format_1_fixture_upgrades_without_loss() {
     store.close();
     drop(store);
     // Opening again is a no-op.
-    let again = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+    let again = Store::open(&dir, OpenOptions::exclusive()).unwrap();
     assert_eq!(again.messages(inbox.id).unwrap().len(), 3);
 }
 
@@ -86,7 +86,7 @@ fn format_8_journal_keeps_its_signed_roots_and_grows_on() {
     );
     assert_eq!(format::read(&dir).unwrap(), Some(8));
 
-    let store = Store::open(&dir, OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(&dir, OpenOptions::exclusive()).unwrap();
     assert_eq!(format::read(&dir).unwrap(), Some(format::CURRENT));
     assert!(store.integrity_check().unwrap().is_empty());
     let size = store.journal_size().unwrap();

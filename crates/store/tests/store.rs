@@ -7,7 +7,7 @@ use mailkeep_store::{Error, OpenOptions, Store, format, segments};
 fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     Store::create(dir.path()).unwrap();
-    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(dir.path(), OpenOptions::exclusive()).unwrap();
     store.add_domain("example.org", 0).unwrap();
     (dir, store)
 }
@@ -32,7 +32,7 @@ fn newer_format_is_refused_and_left_untouched() {
     drop(store);
     format::write(dir.path(), format::CURRENT + 1).unwrap();
     let before: Vec<_> = walk(dir.path());
-    match Store::open(dir.path(), OpenOptions { exclusive: true }) {
+    match Store::open(dir.path(), OpenOptions::exclusive()) {
         Err(Error::TooNew { found, supported }) => {
             assert_eq!(found, format::CURRENT + 1);
             assert_eq!(supported, format::CURRENT);
@@ -227,7 +227,7 @@ fn uncommitted_segment_tail_is_dropped_on_reopen() {
     let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
     std::io::Write::write_all(&mut f, b"MKB1 torn record").unwrap();
     drop(f);
-    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(dir.path(), OpenOptions::exclusive()).unwrap();
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), committed);
     store
         .deliver(two.clone(), vec![(a, "INBOX".into())], 0, "2")
@@ -275,7 +275,7 @@ fn corrupted_blob_is_detected() {
 fn second_writer_is_locked_out() {
     let (dir, _store) = fresh();
     assert!(matches!(
-        Store::open(dir.path(), OpenOptions { exclusive: true }),
+        Store::open(dir.path(), OpenOptions::exclusive()),
         Err(Error::Locked(_))
     ));
     // Metadata-only administration still works beside it.
@@ -559,7 +559,7 @@ fn outbound_queue_claim_record_retry_drop() {
     use mailkeep_store::{NewOutbound, Outcome};
     let dir = tempfile::tempdir().unwrap();
     Store::create(dir.path()).unwrap();
-    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(dir.path(), OpenOptions::exclusive()).unwrap();
     store.add_domain("example.org", 1).unwrap();
     let acc = store
         .add_account("a@example.org", "example.org", "x", 1, 7)
@@ -691,7 +691,7 @@ fn outbound_queue_claim_record_retry_drop() {
 
     // It all survives a reopen.
     drop(store);
-    let store = Store::open(dir.path(), OpenOptions { exclusive: true }).unwrap();
+    let store = Store::open(dir.path(), OpenOptions::exclusive()).unwrap();
     assert_eq!(
         store.queue_entry("Q1").unwrap().unwrap().recipients[1].state,
         "dropped"

@@ -1,13 +1,16 @@
+//! The seam's one error type, grouped by whose fault a failure is. Backends convert their
+//! engine's errors into it; nothing above the seam sees an engine type.
+
 use std::path::PathBuf;
 
-/// Everything that can go wrong in the store, grouped by whose fault it is.
+/// Everything that can go wrong in a backend.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The data directory has not been initialised (`mailkeep init`).
     #[error("{0} is not a mailkeep data directory (run `mailkeep init` first)")]
     NotInitialised(PathBuf),
-    /// The directory was written by a newer mailkeep; it is left untouched.
+    /// The store was written by a newer mailkeep; it is left untouched.
     #[error(
         "data directory format {found} is newer than this binary supports ({supported}); upgrade mailkeep — nothing was modified"
     )]
@@ -20,7 +23,7 @@ pub enum Error {
     /// The data directory already holds a store.
     #[error("{0} is already initialised")]
     AlreadyInitialised(PathBuf),
-    /// Another process holds the writer lock on the message segments.
+    /// Another process holds the writer lock on the message bodies.
     #[error("another mailkeep process is already serving {0}")]
     Locked(PathBuf),
     /// A referenced thing does not exist (message shows which).
@@ -37,7 +40,7 @@ pub enum Error {
         /// When.
         at: i64,
     },
-    /// A stored blob does not match its hash or is missing: on-disk corruption.
+    /// A stored body does not match its hash or is missing: corruption.
     #[error("corrupt blob {hash}: {reason}")]
     Corrupt {
         /// Hex SHA-256 of the blob.
@@ -48,10 +51,10 @@ pub enum Error {
     /// An earlier fsync or commit failed; writes are refused until restart.
     #[error("store is poisoned after an I/O failure ({0}); restart to recover")]
     Poisoned(String),
-    /// The writer thread is gone (store shut down).
+    /// The backend is shut down.
     #[error("store is shut down")]
     Closed,
-    /// Filesystem error.
+    /// File-system error.
     #[error("{context}: {cause}")]
     Io {
         /// What we were doing.
@@ -59,13 +62,27 @@ pub enum Error {
         /// The OS error.
         cause: std::io::Error,
     },
-    /// Database error.
+    /// The database engine failed.
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(DbError),
 }
 
+/// A failure inside a database engine, described without the engine's types.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DbError {
+    /// The engine's description.
+    pub message: String,
+    /// The engine ran out of space (SMTP answers `452 4.3.1`, not a generic 451).
+    pub storage_full: bool,
+}
+
+/// How the reason of a store poisoned by a full disk begins.
+pub const STORAGE_FULL: &str = "storage full: ";
+
 impl Error {
-    pub(crate) fn io(context: impl Into<String>, cause: std::io::Error) -> Self {
+    /// An I/O error with what we were doing.
+    pub fn io(context: impl Into<String>, cause: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
             cause,
@@ -80,16 +97,12 @@ impl Error {
             Error::Poisoned(_) | Error::Closed | Error::Io { .. } | Error::Db(_) | Error::Locked(_)
         )
     }
-}
 
-impl Error {
     /// True when the disk (or the database's file system) is full: SMTP says `452 4.3.1`
     /// (RFC 3463: mail system full) rather than a generic temporary failure.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            Error::Db(rusqlite::Error::SqliteFailure(e, _)) => {
-                e.code == rusqlite::ErrorCode::DiskFull
-            }
+            Error::Db(e) => e.storage_full,
             Error::Io { cause, .. } => {
                 cause.kind() == std::io::ErrorKind::StorageFull || cause.raw_os_error() == Some(28)
             }
@@ -99,8 +112,19 @@ impl Error {
     }
 }
 
-/// How the reason of a store poisoned by a full disk begins.
-pub(crate) const STORAGE_FULL: &str = "storage full: ";
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        let storage_full = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+        );
+        Error::Db(DbError {
+            message: e.to_string(),
+            storage_full,
+        })
+    }
+}
 
-/// Result alias for store operations.
+/// Result alias for backend operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

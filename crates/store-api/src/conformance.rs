@@ -1,0 +1,475 @@
+//! The contract of the seam, written once as tests that every backend runs.
+//!
+//! A backend's test crate supplies a [`Fixture`] maker and expands
+//! [`conformance_tests!`](crate::conformance_tests); each contract becomes one `#[test]`
+//! named after it. The checks use only the traits, so a PostgreSQL backend passes the same
+//! suite unmodified.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use crate::journal::{ActorKind, Kind};
+use crate::{Actor, Backend, Error, FixedClock, FlagMode, Outcome};
+
+/// The time a fixture's clock starts at.
+pub const START: i64 = 1_800_000_000;
+
+/// A fresh, empty backend for one check.
+pub struct Fixture {
+    /// The backend under test, opened with [`Fixture::clock`].
+    pub backend: Arc<dyn Backend>,
+    /// Its clock.
+    pub clock: Arc<FixedClock>,
+    /// Makes the backend's next durable sync fail once (an fsync, a commit), when the backend
+    /// can inject that; the poisoning check is skipped otherwise.
+    pub fail_next_sync: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Whatever must live as long as the backend (a temporary directory, a database).
+    pub guard: Box<dyn std::any::Any>,
+}
+
+/// A message with a From header, unique by `tag`, of about `size` bytes.
+pub fn message(tag: &str, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: a@example.org\r\nTo: b@example.org\r\nSubject: {tag}\r\nMessage-ID: <{tag}@example.org>\r\n\r\n"
+    )
+    .into_bytes();
+    while m.len() < size {
+        m.extend_from_slice(b"conformance body line, long enough to fill a large message\r\n");
+    }
+    m
+}
+
+/// A domain and an account on it; returns the account id.
+fn account(b: &dyn Backend, address: &str) -> i64 {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    if !b.has_domain(domain).unwrap() {
+        b.add_domain(domain, START).unwrap();
+    }
+    b.add_account(address, domain, "hash", START, 7).unwrap()
+}
+
+fn inbox(b: &dyn Backend, account: i64) -> crate::Mailbox {
+    b.mailbox(account, "INBOX").unwrap().unwrap()
+}
+
+fn uids(b: &dyn Backend, mailbox: i64) -> Vec<u32> {
+    b.messages(mailbox).unwrap().iter().map(|m| m.uid).collect()
+}
+
+/// UIDs ascend in arrival order and are never reused, not after EXPUNGE, not after the
+/// mailbox is renamed away and one of the same name created.
+pub fn uids_ascend_and_are_never_reused(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "u@example.org");
+    for i in 0..3 {
+        let c = b
+            .append(a, "INBOX", message(&format!("m{i}"), 100), vec![], START)
+            .unwrap();
+        assert_eq!(c.uids, [(0, i + 1)]);
+    }
+    let mb = inbox(b, a).id;
+    b.store_flags(mb, vec![3], FlagMode::Add, vec!["\\Deleted".into()], None)
+        .unwrap();
+    assert_eq!(b.expunge(mb, None, START).unwrap(), [3]);
+    let c = b
+        .append(a, "INBOX", message("m3", 100), vec![], START)
+        .unwrap();
+    assert_eq!(c.uids, [(0, 4)], "UID 3 was expunged, never reused");
+    assert_eq!(uids(b, mb), [1, 2, 4], "messages come in UID order");
+
+    b.create_mailbox(a, "Box", 11).unwrap();
+    b.append(a, "Box", message("x", 100), vec![], START)
+        .unwrap();
+    b.rename_mailbox(a, "Box", "Old", 12, START).unwrap();
+    b.create_mailbox(a, "Box", 13).unwrap();
+    let new = b.mailbox(a, "Box").unwrap().unwrap();
+    let old = b.mailbox(a, "Old").unwrap().unwrap();
+    assert_ne!(new.uidvalidity, old.uidvalidity);
+    assert_eq!(uids(b, old.id), [1], "a rename keeps the UIDs");
+}
+
+/// Every change takes a MODSEQ above all earlier ones; the `\Seen` of one FETCH is one
+/// MODSEQ, and a flag already set takes none.
+pub fn modseqs_rise_and_one_store_is_one_modseq(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "u@example.org");
+    for i in 0..5 {
+        b.append(a, "INBOX", message(&format!("m{i}"), 100), vec![], START)
+            .unwrap();
+    }
+    let mb = inbox(b, a);
+    let seen: Vec<u64> = b
+        .messages(mb.id)
+        .unwrap()
+        .iter()
+        .map(|m| m.modseq)
+        .collect();
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let before = mb.highestmodseq;
+    let (changed, refused) = b
+        .store_flags(
+            mb.id,
+            vec![1, 2, 3, 4, 5],
+            FlagMode::Add,
+            vec!["\\Flagged".into()],
+            None,
+        )
+        .unwrap();
+    assert!(refused.is_empty());
+    assert_eq!(changed.len(), 5);
+    assert!(changed.iter().all(|c| c.modseq > before));
+    let m = changed.iter().map(|c| c.modseq).max().unwrap();
+    let set = b
+        .add_flags(mb.id, vec![1, 2, 3], vec!["\\Seen".into()])
+        .unwrap();
+    assert_eq!(set.len(), 3);
+    assert!(set.iter().all(|&(_, s)| s == set[0].1 && s > m));
+    assert_eq!(inbox(b, a).highestmodseq, set[0].1);
+    // A flag already there changes nothing and takes no MODSEQ.
+    assert!(
+        b.add_flags(mb.id, vec![1], vec!["\\Seen".into()])
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(inbox(b, a).highestmodseq, set[0].1);
+    // CONDSTORE: a message changed after UNCHANGEDSINCE is left alone.
+    let (changed, refused) = b
+        .store_flags(mb.id, vec![1, 4], FlagMode::Add, vec!["x".into()], Some(m))
+        .unwrap();
+    assert_eq!(refused, [1]);
+    assert_eq!(changed.iter().map(|c| c.uid).collect::<Vec<_>>(), [4]);
+}
+
+/// A second import of the same message into the same mailbox places nothing; the same bytes
+/// delivered twice are two messages sharing one body.
+pub fn imports_and_deliveries_are_idempotent(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "u@example.org");
+    let import = |bytes: Vec<u8>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        b.append_if_absent_then(
+            a,
+            "INBOX",
+            bytes,
+            vec!["\\Seen".into()],
+            START,
+            Box::new(move |r| tx.send(r).unwrap()),
+        );
+        rx.recv().unwrap().unwrap()
+    };
+    assert_eq!(import(message("one", 100)), Some(1));
+    assert_eq!(import(message("one", 100)), None);
+    assert_eq!(import(message("two", 100)), Some(2));
+    let mb = inbox(b, a).id;
+    let first = b
+        .deliver(message("d", 100), vec![(a, "INBOX".into())], START, "id-1")
+        .unwrap();
+    let again = b
+        .deliver(message("d", 100), vec![(a, "INBOX".into())], START, "id-2")
+        .unwrap();
+    assert_eq!(
+        (first[0].uid, again[0].uid),
+        (3, 4),
+        "SMTP delivery is at least once"
+    );
+    let msgs = b.messages(mb).unwrap();
+    assert_eq!(msgs[2].hash, msgs[3].hash, "one body for both");
+}
+
+/// Each write's leaves are in the journal when it returns, with the backend's clock and the
+/// acting identity; a write that fails leaves no leaf.
+pub fn journal_leaves_commit_with_their_change(f: Fixture) {
+    let b = &*f.backend;
+    f.clock.set(START + 5);
+    let a = account(b, "u@example.org");
+    let size = b.journal_size().unwrap();
+    b.deliver(message("d", 100), vec![(a, "INBOX".into())], START, "d1")
+        .unwrap();
+    let after = b.journal_size().unwrap();
+    assert!(after > size, "a delivery is journaled");
+    let events = b.journal_events().unwrap();
+    let (_, last) = events.last().unwrap();
+    assert_eq!(
+        last.time,
+        START + 5,
+        "leaf time comes from the backend's clock"
+    );
+    assert!(matches!(last.kind, Some(Kind::Delivered)), "{last:?}");
+
+    assert!(
+        b.append(a, "Nowhere", message("n", 100), vec![], START)
+            .is_err()
+    );
+    assert_eq!(
+        b.journal_size().unwrap(),
+        after,
+        "a failed write adds no leaf"
+    );
+
+    let admin = b.acting(Actor::admin("carol"));
+    admin.audit("u@example.org", "looked").unwrap();
+    let (_, audit) = b.journal_events().unwrap().pop().unwrap();
+    assert_eq!(
+        audit.actor, "carol",
+        "the admin identity comes from the caller"
+    );
+    assert_eq!(audit.actor_kind, Some(ActorKind::Admin));
+    let hold = admin.add_hold(None, "", "case 7").unwrap();
+    let h = b
+        .holds()
+        .unwrap()
+        .into_iter()
+        .find(|h| h.id == hold)
+        .unwrap();
+    assert_eq!((h.created_at, h.created_by.as_str()), (START + 5, "carol"));
+
+    // The tree the leaves form is the one the journal proves.
+    let n = b.journal_size().unwrap();
+    let root = b.journal_root(n).unwrap();
+    let leaves = b.journal_leaves(0, n).unwrap();
+    assert_eq!(leaves.len() as u64, n);
+    let proof = b.journal_inclusion(0, n).unwrap();
+    let leaf_hash = crate::journal::merkle::leaf_hash(&leaves[0].leaf);
+    assert!(crate::journal::merkle::verify_inclusion(
+        &leaf_hash, 0, n, &proof, &root
+    ));
+}
+
+/// After a failed sync the backend refuses every write (a retried fsync can report success
+/// for data the kernel dropped) and what was acknowledged before stays readable.
+pub fn a_failed_sync_poisons_writes(f: Fixture) {
+    let Some(fail) = &f.fail_next_sync else {
+        return;
+    };
+    let b = &*f.backend;
+    let a = account(b, "u@example.org");
+    let kept = message("kept", 200 * 1024);
+    b.deliver(kept.clone(), vec![(a, "INBOX".into())], START, "k")
+        .unwrap();
+    fail();
+    assert!(
+        b.deliver(
+            message("lost", 200 * 1024),
+            vec![(a, "INBOX".into())],
+            START,
+            "l"
+        )
+        .is_err()
+    );
+    let refused = b.deliver(message("later", 100), vec![(a, "INBOX".into())], START, "x");
+    assert!(matches!(refused, Err(Error::Poisoned(_))), "{refused:?}");
+    assert!(matches!(
+        b.add_domain("other.example", START),
+        Err(Error::Poisoned(_))
+    ));
+    let mb = inbox(b, a).id;
+    let m = &b.messages(mb).unwrap()[0];
+    assert_eq!(b.read_blob(&m.hash).unwrap(), kept);
+}
+
+/// Writers on many threads into one mailbox get distinct, gap-free UIDs and distinct MODSEQs.
+pub fn concurrent_writers_get_distinct_uids(f: Fixture) {
+    let b = f.backend.clone();
+    let a = account(&*b, "u@example.org");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let m = message(&format!("t{t}-{i}"), if i % 5 == 0 { 80_000 } else { 300 });
+                    if i % 2 == 0 {
+                        b.append(a, "INBOX", m, vec![], START).unwrap();
+                    } else {
+                        b.deliver(m, vec![(a, "INBOX".into())], START, &format!("t{t}-{i}"))
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mb = inbox(&*b, a).id;
+    let msgs = b.messages(mb).unwrap();
+    assert_eq!(
+        msgs.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        (1..=100).collect::<Vec<_>>()
+    );
+    let modseqs: HashSet<u64> = msgs.iter().map(|m| m.modseq).collect();
+    assert_eq!(modseqs.len(), 100);
+}
+
+/// An observer that only ever asks "what changed since the MODSEQ I last saw" ends with
+/// exactly the mailbox's state, however the changes interleave with its questions.
+pub fn the_change_feed_loses_nothing(f: Fixture) {
+    let b = f.backend.clone();
+    let a = account(&*b, "u@example.org");
+    let mb = inbox(&*b, a).id;
+    let writer = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            for i in 0..60u32 {
+                b.append(a, "INBOX", message(&format!("c{i}"), 200), vec![], START)
+                    .unwrap();
+                if i % 3 == 2 {
+                    b.store_flags(
+                        mb,
+                        vec![i - 1, i],
+                        FlagMode::Add,
+                        vec!["\\Deleted".into()],
+                        None,
+                    )
+                    .unwrap();
+                    b.expunge(mb, Some(vec![i - 1]), START).unwrap();
+                }
+                if i % 7 == 0 {
+                    b.add_flags(mb, vec![i + 1], vec!["\\Seen".into()]).unwrap();
+                }
+            }
+        })
+    };
+    let mut view: BTreeMap<u32, (u64, Vec<String>)> = BTreeMap::new();
+    let mut since = 0;
+    let follow = |view: &mut BTreeMap<u32, (u64, Vec<String>)>, since: &mut u64| {
+        let versions = b.mailbox_versions().unwrap();
+        let (_, top) = versions.iter().find(|(id, _)| *id == mb).copied().unwrap();
+        if top == *since {
+            return;
+        }
+        let ch = b.mailbox_changes(mb, *since).unwrap();
+        assert!(ch.highestmodseq >= top);
+        for m in ch.changed {
+            assert!(m.modseq > *since);
+            view.insert(m.uid, (m.modseq, m.flags));
+        }
+        for uid in ch.expunged {
+            view.remove(&uid);
+        }
+        *since = ch.highestmodseq;
+    };
+    while !writer.is_finished() {
+        follow(&mut view, &mut since);
+    }
+    writer.join().unwrap();
+    follow(&mut view, &mut since);
+    let truth: BTreeMap<u32, (u64, Vec<String>)> = b
+        .messages(mb)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.uid, (m.modseq, m.flags)))
+        .collect();
+    assert_eq!(view, truth);
+    assert_eq!(since, inbox(&*b, a).highestmodseq);
+}
+
+/// The directory stamp moves with every change of domains, accounts and aliases.
+pub fn the_directory_stamp_moves_with_the_directory(f: Fixture) {
+    let b = &*f.backend;
+    let s0 = b.directory_stamp();
+    account(b, "u@example.org");
+    let s1 = b.directory_stamp();
+    assert_ne!(s0, s1);
+    b.add_alias("x@example.org", "example.org", "u@example.org", START)
+        .unwrap();
+    let s2 = b.directory_stamp();
+    assert_ne!(s1, s2);
+    b.delete_account("u@example.org", START).unwrap();
+    assert_ne!(b.directory_stamp(), s2);
+    assert!(b.account("u@example.org").unwrap().is_none());
+}
+
+/// A body still shown in a mailbox cannot be purged; once expunged, a purge deletes the
+/// bytes and says so when they are asked for, and the entry's history stays.
+pub fn a_purge_keeps_the_record_and_drops_the_bytes(f: Fixture) {
+    let b = &*f.backend;
+    f.clock.set(START + 9);
+    let a = account(b, "u@example.org");
+    b.deliver(message("p", 100), vec![(a, "INBOX".into())], START, "p")
+        .unwrap();
+    let mb = inbox(b, a).id;
+    let hash = b.messages(mb).unwrap()[0].hash;
+    assert!(matches!(
+        b.purge_blob(hash, "retention"),
+        Err(Error::Conflict(_))
+    ));
+    b.store_flags(mb, vec![1], FlagMode::Add, vec!["\\Deleted".into()], None)
+        .unwrap();
+    b.expunge(mb, None, START).unwrap();
+    let history = b.journal_leaves_of(mb, 1).unwrap().len();
+    assert_eq!(b.purge_blob(hash, "retention").unwrap(), 1);
+    assert_eq!(b.purged_at(&hash).unwrap(), Some(START + 9));
+    assert!(matches!(b.read_blob(&hash), Err(Error::Purged { .. })));
+    assert_eq!(b.journal_leaves_of(mb, 1).unwrap().len(), history + 1);
+    assert_eq!(b.purged_blobs().unwrap(), [hash]);
+}
+
+/// A leased queue recipient is not handed out again until its lease ends.
+pub fn a_queue_lease_hands_a_recipient_to_one_worker(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "u@example.org");
+    let (tx, rx) = std::sync::mpsc::channel();
+    b.accept_then(
+        message("q", 100),
+        vec![],
+        Some(crate::NewOutbound {
+            queue_id: "Q1".into(),
+            account_id: Some(a),
+            sender: "u@example.org".into(),
+            recipients: vec!["r@remote.example".into()],
+            smtputf8: false,
+            body_8bit: false,
+            requiretls: false,
+        }),
+        ("u@example.org".into(), vec!["r@remote.example".into()]),
+        START,
+        "q1",
+        Box::new(move |r| tx.send(r).unwrap()),
+    );
+    rx.recv().unwrap().unwrap();
+    let first = b.queue_claim(START, 60, 10).unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(b.queue_claim(START + 1, 60, 10).unwrap().is_empty());
+    let again = b.queue_claim(START + 61, 60, 10).unwrap();
+    assert_eq!(again.len(), 1, "an expired lease is handed out again");
+    b.queue_record(
+        vec![(
+            again[0].rcpt_id,
+            Outcome::Sent {
+                reply: "250 ok".into(),
+            },
+        )],
+        START + 62,
+    )
+    .unwrap();
+    assert!(b.queue_claim(START + 1000, 60, 10).unwrap().is_empty());
+    assert_eq!(b.queue_next_due().unwrap(), None);
+}
+
+/// One `#[test]` per contract, for a backend's test crate:
+/// `mailkeep_store_api::conformance_tests!(make_fixture);` where `make_fixture: fn() -> Fixture`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@each $make;
+            uids_ascend_and_are_never_reused,
+            modseqs_rise_and_one_store_is_one_modseq,
+            imports_and_deliveries_are_idempotent,
+            journal_leaves_commit_with_their_change,
+            a_failed_sync_poisons_writes,
+            concurrent_writers_get_distinct_uids,
+            the_change_feed_loses_nothing,
+            the_directory_stamp_moves_with_the_directory,
+            a_purge_keeps_the_record_and_drops_the_bytes,
+            a_queue_lease_hands_a_recipient_to_one_worker,
+        );
+    };
+    (@each $make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$name($make());
+            }
+        )*
+    };
+}
