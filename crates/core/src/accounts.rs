@@ -5,7 +5,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::address::{Address, AddressError, parse_domain};
 pub use crate::login_cache::LoginCache;
-use crate::store::{self, Account, Lookup, Store};
+use crate::store::{self, Account, Backend, Lookup};
 
 /// Errors from account administration and resolution.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ pub fn check_password(password: &str, min_len: usize) -> Result<(), AccountError
 }
 
 /// Adds a domain.
-pub fn add_domain(store: &Store, name: &str, now: i64) -> Result<String, AccountError> {
+pub fn add_domain(store: &dyn Backend, name: &str, now: i64) -> Result<String, AccountError> {
     let name = parse_domain(name)?;
     store.add_domain(&name, now)?;
     Ok(name)
@@ -66,7 +66,7 @@ pub fn add_domain(store: &Store, name: &str, now: i64) -> Result<String, Account
 
 /// Deletes a domain, given in either spelling ([`store::Store::delete_domain`]).
 pub fn delete_domain(
-    store: &Store,
+    store: &dyn Backend,
     name: &str,
     force: bool,
     now: i64,
@@ -79,7 +79,7 @@ pub fn delete_domain(
 /// Creates a user after checking the password policy. The first user of a domain also
 /// receives `postmaster@` mail (RFC 5321 §4.5.1) unless that address is already taken.
 pub fn add_user(
-    store: &Store,
+    store: &dyn Backend,
     address: &str,
     password: &str,
     min_len: usize,
@@ -100,7 +100,7 @@ pub fn add_user(
 
 /// Changes a user's password.
 pub fn set_password(
-    store: &Store,
+    store: &dyn Backend,
     address: &str,
     password: &str,
     min_len: usize,
@@ -113,7 +113,7 @@ pub fn set_password(
 
 /// Adds an alias; `source` is an address or `@domain` (catch-all).
 pub fn add_alias(
-    store: &Store,
+    store: &dyn Backend,
     source: &str,
     target: &str,
     now: i64,
@@ -135,7 +135,7 @@ pub fn add_alias(
 
 /// Deletes an alias (`@domain` for a catch-all), spelled as for [`add_alias`]; returns the
 /// source as stored and the account it pointed at.
-pub fn delete_alias(store: &Store, source: &str) -> Result<(String, String), AccountError> {
+pub fn delete_alias(store: &dyn Backend, source: &str) -> Result<(String, String), AccountError> {
     let source = match source.strip_prefix('@') {
         Some(d) => format!("@{}", parse_domain(d)?),
         None => Address::parse(source)?.to_string(),
@@ -159,7 +159,7 @@ pub enum Recipient {
 
 /// Resolves an envelope recipient: exact account, exact alias, `+tag` removed, then
 /// catch-all. A bare `postmaster` is taken for the first of our domains.
-pub fn resolve_recipient(store: &Store, rcpt: &str) -> Result<Recipient, store::Error> {
+pub fn resolve_recipient(store: &dyn Backend, rcpt: &str) -> Result<Recipient, store::Error> {
     let rcpt = if rcpt.eq_ignore_ascii_case("postmaster") {
         match store.domains()?.first() {
             Some(d) => format!("postmaster@{}", d.name),
@@ -215,7 +215,7 @@ impl Service {
 /// With a `cache`, a login verified within its TTL against the account's current password
 /// hash is not hashed again ([`LoginCache`]).
 pub fn authenticate(
-    store: &Store,
+    store: &dyn Backend,
     cache: Option<&LoginCache>,
     username: &str,
     password: &str,
@@ -271,7 +271,7 @@ fn app_password_hash(secret: &str) -> Vec<u8> {
 /// Makes an app password for `address`, usable for `services`; returns the secret, which
 /// is shown this once and never stored.
 pub fn add_app_password(
-    store: &Store,
+    store: &dyn Backend,
     address: &str,
     name: &str,
     services: &[Service],
@@ -343,7 +343,11 @@ impl RecipientCache {
 /// Whether an authenticated account may use `address` as envelope sender or `From:`: its own
 /// address, an alias that points at it, and `+tag` forms of either. A catch-all does not
 /// count (it would let one user sign as every colleague).
-pub fn owns_address(store: &Store, account: &Account, address: &str) -> Result<bool, store::Error> {
+pub fn owns_address(
+    store: &dyn Backend,
+    account: &Account,
+    address: &str,
+) -> Result<bool, store::Error> {
     let Ok(addr) = Address::parse(address) else {
         return Ok(false);
     };

@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::store::{self, Store, segments};
+use crate::embedded::{self as store, Store, segments};
 
 /// Why a backup or restore failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! Local delivery: the trace header, recipient de-duplication and the one store transaction.
 
-use crate::store::{self, Placed, Store};
+use crate::store::{self, Backend, Placed};
 
 /// What the receiving side knows about where a message came from.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub struct Accepted<'a> {
 /// only hand the result on. The header fields go in front of `body` in place: a large
 /// message is not copied (give it spare capacity for them).
 pub fn accept(
-    store: &Store,
+    store: &dyn Backend,
     trace: &Trace,
     msg: Accepted<'_>,
     body: Vec<u8>,
@@ -88,7 +88,15 @@ pub fn accept(
     bytes.reserve(prefix);
     bytes.splice(0..0, header.bytes().chain(msg.extra_headers.bytes()));
     let envelope = (msg.mail_from.to_owned(), msg.rcpts.to_vec());
-    store.accept_then(bytes, targets, msg.outbound, envelope, now, msg.id, done);
+    store.accept_then(
+        bytes,
+        targets,
+        msg.outbound,
+        envelope,
+        now,
+        msg.id,
+        Box::new(done),
+    );
 }
 
 /// A fresh delivery id: 16 hex digits from the caller's randomness.

@@ -13,7 +13,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use crate::index::{Cond, MailIndex, Needle, Part};
 use crate::store::journal::{ActorKind, Event, Kind};
-use crate::store::{self, EntryRecord, Store};
+use crate::store::{self, Backend, EntryRecord};
 
 /// One condition; a query is all of them (AND).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,7 +349,7 @@ fn placed(t: &Term, e: &EntryRecord) -> bool {
 /// message: copies and moves of a message share its commitment, so they find its envelope.
 type Envelopes = HashMap<[u8; 32], Vec<(String, Vec<String>)>>;
 
-fn envelopes(store: &Store) -> Result<Envelopes, store::Error> {
+fn envelopes(store: &dyn Backend) -> Result<Envelopes, store::Error> {
     let mut out: Envelopes = HashMap::new();
     for (_, e) in store.journal_events()? {
         if let Some(c) = e.commitment
@@ -363,7 +363,7 @@ fn envelopes(store: &Store) -> Result<Envelopes, store::Error> {
 
 /// Whether some envelope of the entry's message holds every envelope term.
 fn enveloped(
-    store: &Store,
+    store: &dyn Backend,
     q: &Query,
     known: &Envelopes,
     entry: &EntryRecord,
@@ -425,7 +425,7 @@ struct FromIndex<'a> {
 
 fn ask_index<'a>(
     index: &'a MailIndex,
-    store: &Store,
+    store: &dyn Backend,
     cond: Option<&Cond>,
 ) -> Result<FromIndex<'a>, crate::index::IndexError> {
     let snap = index.snapshot()?;
@@ -465,7 +465,7 @@ const FEW_HITS: usize = 2_000;
 /// Searches every account. Deleted messages are included with `include_deleted` (or when
 /// the query says `deleted:`). Without an index (or past its end) bodies are read.
 pub fn search(
-    store: &Store,
+    store: &dyn Backend,
     index: Option<&MailIndex>,
     q: &Query,
     include_deleted: bool,
@@ -812,7 +812,7 @@ fn sha256(b: &[u8]) -> [u8; 32] {
 /// Exports what `q` finds into `out` (created; must be empty or new) with `manifest.json`.
 #[allow(clippy::too_many_arguments)]
 pub fn export(
-    store: &Store,
+    store: &dyn Backend,
     index: Option<&MailIndex>,
     signer: std::sync::Arc<crate::store::journal::Signer>,
     hostname: &str,

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::store::segments::{self, Hash, Location};
-use crate::store::{self, OpenOptions, Store};
+use crate::embedded::segments::{self, Hash, Location};
+use crate::embedded::{self as store, OpenOptions, Store};
 
 /// What fsck found and did.
 #[derive(Debug, Default)]

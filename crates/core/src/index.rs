@@ -32,7 +32,7 @@ use tantivy::{
 };
 
 use crate::discover::Document;
-use crate::store::{self, Hash, Store};
+use crate::store::{self, Backend, Hash};
 
 /// Under the data directory.
 pub const DIR: &str = "index";
@@ -635,7 +635,7 @@ impl Indexer {
 
     /// Indexes every body stored since the last catch-up, forgets purged ones, and retries
     /// those that could not be read before. Returns how many bodies were indexed.
-    pub fn catch_up(&mut self, store: &Store, progress: Progress<'_>) -> Result<u64> {
+    pub fn catch_up(&mut self, store: &dyn Backend, progress: Progress<'_>) -> Result<u64> {
         self.catch_up_within(store, progress, &mut |_| ())
     }
 
@@ -644,7 +644,7 @@ impl Indexer {
     /// its budget for message bytes in memory.
     pub fn catch_up_within<G>(
         &mut self,
-        store: &Store,
+        store: &dyn Backend,
         progress: Progress<'_>,
         admit: &mut dyn FnMut(u64) -> G,
     ) -> Result<u64> {
@@ -734,7 +734,7 @@ impl Indexer {
 /// sequence number reached. `admit` is called with each body's size before it is read, as
 /// for [`Indexer::catch_up_within`].
 pub fn fill_parsed<G>(
-    store: &Store,
+    store: &dyn Backend,
     from: u64,
     more: &mut dyn FnMut() -> bool,
     admit: &mut dyn FnMut(u64) -> G,

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::store::journal::checkpoint::{self, Signer};
 use crate::store::journal::merkle::{self, Hash};
 use crate::store::journal::{Checkpoint, Event, Kind, leaf};
-use crate::store::{self, Store, StoredCheckpoint};
+use crate::store::{self, Backend, StoredCheckpoint};
 
 /// Where the journal signing key lives in a data directory.
 pub fn key_path(dir: &Path) -> PathBuf {
@@ -102,20 +102,23 @@ pub fn load_signer(dir: &Path, hostname: &str) -> Result<Signer, KeyError> {
 
 /// Writes a signed checkpoint of the current tree (`force`: even if it did not grow).
 pub fn checkpoint(
-    store: &Store,
+    store: &dyn Backend,
     signer: std::sync::Arc<Signer>,
     hostname: &str,
     force: bool,
 ) -> Result<Option<StoredCheckpoint>, store::Error> {
     let origin = origin(hostname);
-    store.checkpoint(force, move |size, root, time| {
-        signer.sign(&Checkpoint {
-            origin,
-            size,
-            root,
-            time,
-        })
-    })
+    store.checkpoint(
+        force,
+        Box::new(move |size, root, time| {
+            signer.sign(&Checkpoint {
+                origin,
+                size,
+                root,
+                time,
+            })
+        }),
+    )
 }
 
 /// What `journal verify` found.
@@ -149,7 +152,7 @@ const VERIFY_CHUNK: u64 = if cfg!(test) { 5 } else { 4096 };
 /// and each leaf as what the mailbox check needs, so memory grows with the number of
 /// mailbox entries, not with the journal's bytes.
 pub fn verify(
-    store: &Store,
+    store: &dyn Backend,
     verifier_key: &str,
     external: Option<&str>,
 ) -> Result<Report, store::Error> {
@@ -336,7 +339,7 @@ pub fn verify(
         }
     }
     // 4. Bodies against the journal: every stored body is one some leaf committed to.
-    store.for_each_live_blob(|hash, secret| {
+    store.for_each_live_blob(&mut |hash, secret| {
         let known = secret.is_some_and(|s| committed.contains(&leaf::commitment(&s, &hash)));
         if !known {
             r.problems.push(format!(
@@ -398,7 +401,7 @@ impl Proof {
 /// Proves that the leaves about a message are in the journal: the newest one, against the
 /// newest checkpoint (written first if none covers it yet).
 pub fn prove(
-    store: &Store,
+    store: &dyn Backend,
     signer: std::sync::Arc<Signer>,
     hostname: &str,
     mailbox_id: i64,
@@ -432,16 +435,21 @@ pub fn prove(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::OpenOptions;
+    use crate::embedded::{OpenOptions, Store};
 
-    fn append(store: &Store, account: i64, from: usize, to: usize) {
+    fn append(store: &dyn Backend, account: i64, from: usize, to: usize) {
         let (tx, rx) = std::sync::mpsc::channel();
         for i in from..to {
             let tx = tx.clone();
             let body = format!("Subject: {i}\r\n\r\nmessage {i}\r\n").into_bytes();
-            store.append_if_absent_then(account, "INBOX", body, vec![], 1, move |r| {
-                tx.send(r.map(|_| ())).unwrap()
-            });
+            store.append_if_absent_then(
+                account,
+                "INBOX",
+                body,
+                vec![],
+                1,
+                Box::new(move |r| tx.send(r.map(|_| ())).unwrap()),
+            );
         }
         for _ in from..to {
             rx.recv().unwrap().unwrap();

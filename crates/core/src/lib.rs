@@ -25,4 +25,8 @@ pub mod private;
 pub mod retention;
 pub mod time;
 
-pub use mailkeep_store as store;
+/// The embedded backend (SQLite + segment files): opened by the binary, and the only backend
+/// whose files `backup` and `fsck` know.
+pub use mailkeep_store as embedded;
+/// The storage seam every module here works through.
+pub use mailkeep_store_api as store;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::config::Retention;
 use crate::discover::{Query, search};
-use crate::store::{self, EntryRecord, Hash, Store};
+use crate::store::{self, Backend, EntryRecord, Hash};
 
 /// What a purge would do.
 #[derive(Debug, Default)]
@@ -27,7 +27,7 @@ fn domain(address: &str) -> &str {
 
 /// Works out what may be purged at `now`.
 pub fn plan(
-    store: &Store,
+    store: &dyn Backend,
     index: Option<&crate::index::MailIndex>,
     retention: &Retention,
     now: i64,

@@ -1,7 +1,7 @@
 //! Which addresses an account may send as (submission, RFC 6409 §6.1).
 
 use mailkeep_core::accounts::{add_alias, add_domain, add_user, owns_address};
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 
 #[test]
 fn an_account_owns_its_address_aliases_and_tags_only() {

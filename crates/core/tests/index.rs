@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use mailkeep_core::discover::{self, Document, Query, document};
+use mailkeep_core::embedded::{Hash, OpenOptions, Store};
 use mailkeep_core::index::{Cond, Indexer, MailIndex, Needle, Part};
-use mailkeep_core::store::{Hash, OpenOptions, Store};
 
 const CORPUS: &str = "../../tests/data/corpus/spamassassin-public-corpus.tar.gz";
 
@@ -133,8 +133,8 @@ fn the_index_finds_exactly_what_reading_finds_on_the_corpus() {
     let mut seen = HashSet::new();
     let docs: Vec<(Hash, Document)> = messages
         .iter()
-        .filter(|m| seen.insert(mailkeep_core::store::segments::hash(m)))
-        .map(|m| (mailkeep_core::store::segments::hash(m), document(m)))
+        .filter(|m| seen.insert(mailkeep_core::store::hash(m)))
+        .map(|m| (mailkeep_core::store::hash(m), document(m)))
         .collect();
     assert_eq!(index.matching(&snap, None).unwrap().len(), docs.len());
     let conds = conditions(&docs);
@@ -250,7 +250,7 @@ fn the_index_follows_new_bodies_purges_and_rebuilds() {
         )
         .unwrap();
     assert_eq!(store.expunge(inbox.id, Some(vec![1]), 3).unwrap(), [1]);
-    let alpha = mailkeep_core::store::segments::hash(&message("alpha", "the quarterly numbers"));
+    let alpha = mailkeep_core::store::hash(&message("alpha", "the quarterly numbers"));
     store.purge_blob(alpha, "test").unwrap();
     ix.catch_up(&store, &mut |_, _| true).unwrap();
     let snap = index.snapshot().unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use mailkeep_core::config::Config;
 use mailkeep_core::discover::{self, Format, Query};
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::time::rfc3339;
 
 use crate::{DiscoverCmd, HoldCmd};

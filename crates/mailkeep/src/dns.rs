@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use mailkeep_core::config::Config;
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_server::dkim::{ED25519_SELECTOR, RSA_SELECTOR, key_paths};
 
 /// A TXT value split into quoted strings of at most 255 bytes (RFC 1035 §3.3.14).

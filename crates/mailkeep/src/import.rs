@@ -10,8 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mailkeep_core::address::Address;
+use mailkeep_core::embedded::{self as store, OpenOptions, Store};
 use mailkeep_core::import::{self, ImportError, Message, Source};
-use mailkeep_core::store::{self as store, OpenOptions, Store};
 use mailkeep_core::time::now;
 
 /// Writes in flight at once: enough for the store to batch them, few enough to bound memory.

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::index::{IndexError, Indexer, MailIndex};
-use mailkeep_core::store::{OpenOptions, Store};
 
 fn bar() -> ProgressBar {
     let bar = ProgressBar::new(0);

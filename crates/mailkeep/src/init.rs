@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use mailkeep_core::address::parse_domain;
 use mailkeep_core::config::{self, Config};
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::{accounts, time::now};
 
 use crate::files::{create_dir, write_durable};

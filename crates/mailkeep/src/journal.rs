@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use mailkeep_core::config::Config;
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::journal;
-use mailkeep_core::store::{OpenOptions, Store};
 
 use crate::JournalCmd;
 

@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mailkeep_core::accounts;
 use mailkeep_core::config::Config;
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::time::now;
 
 /// mailkeep: a private mail server that never loses a message and lets no one in.
@@ -751,7 +751,10 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
         }
         Err(e.into())
     })?;
-    let store = Store::open(dir, OpenOptions::exclusive())?;
+    // The backend the server works through; the embedded one is the only one so far, and
+    // this is where a configured other one is opened.
+    let store: mailkeep_server::Store =
+        std::sync::Arc::new(Store::open(dir, OpenOptions::exclusive())?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use mailkeep_core::store::{OpenOptions, QueueEntry, Store};
+use mailkeep_core::embedded::{OpenOptions, QueueEntry, Store};
 use mailkeep_core::time::{now, rfc5322};
 
 use crate::QueueCmd;

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use mailkeep_core::accounts;
 use mailkeep_core::config::Config;
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::time::now;
 use rand::Rng;
 use rand::distr::Alphanumeric;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use mailkeep_core::store::{OpenOptions, Store};
+use mailkeep_core::embedded::{OpenOptions, Store};
 use rand::Rng;
 
 const CLIENTS: usize = 8;

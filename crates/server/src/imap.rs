@@ -87,7 +87,7 @@ struct Session {
     /// `login_timeout_secs` of it, however slowly the bytes come (slowloris).
     connected: std::time::Instant,
     /// The store, acting as the logged-in account (so the journal records who did what).
-    acting: mailkeep_core::store::Store,
+    acting: crate::Store,
     peer: SocketAddr,
     conn: Conn,
     framer: Framer,
@@ -733,7 +733,7 @@ impl Session {
                 let (store, cache) = (self.acting.clone(), self.shared.login_cache.clone());
                 blocking(move || {
                     let service = accounts::Service::Imap;
-                    accounts::authenticate(&store, Some(&cache), &user, &password, service)
+                    accounts::authenticate(&*store, Some(&cache), &user, &password, service)
                 })
                 .await
             }

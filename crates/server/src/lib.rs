@@ -34,7 +34,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailkeep_core::config::Config;
-use mailkeep_core::store::Store;
+/// The storage backend every connection works through (the seam of `mailkeep-store-api`).
+pub type Store = Arc<dyn mailkeep_core::store::Backend>;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -601,7 +602,7 @@ fn index_loop(
         };
         if due {
             last_pass = now;
-            match ix.catch_up_within(store, &mut |_, _| !stop.load(Relaxed), &mut admit) {
+            match ix.catch_up_within(&**store, &mut |_, _| !stop.load(Relaxed), &mut admit) {
                 Ok(n) if n > 0 => {
                     tracing::debug!(indexed = n, "full-text index updated");
                     waiting_since = None;
@@ -618,7 +619,7 @@ fn index_loop(
         if let Some(from) = parsed_from {
             let until = Instant::now() + Duration::from_secs(2);
             let mut more = || !stop.load(Relaxed) && Instant::now() < until;
-            match mailkeep_core::index::fill_parsed(store, from, &mut more, &mut admit) {
+            match mailkeep_core::index::fill_parsed(&**store, from, &mut more, &mut admit) {
                 Ok(reached) if reached == from => parsed_from = None,
                 Ok(reached) => parsed_from = Some(reached),
                 Err(e) => tracing::warn!(error = %e, "filling parsed records failed"),
@@ -683,7 +684,8 @@ async fn write_checkpoint(shared: &Arc<Shared>) {
         shared.journal_signer.clone(),
         shared.config.hostname.clone(),
     );
-    match blocking(move || mailkeep_core::journal::checkpoint(&store, signer, &host, false)).await {
+    match blocking(move || mailkeep_core::journal::checkpoint(&*store, signer, &host, false)).await
+    {
         Some(Ok(Some(cp))) => tracing::info!(size = cp.size, "journal checkpoint written"),
         Some(Ok(None)) => {}
         Some(Err(e)) => tracing::error!(error = %e, "journal checkpoint failed"),
@@ -702,7 +704,7 @@ async fn checkpoint_timer(shared: Arc<Shared>) {
 }
 
 /// Journals an audit event; a failure is logged, not fatal to the session.
-pub(crate) async fn audit(store: &mailkeep_core::store::Store, account: &str, detail: &str) {
+pub(crate) async fn audit(store: &Store, account: &str, detail: &str) {
     let (store, account, detail) = (store.clone(), account.to_owned(), detail.to_owned());
     if let Some(Err(e)) = blocking(move || store.audit(&account, &detail)).await {
         tracing::error!(error = %e, "journaling an audit event failed");

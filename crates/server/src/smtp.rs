@@ -313,7 +313,7 @@ async fn auth(
             let pass = creds.password.clone();
             blocking(move || {
                 let service = accounts::Service::Smtp;
-                accounts::authenticate(&store, Some(&cache), &user, &pass, service)
+                accounts::authenticate(&*store, Some(&cache), &user, &pass, service)
             })
             .await
         }
@@ -382,7 +382,7 @@ async fn sender(shared: &Arc<Shared>, convo: &Conversation, address: &str) -> Rc
         ));
     }
     let (store, addr, acc2) = (shared.store.clone(), address.to_owned(), acc.clone());
-    match blocking(move || accounts::owns_address(&store, &acc2, &addr)).await {
+    match blocking(move || accounts::owns_address(&*store, &acc2, &addr)).await {
         Some(Ok(true)) => RcptVerdict::Accept,
         Some(Ok(false)) => RcptVerdict::Reject(reply(
             553,
@@ -419,7 +419,7 @@ async fn recipient(
         None => {
             let (store, shared2, addr) = (shared.store.clone(), shared.clone(), address.clone());
             blocking(move || {
-                let found = accounts::resolve_recipient(&store, &addr)?;
+                let found = accounts::resolve_recipient(&*store, &addr)?;
                 shared2.recipients.put(stamp, &addr, &found);
                 Ok(found)
             })
@@ -545,7 +545,7 @@ async fn message(
         }
         for f in &froms {
             let (store, acc2, addr) = (shared.store.clone(), acc.clone(), f.clone());
-            match blocking(move || accounts::owns_address(&store, &acc2, &addr)).await {
+            match blocking(move || accounts::owns_address(&*store, &acc2, &addr)).await {
                 Some(Ok(true)) => {}
                 Some(Ok(false)) => {
                     return MessageVerdict::Rejected(reply(
@@ -620,7 +620,7 @@ async fn message(
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     delivery::accept(
-        &shared.store.acting(actor),
+        &*shared.store.acting(actor),
         &trace,
         Accepted {
             id: &id,

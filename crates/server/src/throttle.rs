@@ -360,7 +360,7 @@ pub(crate) async fn reserve_login(shared: &Shared, ip: IpAddr, name: &str) -> Re
 /// `store` actor), and returns how long to wait before answering.
 pub(crate) async fn login_failed(
     shared: &Shared,
-    store: &mailkeep_core::store::Store,
+    store: &crate::Store,
     t: Try,
     proto: &str,
     ip: IpAddr,

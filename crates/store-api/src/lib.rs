@@ -48,6 +48,14 @@ pub use model::*;
 
 use mailkeep_journal::{Event, Kind};
 
+/// The area traits, for `use mailkeep_store_api::prelude::*` where an `Arc<dyn Backend>`'s
+/// methods are called.
+pub mod prelude {
+    pub use crate::{
+        Backend, Bodies, Changes, Directory, Holds, Journal, Mailboxes, Queue, Throttle,
+    };
+}
+
 /// Called with the outcome of a write handed over without waiting ([`Mailboxes::deliver_then`]).
 pub type Done<T> = Box<dyn FnOnce(Result<T>) + Send + 'static>;
 

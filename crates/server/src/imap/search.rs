@@ -128,7 +128,7 @@ type Needles = HashMap<(bool, String), Option<Needle>>;
 
 fn ask_index(
     index: &mailkeep_core::index::MailIndex,
-    store: &mailkeep_core::store::Store,
+    store: &crate::Store,
     needles: Needles,
 ) -> Result<Answers, String> {
     let snap = index.snapshot().map_err(|e| e.to_string())?;

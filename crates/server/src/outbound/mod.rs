@@ -412,9 +412,9 @@ async fn notify_sender(
         (String::new(), vec![c.sender.clone()]),
         now,
         &id,
-        move |r| {
+        Box::new(move |r| {
             let _ = tx.send(r);
-        },
+        }),
     );
     match rx.await {
         Ok(Ok(placed)) => {
