@@ -1,6 +1,6 @@
 """How changes reach IMAP sessions (issue 14): `\\Seen` set by one FETCH is one change,
 keywords are never dropped from FLAGS while a client may still hold them, changes committed
-by another process reach IDLE within a second, and a user deleted from the CLI is logged out."""
+by another process (`mailkeep import`) reach IDLE within a second, and a user deleted from the CLI is logged out."""
 import smtplib
 import sqlite3
 import time
@@ -89,31 +89,33 @@ def test_keywords_stay_listed_while_a_client_may_still_hold_them(srv):
         c.logout()
 
 
-def test_a_change_committed_by_another_process_reaches_idle(srv):
+def test_mail_imported_by_the_cli_beside_the_server_reaches_idle(srv, tmp_path):
+    """`mailkeep import` is another process on the same data directory: its writes reach an
+    IDLE session through the store's change feed, and a body too large for the database's
+    inline limit is stored there anyway (the server holds the segment files)."""
+    big = b"From: far@example.net\nSubject: big\n\n" + b"a long line of an old letter\n" * 8000
+    mbox = tmp_path / "old.mbox"
+    mbox.write_bytes(b"From far@example.net Tue Nov 24 10:00:00 2026\n" + big + b"\n"
+                     b"From near@example.net Tue Nov 24 10:00:00 2026\n"
+                     b"From: near@example.net\nSubject: small\n\nhello\n")
     c = client(srv)
     c.select_folder("INBOX")
     wait_count(c, 5)
     c.idle()
-    # Another writer on the same data directory (what the CLI or another node is).
-    db = sqlite3.connect(srv.data / "meta.sqlite", timeout=10)
-    with db:
-        (mailbox,) = db.execute(
-            "SELECT m.id FROM mailboxes m JOIN accounts a ON a.id = m.account_id "
-            "WHERE a.address = 'alice@example.org' AND m.name = 'INBOX'").fetchone()
-        db.execute("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?",
-                   (mailbox,))
-        (modseq,) = db.execute("SELECT highestmodseq FROM mailboxes WHERE id = ?",
-                               (mailbox,)).fetchone()
-        db.execute("UPDATE messages SET flags = '\\Flagged', modseq = ? "
-                   "WHERE mailbox_id = ? AND uid = 3", (modseq, mailbox))
-    db.close()
     start = time.monotonic()
-    responses = c.idle_check(timeout=3)
-    took = time.monotonic() - start
+    r = mk(srv.data, "import", "--account", "alice@example.org", str(mbox))
+    assert "imported 2 messages" in r.stdout, r.stdout + r.stderr
+    imported = time.monotonic()
+    responses = []
+    while time.monotonic() - imported < 3 and not any(x[1] == b"EXISTS" and x[0] == 7
+                                                     for x in responses if len(x) > 1):
+        responses += c.idle_check(timeout=0.2)
+    took = time.monotonic() - imported
     c.idle_done()
-    assert any(r[1] == b"FETCH" and b"\\Flagged" in r[2][r[2].index(b"FLAGS") + 1]
-               for r in responses if len(r) > 2), responses
-    assert took < 1.5, f"the change took {took:.2f} s to reach IDLE"
+    assert any(x[1] == b"EXISTS" and x[0] == 7 for x in responses if len(x) > 1), responses
+    assert took < 1.0, f"the import took {took:.2f} s to reach IDLE (import ran {imported - start:.2f} s)"
+    body = c.fetch([6], ["BODY.PEEK[]"])[6][b"BODY[]"]
+    assert body == big.replace(b"\n", b"\r\n"), len(body)
     c.logout()
 
 

@@ -111,9 +111,11 @@ def test_mbox_import(server, tmp_path):
         assert data[0][1] == b"From: someone@example.net\r\nSubject: first\r\n\r\nHello\r\nFrom here\r\n"
         assert data[2][1].endswith(b"Bye\r\n")
         imap.logout()
-        # While serving, import refuses clearly instead of racing the server.
-        busy = mk(s.data, "import", "--account", "alice@example.org", str(mbox), check=False)
-        assert busy.returncode != 0 and "stop it before importing" in busy.stderr
+        # While serving, import works beside the server, and still imports nothing twice.
+        again = mk(s.data, "import", "--account", "alice@example.org", "--mailbox", "Old/Mail",
+                   str(mbox))
+        assert "importing beside it" in again.stderr, again.stderr
+        assert "imported 0 messages" in again.stdout, again.stdout
     finally:
         s.stop()
 

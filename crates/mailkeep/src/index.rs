@@ -49,7 +49,11 @@ pub fn current(dir: &Path, store: &Store) -> Option<MailIndex> {
 
 /// Indexes what an import added; reports the rate.
 pub fn after_import(dir: &Path, store: &Store) -> Result<()> {
-    let mut ix = Indexer::open(dir)?;
+    let mut ix = match Indexer::open(dir) {
+        // The running server follows the store's bodies and indexes them itself.
+        Err(IndexError::Busy(_)) => return Ok(()),
+        other => other?,
+    };
     let t = Instant::now();
     let n = catch_up(&mut ix, store)?;
     report(n, t, ix.index());

@@ -62,7 +62,7 @@ enum Command {
     /// Run the server until SIGTERM or SIGINT.
     Serve,
     /// Import an mbox file, a Maildir or a tree of Maildirs (Dovecot/Courier layout) into an
-    /// account; safe to re-run (nothing is imported twice). The server must be stopped.
+    /// account; safe to re-run (nothing is imported twice), also while the server runs.
     Import {
         /// The account's address.
         #[arg(long)]

@@ -701,7 +701,7 @@ impl Session {
                     if let Some(Ok(gone)) = blocking(move || store.expunge(id, None, now)).await
                         && !gone.is_empty()
                     {
-                        self.shared.notify(id);
+                        self.shared.committed();
                     }
                 }
                 self.selected = None;
@@ -1547,7 +1547,7 @@ impl Session {
             None => return Vec::new(),
         };
         if !changed.is_empty() {
-            self.shared.notify(mailbox_id);
+            self.shared.committed();
         }
         let mut seen: Vec<u32> = changed.iter().map(|c| c.0).collect();
         seen.sort_unstable();

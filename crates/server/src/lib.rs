@@ -117,6 +117,9 @@ pub enum StartError {
     /// give every password guesser a fresh budget.
     #[error("cannot read the failed logins the throttle counts: {0}")]
     Throttle(mailkeep_core::store::Error),
+    /// Where the change feed stands could not be read.
+    #[error("cannot read the store's change feed: {0}")]
+    Feed(mailkeep_core::store::Error),
 }
 
 /// Everything a connection handler needs, shared.
@@ -149,9 +152,11 @@ pub(crate) struct Shared {
     pub own_domains: std::sync::Mutex<(Vec<u8>, Vec<String>)>,
     /// Signs journal checkpoints.
     pub journal_signer: Arc<mailkeep_core::store::journal::Signer>,
-    /// Mailbox ids whose contents changed (deliveries, APPEND, flags, expunges), for open
-    /// IMAP sessions on them (DESIGN §2 step 5).
-    pub changes: tokio::sync::broadcast::Sender<i64>,
+    /// The change feed as this server hears it (`follow_changes`): every committed change,
+    /// typed, in commit order, whoever made it (this process, the CLI, later another node).
+    pub changes: tokio::sync::broadcast::Sender<Heard>,
+    /// Wakes `follow_changes` at once after this process committed something.
+    pub committed: tokio::sync::Notify,
     /// Bumped when the directory (accounts, domains, aliases) changed, from this process or
     /// another: sessions then check that their account still exists.
     pub directory: watch::Sender<u64>,
@@ -168,10 +173,20 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// What sessions hear from the change feed.
+#[derive(Debug, Clone)]
+pub(crate) enum Heard {
+    /// One committed change.
+    Change(Arc<mailkeep_core::store::Change>),
+    /// Changes were missed (the feed no longer had them): every view looks again.
+    Resync,
+}
+
 impl Shared {
-    /// Tells sessions that a mailbox changed. Nobody listening is fine.
-    pub fn notify(&self, mailbox_id: i64) {
-        let _ = self.changes.send(mailbox_id);
+    /// Says that this process committed a change: the feed is read now rather than at the
+    /// next poll, so that IDLE sessions hear of it at once.
+    pub fn committed(&self) {
+        self.committed.notify_one();
     }
 }
 
@@ -183,6 +198,9 @@ pub struct Server {
     indexer: Option<mailkeep_core::index::Indexer>,
     listeners: Vec<(Kind, TcpListener)>,
     shutdown_tx: watch::Sender<bool>,
+    /// The change feed's position before any session could start: every change after it is
+    /// heard (`follow_changes`).
+    feed_head: u64,
 }
 
 impl Server {
@@ -315,11 +333,18 @@ impl Server {
             journal_signer,
             own_domains: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,
+            committed: tokio::sync::Notify::new(),
             directory: watch::channel(0).0,
             index,
             shutdown,
         });
+        let store = shared.store.clone();
+        let feed_head = blocking(move || store.change_head())
+            .await
+            .unwrap_or(Ok(0))
+            .map_err(StartError::Feed)?;
         Ok(Server {
+            feed_head,
             data_dir,
             shared,
             certs,
@@ -350,14 +375,10 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), TaskDied> {
-        // Mailbox versions as they are before any session can start: a change made by
-        // another process after this is announced (`watch_store`).
+        // The directory as it is before any session can start: a change made by another
+        // process after this is announced (`follow_changes`).
         let stamp = self.shared.store.directory_stamp();
-        let store = self.shared.store.clone();
-        let versions = match blocking(move || store.mailbox_versions()).await {
-            Some(Ok(v)) => v.into_iter().collect(),
-            _ => std::collections::HashMap::new(),
-        };
+        let head = self.feed_head;
         let mut accept_tasks = JoinSet::new();
         let conns = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for (kind, listener) in self.listeners {
@@ -403,7 +424,7 @@ impl Server {
         }
         let queue = tokio::spawn(outbound::run(self.shared.clone()));
         let checkpoints = tokio::spawn(checkpoint_timer(self.shared.clone()));
-        let watcher = tokio::spawn(watch_store(self.shared.clone(), versions, stamp));
+        let watcher = tokio::spawn(follow_changes(self.shared.clone(), head, stamp));
         let stop_indexing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Even if this future panics or is dropped, the index loop (a blocking thread the
         // runtime waits for on exit) must hear that it is time to stop.
@@ -422,7 +443,7 @@ impl Server {
             () = shutdown => None,
             r = &mut queue => Some(TaskDied::new("outbound queue", r.err())),
             r = &mut checkpoints => Some(TaskDied::new("checkpoint timer", r.err())),
-            r = &mut watcher => Some(TaskDied::new("store watcher", r.err())),
+            r = &mut watcher => Some(TaskDied::new("change feed follower", r.err())),
             r = &mut indexing => Some(TaskDied::new("full-text indexing", r.err())),
         };
         if let Some(d) = &died {
@@ -639,35 +660,59 @@ const INDEX_MAX_BACKLOG: u64 = 20_000;
 /// Passes with nothing new to index (purges, retries) at most this often.
 const INDEX_PERIOD: Duration = Duration::from_secs(10);
 
-/// How often the store is asked for changes other processes made.
-const WATCH_PERIOD: Duration = Duration::from_millis(500);
+/// How often the change feed is read when this process committed nothing (changes of other
+/// processes: the CLI while the server runs; later, other nodes).
+const WATCH_PERIOD: Duration = Duration::from_millis(250);
 
-/// Changes written by other processes on this data directory (the CLI while the server
-/// runs; later, other nodes). A mailbox whose mod-sequence moved is announced to IDLE
-/// sessions as the server's own changes are (its own are announced twice, which costs an
-/// IDLE session one more look and nothing else); a changed directory makes sessions check
-/// that their account still exists.
-async fn watch_store(
-    shared: Arc<Shared>,
-    mut versions: std::collections::HashMap<i64, u64>,
-    mut stamp: Vec<u8>,
-) {
+/// Changes read from the feed at a time.
+const FEED_BATCH: usize = 1024;
+
+/// Follows the store's change feed from position `at` and tells sessions of every change,
+/// in commit order: this process's own (woken by [`Shared::committed`]) and those of other
+/// processes on the same store (by polling). A changed directory makes sessions check that
+/// their account still exists. The feed is the only source, so a backend that spans nodes
+/// changes what wakes this loop, not what sessions see.
+async fn follow_changes(shared: Arc<Shared>, mut at: u64, mut stamp: Vec<u8>) {
     loop {
-        tokio::time::sleep(WATCH_PERIOD).await;
-        // Read even while no session listens: a version first seen when one starts to
-        // listen could already hold the change it waits for.
-        let store = shared.store.clone();
-        match blocking(move || store.mailbox_versions()).await {
-            Some(Ok(now)) => {
-                for (id, v) in now {
-                    if versions.insert(id, v).is_some_and(|old| old != v) {
-                        tracing::debug!(mailbox = id, modseq = v, "mailbox changed");
-                        shared.notify(id);
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_PERIOD) => {}
+            () = shared.committed.notified() => {}
+        }
+        // Read even while no session listens: a position first read when one starts to
+        // listen could already be past the change it waits for.
+        loop {
+            let store = shared.store.clone();
+            match blocking(move || store.changes_after(at, FEED_BATCH)).await {
+                Some(Ok(feed)) => {
+                    if feed.gap {
+                        tracing::warn!(
+                            from = at,
+                            to = feed.next,
+                            "change feed pruned past this server's position; sessions resync"
+                        );
+                        let _ = shared.changes.send(Heard::Resync);
+                    }
+                    at = feed.next;
+                    let full = feed.changes.len() == FEED_BATCH;
+                    for change in feed.changes {
+                        tracing::debug!(
+                            seq = change.seq,
+                            mailbox = change.mailbox_id,
+                            modseq = change.modseq,
+                            "change"
+                        );
+                        let _ = shared.changes.send(Heard::Change(Arc::new(change)));
+                    }
+                    if !full {
+                        break;
                     }
                 }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "reading the change feed failed");
+                    break;
+                }
+                None => break,
             }
-            Some(Err(e)) => tracing::warn!(error = %e, "watching mailboxes for changes failed"),
-            None => {}
         }
         let now = shared.store.directory_stamp();
         if now != stamp {

@@ -639,8 +639,8 @@ async fn message(
     );
     match rx.await.ok() {
         Some(Ok(placed)) => {
-            for p in &placed {
-                shared.notify(p.mailbox_id);
+            if !placed.is_empty() {
+                shared.committed();
             }
             if let Some(acc) = &account {
                 shared.send_rate.record(acc.id, Instant::now());

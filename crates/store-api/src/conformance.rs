@@ -5,11 +5,11 @@
 //! named after it. The checks use only the traits, so a PostgreSQL backend passes the same
 //! suite unmodified.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use crate::journal::{ActorKind, Kind};
-use crate::{Actor, Backend, Error, FixedClock, FlagMode, Outcome};
+use crate::{Actor, Backend, ChangeKind, Error, FixedClock, FlagMode, Outcome};
 
 /// The time a fixture's clock starts at.
 pub const START: i64 = 1_800_000_000;
@@ -300,12 +300,14 @@ pub fn concurrent_writers_get_distinct_uids(f: Fixture) {
     assert_eq!(modseqs.len(), 100);
 }
 
-/// An observer that only ever asks "what changed since the MODSEQ I last saw" ends with
-/// exactly the mailbox's state, however the changes interleave with its questions.
+/// An observer that follows the feed and asks "what changed since the MODSEQ I last saw" for
+/// the mailbox it names ends with exactly the mailbox's state, however the changes
+/// interleave with its questions; the UIDs the feed names alone give the same set.
 pub fn the_change_feed_loses_nothing(f: Fixture) {
     let b = f.backend.clone();
     let a = account(&*b, "u@example.org");
     let mb = inbox(&*b, a).id;
+    let start = b.change_head().unwrap();
     let writer = {
         let b = b.clone();
         std::thread::spawn(move || {
@@ -330,29 +332,67 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
         })
     };
     let mut view: BTreeMap<u32, (u64, Vec<String>)> = BTreeMap::new();
-    let mut since = 0;
-    let follow = |view: &mut BTreeMap<u32, (u64, Vec<String>)>, since: &mut u64| {
-        let versions = b.mailbox_versions().unwrap();
-        let (_, top) = versions.iter().find(|(id, _)| *id == mb).copied().unwrap();
-        if top == *since {
-            return;
+    let mut uids_by_feed: BTreeSet<u32> = BTreeSet::new();
+    let (mut since, mut at, mut last_seq, mut last_modseq) = (0, start, start, 0);
+    let follow = |view: &mut BTreeMap<u32, (u64, Vec<String>)>,
+                  uids_by_feed: &mut BTreeSet<u32>,
+                  since: &mut u64,
+                  at: &mut u64,
+                  last_seq: &mut u64,
+                  last_modseq: &mut u64| {
+        let feed = b.changes_after(*at, 7).unwrap();
+        assert!(!feed.gap);
+        *at = feed.next;
+        let mut touched = false;
+        for ch in feed.changes {
+            assert!(ch.seq > *last_seq, "positions ascend");
+            *last_seq = ch.seq;
+            assert_eq!((ch.account_id, ch.mailbox_id), (a, mb));
+            assert!(ch.modseq > *last_modseq, "MODSEQs ascend in feed order");
+            *last_modseq = ch.modseq;
+            match ch.kind {
+                ChangeKind::Added { uids } => uids_by_feed.extend(uids),
+                ChangeKind::Expunged { uids } => uids.iter().for_each(|u| {
+                    uids_by_feed.remove(u);
+                }),
+                ChangeKind::Flags { uids } => assert!(!uids.is_empty()),
+                other => panic!("unexpected {other:?}"),
+            }
+            touched = true;
         }
-        let ch = b.mailbox_changes(mb, *since).unwrap();
-        assert!(ch.highestmodseq >= top);
-        for m in ch.changed {
-            assert!(m.modseq > *since);
-            view.insert(m.uid, (m.modseq, m.flags));
+        if touched {
+            let ch = b.mailbox_changes(mb, *since).unwrap();
+            for m in ch.changed {
+                assert!(m.modseq > *since);
+                view.insert(m.uid, (m.modseq, m.flags));
+            }
+            for uid in ch.expunged {
+                view.remove(&uid);
+            }
+            *since = ch.highestmodseq;
         }
-        for uid in ch.expunged {
-            view.remove(&uid);
-        }
-        *since = ch.highestmodseq;
     };
     while !writer.is_finished() {
-        follow(&mut view, &mut since);
+        follow(
+            &mut view,
+            &mut uids_by_feed,
+            &mut since,
+            &mut at,
+            &mut last_seq,
+            &mut last_modseq,
+        );
     }
     writer.join().unwrap();
-    follow(&mut view, &mut since);
+    while b.change_head().unwrap() > at {
+        follow(
+            &mut view,
+            &mut uids_by_feed,
+            &mut since,
+            &mut at,
+            &mut last_seq,
+            &mut last_modseq,
+        );
+    }
     let truth: BTreeMap<u32, (u64, Vec<String>)> = b
         .messages(mb)
         .unwrap()
@@ -360,7 +400,81 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
         .map(|m| (m.uid, (m.modseq, m.flags)))
         .collect();
     assert_eq!(view, truth);
+    assert_eq!(uids_by_feed, truth.keys().copied().collect());
     assert_eq!(since, inbox(&*b, a).highestmodseq);
+    assert_eq!(last_modseq, since);
+}
+
+/// Each write's changes are typed, carry the MODSEQ they committed at, and come in commit
+/// order; a failed write adds none.
+pub fn the_change_feed_names_each_write(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "u@example.org");
+    let mb = inbox(b, a).id;
+    let head = b.change_head().unwrap();
+    b.append(a, "INBOX", message("1", 100), vec![], START)
+        .unwrap();
+    b.append(a, "INBOX", message("2", 100), vec![], START)
+        .unwrap();
+    b.store_flags(
+        mb,
+        vec![1, 2],
+        FlagMode::Add,
+        vec!["\\Deleted".into()],
+        None,
+    )
+    .unwrap();
+    b.expunge(mb, None, START).unwrap();
+    assert!(
+        b.append(a, "Nowhere", message("x", 100), vec![], START)
+            .is_err()
+    );
+    b.create_mailbox(a, "Work", 21).unwrap();
+    let work = b.mailbox(a, "Work").unwrap().unwrap().id;
+    b.rename_mailbox(a, "Work", "Play", 22, START).unwrap();
+    b.delete_mailbox(a, "Play", START).unwrap();
+    b.delete_account("u@example.org", START).unwrap();
+    let feed = b.changes_after(head, 100).unwrap();
+    let got: Vec<(i64, ChangeKind)> = feed
+        .changes
+        .iter()
+        .map(|c| (c.mailbox_id, c.kind.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (mb, ChangeKind::Added { uids: vec![1] }),
+            (mb, ChangeKind::Added { uids: vec![2] }),
+            (mb, ChangeKind::Flags { uids: vec![1, 2] }),
+            (mb, ChangeKind::Expunged { uids: vec![1, 2] }),
+            (
+                work,
+                ChangeKind::MailboxCreated {
+                    name: "Work".into()
+                }
+            ),
+            (
+                work,
+                ChangeKind::MailboxRenamed {
+                    from: "Work".into(),
+                    to: "Play".into()
+                }
+            ),
+            (
+                work,
+                ChangeKind::MailboxDeleted {
+                    name: "Play".into()
+                }
+            ),
+            (0, ChangeKind::AccountDeleted),
+        ]
+    );
+    assert!(feed.changes.iter().all(|c| c.account_id == a));
+    let modseqs: Vec<u64> = feed.changes[..4].iter().map(|c| c.modseq).collect();
+    assert!(modseqs.windows(2).all(|w| w[0] < w[1]), "{modseqs:?}");
+    assert_eq!(feed.next, feed.changes.last().unwrap().seq);
+    assert_eq!(b.change_head().unwrap(), feed.next);
+    assert!(b.changes_after(feed.next, 100).unwrap().changes.is_empty());
 }
 
 /// The directory stamp moves with every change of domains, accounts and aliases.
@@ -459,6 +573,7 @@ macro_rules! conformance_tests {
             a_failed_sync_poisons_writes,
             concurrent_writers_get_distinct_uids,
             the_change_feed_loses_nothing,
+            the_change_feed_names_each_write,
             the_directory_stamp_moves_with_the_directory,
             a_purge_keeps_the_record_and_drops_the_bytes,
             a_queue_lease_hands_a_recipient_to_one_worker,

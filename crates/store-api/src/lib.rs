@@ -24,9 +24,10 @@
 //!   change; the log is gap-free and ordered.
 //! - **Poisoning**: after a failed fsync or commit, writes fail with [`Error::Poisoned`] until
 //!   restart.
-//! - **Changes**: [`Changes::mailbox_versions`] and [`Mailboxes::mailbox_changes`] together
-//!   let any observer (another session, another process, later another node) learn every
-//!   change after a MODSEQ it saw, in commit order, without loss.
+//! - **Changes**: each write's typed changes enter the feed ([`Changes::changes_after`]) in the
+//!   transaction of the write, in commit order; an observer that fell behind what the feed
+//!   keeps is told so and resyncs from MODSEQs ([`Mailboxes::mailbox_changes`]). Nothing is
+//!   lost either way.
 //! - **Time** comes from the [`Clock`] the backend was opened with.
 
 #![forbid(unsafe_code)]
@@ -361,11 +362,14 @@ pub trait Throttle {
     fn clear_auth_failures(&self, ip: Option<&str>, name: Option<&str>) -> Result<usize>;
 }
 
-/// What lets observers follow changes.
+/// The change feed: every write's typed changes, in commit order, for observers in this
+/// process, in another process on the same store (the CLI) or on another node.
 pub trait Changes {
-    /// `(mailbox id, highest MODSEQ)` of every mailbox: a watcher compares two of these and
-    /// asks [`Mailboxes::mailbox_changes`] for the mailboxes whose MODSEQ moved.
-    fn mailbox_versions(&self) -> Result<Vec<(i64, u64)>>;
+    /// Up to `limit` changes after feed position `after` (0: from the start), oldest first.
+    /// Changes of one write come together, each mailbox's with the MODSEQ it committed at.
+    fn changes_after(&self, after: u64, limit: usize) -> Result<ChangeFeed>;
+    /// The feed position of the last committed change: where a new observer starts.
+    fn change_head(&self) -> Result<u64>;
 }
 
 /// A whole backend: every area, plus who is acting.

@@ -421,3 +421,123 @@ pub struct FedBlob {
     /// Its size in bytes.
     pub length: u64,
 }
+
+/// What one committed change did ([`Change::kind`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Messages entered the mailbox (delivery, APPEND, import, COPY, MOVE's target).
+    Added {
+        /// Their UIDs, ascending.
+        uids: Vec<u32>,
+    },
+    /// Flags or keywords of messages changed.
+    Flags {
+        /// Their UIDs, ascending.
+        uids: Vec<u32>,
+    },
+    /// Messages left the mailbox's view (EXPUNGE, MOVE's source, the mailbox's deletion).
+    Expunged {
+        /// Their UIDs, ascending.
+        uids: Vec<u32>,
+    },
+    /// The mailbox was created.
+    MailboxCreated {
+        /// Its name.
+        name: String,
+    },
+    /// The mailbox was renamed.
+    MailboxRenamed {
+        /// The name it had.
+        from: String,
+        /// The name it has.
+        to: String,
+    },
+    /// The mailbox was deleted.
+    MailboxDeleted {
+        /// The name it had.
+        name: String,
+    },
+    /// The account was deleted (`mailbox_id` is 0).
+    AccountDeleted,
+}
+
+/// One committed change, as the change feed carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its place in the feed: strictly ascending in commit order.
+    pub seq: u64,
+    /// The account it concerns.
+    pub account_id: i64,
+    /// The mailbox it concerns (0 for account changes).
+    pub mailbox_id: i64,
+    /// The mailbox's highest MODSEQ once the change committed (0 for account changes).
+    pub modseq: u64,
+    /// What it did.
+    pub kind: ChangeKind,
+}
+
+/// A stretch of the change feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeFeed {
+    /// The changes after the position asked for, in commit order.
+    pub changes: Vec<Change>,
+    /// The position to ask from next time.
+    pub next: u64,
+    /// Changes after the position asked for are no longer kept: a follower must resync each
+    /// mailbox it shows from the MODSEQ it saw ([`crate::Mailboxes::mailbox_changes`]).
+    pub gap: bool,
+}
+
+/// Writes ascending UIDs as an IMAP sequence set (`1:5,7`): a STORE over a whole mailbox is
+/// a few bytes in the feed, not one row per message.
+pub fn encode_uids(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Reads what [`encode_uids`] wrote; anything malformed is skipped.
+pub fn decode_uids(s: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once(':') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    out.extend(a..=b);
+                }
+            }
+            None => out.extend(part.parse::<u32>().ok()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_round_trip() {
+        for uids in [vec![], vec![1], vec![1, 2, 3, 7, 9, 10], vec![4, 6, 8]] {
+            assert_eq!(decode_uids(&encode_uids(&uids)), uids);
+        }
+        assert_eq!(encode_uids(&(1..=100_000).collect::<Vec<_>>()), "1:100000");
+    }
+}

@@ -470,8 +470,12 @@ impl Throttle for Store {
 }
 
 impl Changes for Store {
-    fn mailbox_versions(&self) -> Result<Vec<(i64, u64)>> {
-        Store::mailbox_versions(self)
+    fn changes_after(&self, after: u64, limit: usize) -> Result<ChangeFeed> {
+        Store::changes_after(self, after, limit)
+    }
+
+    fn change_head(&self) -> Result<u64> {
+        Store::change_head(self)
     }
 }
 

@@ -37,6 +37,7 @@
 
 mod app_password_ops;
 mod backend;
+mod change_ops;
 mod failing_reads;
 #[cfg(feature = "fault-injection")]
 pub mod faults;

@@ -7,6 +7,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::change_ops::{self, What};
 use crate::journal_ops::record_message;
 use crate::model::*;
 use crate::ops::{exec, row, split_flags};
@@ -90,6 +91,7 @@ fn insert_message(
         ],
     )?;
     record_message(c, actor, Kind::Appended, mailbox_id, uid, hash, None, "")?;
+    change_ops::message(What::Added, mailbox_id, uid, modseq);
     Ok(uid)
 }
 
@@ -99,6 +101,7 @@ fn insert_mailbox(c: &Connection, account_id: i64, name: &str, uidvalidity: u32)
         "INSERT INTO mailboxes (account_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
         params![account_id, name, uidvalidity],
     )?;
+    change_ops::mailbox(What::MailboxCreated, c.last_insert_rowid(), name, "");
     Ok(())
 }
 
@@ -124,6 +127,7 @@ fn expunge_where(
         if let Some(blob) = blob {
             let blob = crate::ops::hash_from(blob)?;
             record_message(c, actor, Kind::Expunged, mailbox_id, uid, &blob, None, "")?;
+            change_ops::message(What::Expunged, mailbox_id, uid, modseq);
             done.push(uid);
         }
     }
@@ -172,6 +176,7 @@ fn copy_into(
         let blob = crate::ops::hash_from(hash)?;
         let detail = format!("from mailbox {from} uid {uid}");
         record_message(c, actor, kind, to, new_uid, &blob, None, &detail)?;
+        change_ops::message(What::Added, to, new_uid, modseq);
         pairs.push((uid, new_uid));
     }
     Ok(pairs)
@@ -188,18 +193,6 @@ fn normalise(flags: &[String]) -> Vec<String> {
 }
 
 impl Store {
-    /// The highest mod-sequence of every live mailbox, by id: what a process compares to
-    /// notice changes that others (the CLI, another node) committed.
-    pub fn mailbox_versions(&self) -> Result<Vec<(i64, u64)>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, highestmodseq FROM mailboxes WHERE deleted_at IS NULL",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
     /// Creates a mailbox and any missing parents (`a/b/c` creates `a` and `a/b`).
     /// `Conflict` if it exists.
     pub fn create_mailbox(&self, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {
@@ -239,6 +232,7 @@ impl Store {
                 "UPDATE mailboxes SET deleted_at = ?1 WHERE id = ?2",
                 params![now, id],
             )?;
+            change_ops::mailbox(What::MailboxDeleted, id, &name, "");
             Ok(())
         })
     }
@@ -286,6 +280,7 @@ impl Store {
                 "UPDATE mailboxes SET name = ?1 WHERE id = ?2",
                 params![to, id],
             )?;
+            change_ops::mailbox(What::MailboxRenamed, id, &to, &from);
             for (cid, cname) in children {
                 let renamed = format!("{to}/{}", &cname[child_prefix.len()..]);
                 exec(
@@ -293,6 +288,7 @@ impl Store {
                     "UPDATE mailboxes SET name = ?1 WHERE id = ?2",
                     params![renamed, cid],
                 )?;
+                change_ops::mailbox(What::MailboxRenamed, cid, &renamed, &cname);
             }
             Ok(())
         })
@@ -361,6 +357,7 @@ impl Store {
                     "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
                     params![new.join(" "), modseq, mailbox_id, uid],
                 )?;
+                change_ops::message(What::Flags, mailbox_id, uid, modseq);
                 changed.push(FlagChange {
                     uid,
                     modseq,

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::{Arc, Mutex};
 
 use crate::Actor;
+use crate::change_ops::{self, What};
 use crate::journal_ops::{Entry, record_entry, record_event};
 use crate::model::*;
 use crate::{Error, Result, Store};
@@ -134,6 +135,7 @@ pub(crate) fn place(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
         )?;
+        change_ops::message(What::Added, mailbox_id, uid, modseq);
         let entry = Entry {
             account,
             mailbox: name.clone(),
@@ -316,6 +318,7 @@ impl Store {
             }
             for (account, address) in &users {
                 record_event(c, &actor, Kind::AccountDeleted, address, "domain deleted")?;
+                change_ops::account_deleted(*account);
                 exec(c, "DELETE FROM aliases WHERE account_id = ?1", [account])?;
                 exec(
                     c,
@@ -417,6 +420,7 @@ impl Store {
         let r = self.write(None, move |c, _| {
             let id = live_account_id(c, &address)?;
             record_event(c, &actor, Kind::AccountDeleted, &address, "")?;
+            change_ops::account_deleted(id);
             exec(c, "DELETE FROM aliases WHERE account_id = ?1", [id])?;
             exec(
                 c,
@@ -744,6 +748,7 @@ impl Store {
                     "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
                     params![set.join(" "), modseq, mailbox_id, uid],
                 )?;
+                change_ops::message(What::Flags, mailbox_id, uid, modseq);
                 changed.push((uid, modseq));
             }
             Ok(changed)

@@ -347,7 +347,16 @@ fn make_durable(
             bodies.push(NewBody::Known);
         } else {
             if segw.is_none() {
-                *segw = Some(open_segment_writer(dir, lookup).map_err(|e| (e, false))?);
+                match open_segment_writer(dir, lookup) {
+                    Ok(w) => *segw = Some(w),
+                    // The server holds the segment files: a process beside it (the CLI's
+                    // import) stores large bodies in the database, durable by its commit.
+                    Err(Error::Locked(_)) => {
+                        bodies.push(NewBody::Inline);
+                        continue;
+                    }
+                    Err(e) => return Err((e, false)),
+                }
             }
             let w = segw.as_mut().ok_or((Error::Closed, false))?;
             bodies.push(NewBody::Segment(
@@ -477,7 +486,7 @@ fn commit(
     let mut results: Vec<Result<()>> = Vec::with_capacity(batch.jobs.len());
     for job in batch.jobs.iter_mut() {
         let hash = job.blob.as_ref().map(|(h, _)| *h);
-        let r = (job.work)(&tx, hash.as_ref());
+        let r = entered((job.work)(&tx, hash.as_ref()), &tx);
         abandoned(&tx, &r)?;
         results.push(r);
     }
@@ -487,6 +496,17 @@ fn commit(
     }
     tx.commit().map_err(|e| (e.into(), true))?;
     Ok(results)
+}
+
+/// A job's changes enter the feed with it; a failed job's are dropped.
+fn entered(r: Result<()>, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    match r {
+        Ok(()) => crate::change_ops::enter(tx),
+        Err(e) => {
+            crate::change_ops::discard();
+            Err(e)
+        }
+    }
 }
 
 /// On some errors (disk full, I/O error, out of memory) SQLite rolls the whole transaction
@@ -520,7 +540,7 @@ fn commit_isolated(
     for job in batch.jobs.iter_mut() {
         let hash = job.blob.as_ref().map(|(h, _)| *h);
         sql(&tx, "SAVEPOINT job")?;
-        let r = (job.work)(&tx, hash.as_ref());
+        let r = entered((job.work)(&tx, hash.as_ref()), &tx);
         abandoned(&tx, &r)?;
         if r.is_err() {
             sql(&tx, "ROLLBACK TO job")?; // undoes this job only

@@ -227,6 +227,22 @@ pub const MIGRATIONS: &[&str] = &[
         data       BLOB NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 11 → 12: the change feed (`change_ops`): one row per write, mailbox and kind of change,
+    // in commit order, so that sessions, the CLI's changes and later other nodes are
+    // followed by position instead of by comparing every mailbox's MODSEQ. AUTOINCREMENT: a
+    // position is never used twice, also after pruning emptied the table.
+    r#"
+    CREATE TABLE changes (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id  INTEGER NOT NULL,
+        mailbox_id  INTEGER NOT NULL,           -- 0 for account changes
+        modseq      INTEGER NOT NULL,           -- the mailbox's highest MODSEQ after the write
+        kind        INTEGER NOT NULL,           -- change_ops::What
+        uids        TEXT NOT NULL,              -- an IMAP sequence set of UIDs
+        name        TEXT NOT NULL,              -- mailbox name (new name of a rename)
+        old         TEXT NOT NULL               -- former name of a rename
+    );
+    "#,
 ];
 
 /// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by

@@ -173,7 +173,7 @@ impl Session {
         let date = date.unwrap_or_else(now);
         match blocking(move || store.append(id, &name, message, flags, date)).await {
             Some(Ok(done)) => {
-                self.shared.notify(done.mailbox_id);
+                self.shared.committed();
                 // A client that appends to the mailbox it has selected learns of it at once.
                 if self
                     .selected
@@ -230,7 +230,7 @@ impl Session {
             None => return self.store_failed(tag, None, "STORE"),
         };
         if !changed.is_empty() {
-            self.shared.notify(mailbox_id);
+            self.shared.committed();
         }
         let mut out = String::new();
         if let Some(sel) = self.selected.as_mut() {
@@ -342,7 +342,7 @@ impl Session {
             Some(Err(e)) => return self.store_failed(tag, Some(e), verb),
             None => return self.store_failed(tag, None, verb),
         };
-        self.shared.notify(done.mailbox_id);
+        self.shared.committed();
         let src: Vec<u32> = done.uids.iter().map(|(s, _)| *s).collect();
         let dst: Vec<u32> = done.uids.iter().map(|(_, d)| *d).collect();
         let code = format!(
@@ -352,7 +352,7 @@ impl Session {
             compress_set(&dst)
         );
         if is_move {
-            self.shared.notify(from);
+            self.shared.committed();
             // RFC 6851: COPYUID in an untagged OK, then the expunges, then the tagged OK.
             self.untagged(Status::Ok, Some(&code), "Moved");
             self.sync_view(true).await;
@@ -384,7 +384,7 @@ impl Session {
         match blocking(move || store.expunge(mailbox_id, only, now())).await {
             Some(Ok(gone)) => {
                 if !gone.is_empty() {
-                    self.shared.notify(mailbox_id);
+                    self.shared.committed();
                 }
                 self.sync_view(true).await;
                 self.tagged(tag, Status::Ok, None, "EXPUNGE completed");
@@ -425,7 +425,8 @@ impl Session {
                 },
                 m = changes.recv() => {
                     let relevant = match m {
-                        Ok(id) => Some(id) == selected,
+                        Ok(crate::Heard::Change(c)) => Some(c.mailbox_id) == selected,
+                        Ok(crate::Heard::Resync) => true,
                         Err(RecvError::Lagged(_)) => true,
                         Err(RecvError::Closed) => false,
                     };

@@ -417,10 +417,8 @@ async fn notify_sender(
         }),
     );
     match rx.await {
-        Ok(Ok(placed)) => {
-            for p in &placed {
-                shared.notify(p.mailbox_id);
-            }
+        Ok(Ok(_)) => {
+            shared.committed();
             tracing::info!(%queue_id, sender = %c.sender, ?kind, "delivery status notification stored");
         }
         _ => tracing::error!(%queue_id, "storing the delivery status notification failed"),
