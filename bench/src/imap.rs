@@ -14,9 +14,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-type Conn = BufReader<TlsStream<TcpStream>>;
+pub(crate) type Conn = BufReader<TlsStream<TcpStream>>;
 
-fn connector(cert: &Path) -> Result<TlsConnector> {
+pub(crate) fn connector(cert: &Path) -> Result<TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(cert)? {
         roots.add(c?)?;
@@ -27,7 +27,7 @@ fn connector(cert: &Path) -> Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-async fn connect(addr: &str, tls: &TlsConnector, host: &str) -> Result<Conn> {
+pub(crate) async fn connect(addr: &str, tls: &TlsConnector, host: &str) -> Result<Conn> {
     let tcp = TcpStream::connect(addr).await?;
     let stream = tls
         .connect(ServerName::try_from(host.to_owned())?, tcp)
@@ -39,8 +39,8 @@ async fn connect(addr: &str, tls: &TlsConnector, host: &str) -> Result<Conn> {
 }
 
 /// Sends a command and reads through its tagged reply; returns the bytes of the
-/// untagged data (literals included).
-async fn command(c: &mut Conn, tag: &str, cmd: &str) -> Result<Vec<u8>> {
+/// untagged data (literals included) and, last, the tagged line.
+pub(crate) async fn command(c: &mut Conn, tag: &str, cmd: &str) -> Result<Vec<u8>> {
     c.get_mut()
         .write_all(format!("{tag} {cmd}\r\n").as_bytes())
         .await?;
@@ -54,6 +54,7 @@ async fn command(c: &mut Conn, tag: &str, cmd: &str) -> Result<Vec<u8>> {
             if !line.starts_with(format!("{tag} OK").as_bytes()) {
                 bail!("{cmd}: {}", String::from_utf8_lossy(&line).trim_end());
             }
+            data.extend_from_slice(&line);
             return Ok(data);
         }
         let literal = line
