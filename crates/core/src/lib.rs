@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod discover;
 pub mod fsck;
 pub mod import;
+pub mod inbound_policy;
 pub mod index;
 pub mod journal;
 pub mod login_cache;
@@ -23,6 +24,7 @@ pub mod mta_sts;
 pub mod outbound;
 pub mod private;
 pub mod retention;
+pub mod submission;
 pub mod time;
 
 /// The embedded backend (SQLite + segment files): opened by the binary, and the only backend

@@ -12,6 +12,7 @@ use mail_auth::{
     SpfResult,
 };
 use mailkeep_core::config::Inbound;
+use mailkeep_core::inbound_policy as policy;
 use mailkeep_imap::author::normalize_domain;
 
 /// What to do with an inbound message.
@@ -41,37 +42,6 @@ pub struct Context<'a> {
     pub hostname: &'a str,
     /// Our domains (lower case).
     pub own_domains: &'a [String],
-}
-
-/// Header field names as a verifier reads them: the bytes before the colon. A name with
-/// whitespace inside (`Fr om`) is what lenient parsers, and so some mail clients, read as the
-/// field without it; DMARC must not judge a different From than the reader sees.
-fn header_names(message: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let end = mailkeep_imap::header_fields_len(message);
-    message[..end]
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty() && line[0] != b' ' && line[0] != b'\t')
-        .filter_map(|line| line.iter().position(|&b| b == b':').map(|i| &line[..i]))
-}
-
-/// Why the From header cannot be judged, if it cannot.
-pub fn ambiguous_from(message: &[u8]) -> Option<&'static str> {
-    let mut exact = 0;
-    for name in header_names(message) {
-        if name.eq_ignore_ascii_case(b"from") {
-            exact += 1;
-        } else {
-            let squeezed: Vec<u8> = name
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            if squeezed.eq_ignore_ascii_case(b"from") {
-                return Some("a header field name resembling From: contains whitespace");
-            }
-        }
-    }
-    (exact > 1).then_some("more than one From: header field")
 }
 
 /// Removes `Authentication-Results:` fields that claim to come from us (authserv-id equal to
@@ -218,13 +188,6 @@ fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map_or("", |(_, d)| d)
 }
 
-/// Whether `signer` is aligned with `from` in DMARC's relaxed sense (same organisational
-/// domain, approximated as equal or one a subdomain of the other).
-fn aligned(signer: &str, from: &str) -> bool {
-    let (s, f) = (signer.to_ascii_lowercase(), from.to_ascii_lowercase());
-    s == f || s.ends_with(&format!(".{f}")) || f.ends_with(&format!(".{s}"))
-}
-
 /// Runs every check and decides.
 pub async fn check(
     resolver: &MessageAuthenticator,
@@ -232,7 +195,7 @@ pub async fn check(
     cx: &Context<'_>,
     message: &[u8],
 ) -> Decision {
-    if let Some(why) = ambiguous_from(message) {
+    if let Some(why) = policy::ambiguous_from(message) {
         return Decision::Reject(format!("Message refused: {why}"));
     }
     // One parser (the one IMAP ENVELOPE shows) decides the author; anything but exactly
@@ -285,40 +248,30 @@ pub async fn check(
         .with_dmarc_result(&dmarc)
         .to_header();
 
-    let dmarc_failed = matches!(dmarc.result(), DmarcResult::Fail(_));
-    if dmarc_failed && config.enforce_dmarc && dmarc.policy() == Policy::Reject {
-        return Decision::Reject(format!(
-            "Message rejected: it fails the DMARC policy (p=reject) of {from_domain}"
-        ));
+    let findings = policy::Findings {
+        sender_domains: mailkeep_imap::author::field_domains(message, "sender"),
+        dkim_pass: dkim
+            .iter()
+            .filter(|d| *d.result() == DkimResult::Pass)
+            .filter_map(|d| d.signature().map(|s| s.d.clone()))
+            .collect(),
+        spf_pass: spf.result() == SpfResult::Pass,
+        mail_from_domain: mail_from_domain.clone(),
+        dmarc: match dmarc.result() {
+            DmarcResult::Pass => policy::Dmarc::Pass,
+            DmarcResult::Fail(_) => policy::Dmarc::Fail(match dmarc.policy() {
+                Policy::Reject => policy::DmarcPolicy::Reject,
+                Policy::Quarantine => policy::DmarcPolicy::Quarantine,
+                _ => policy::DmarcPolicy::None,
+            }),
+            _ => policy::Dmarc::Other,
+        },
+        from_domain,
+    };
+    match policy::decide(&findings, config, cx.own_domains) {
+        policy::Decision::Accept { junk } => Decision::Accept { header, junk },
+        policy::Decision::Reject(text) => Decision::Reject(text),
     }
-    if config.protect_own_domains {
-        // Clients show Sender: as "on behalf of", so it is held to the same rule as From:.
-        let senders = mailkeep_imap::author::field_domains(message, "sender");
-        let claimed = std::iter::once(&from_domain).chain(senders.iter());
-        for (i, domain) in claimed.enumerate() {
-            let same = |d: &String| normalize_domain(d).is_ok_and(|d| d == *domain);
-            let own =
-                cx.own_domains.iter().any(same) && !config.unprotected_domains.iter().any(same);
-            if !own {
-                continue;
-            }
-            let dkim_ok = dkim.iter().any(|d| {
-                *d.result() == DkimResult::Pass
-                    && d.signature().is_some_and(|s| aligned(&s.d, domain))
-            });
-            let spf_ok = spf.result() == SpfResult::Pass && aligned(mail_from_domain, domain);
-            let dmarc_ok = i == 0 && dmarc.result() == DmarcResult::Pass;
-            if !(dkim_ok || spf_ok || dmarc_ok) {
-                let field = if i == 0 { "From" } else { "Sender" };
-                return Decision::Reject(format!(
-                    "Message refused: its {field}: claims {domain}, which is hosted here, \
-                     but it is not authenticated (no aligned DKIM signature or SPF pass)"
-                ));
-            }
-        }
-    }
-    let junk = dmarc_failed && dmarc.policy() == Policy::Quarantine;
-    Decision::Accept { header, junk }
 }
 
 #[cfg(test)]
@@ -371,28 +324,5 @@ Authentication-Results: mx.example.org; body stays\r\n"
             let out = strip_forged_results(msg.as_bytes().to_vec(), "mx.example.org");
             assert_eq!(out, msg.as_bytes(), "{kept:?} removed");
         }
-    }
-
-    #[test]
-    fn ambiguous_from_is_detected() {
-        assert_eq!(
-            ambiguous_from(b"From: a@b.example\r\nSubject: x\r\n\r\nbody"),
-            None
-        );
-        assert_eq!(
-            ambiguous_from(b"Subject: no from\r\n\r\nFrom: in body\r\n"),
-            None
-        );
-        assert!(ambiguous_from(b"Fr om: ceo@example.org\r\nFrom: x@y.example\r\n\r\n").is_some());
-        assert!(ambiguous_from(b"From : a@b.example\r\n\r\n").is_some());
-        assert!(ambiguous_from(b"From: a@b.example\r\nFROM: c@d.example\r\n\r\n").is_some());
-    }
-
-    #[test]
-    fn alignment_is_relaxed() {
-        assert!(aligned("example.org", "example.org"));
-        assert!(aligned("mail.example.org", "example.org"));
-        assert!(!aligned("example.org.evil", "example.org"));
-        assert!(!aligned("badexample.org", "example.org"));
     }
 }

@@ -497,14 +497,6 @@ async fn own_domains(shared: &Arc<Shared>) -> Option<Vec<String>> {
     Some(names)
 }
 
-/// The author address, read by the same parser as inbound DMARC and IMAP ENVELOPE; empty
-/// when From: does not hold exactly one address with a valid domain.
-fn from_addresses(body: &[u8]) -> Vec<String> {
-    mailkeep_imap::author::author(body)
-        .map(|a| vec![a.address()])
-        .unwrap_or_default()
-}
-
 async fn message(
     shared: &Arc<Shared>,
     convo: &mut Conversation,
@@ -513,10 +505,10 @@ async fn message(
     envelope: Envelope,
     body: Vec<u8>,
 ) -> MessageVerdict {
-    let local: Vec<i64> = envelope
+    let local: Vec<(String, i64)> = envelope
         .recipients
         .iter()
-        .filter_map(|r| convo.local.get(r).copied())
+        .filter_map(|r| convo.local.get(r).map(|&a| (r.clone(), a)))
         .collect();
     let remote: Vec<String> = envelope
         .recipients
@@ -529,35 +521,28 @@ async fn message(
     if local.is_empty() && remote.is_empty() {
         return MessageVerdict::Rejected(reply(554, (5, 5, 1), "Error: no valid recipients"));
     }
+    let mut plan = delivery::Plan::new(local, remote);
     let mut body = body;
     let mut extra = String::new();
-    let mut mailbox = "INBOX";
     let account = convo.account.clone();
     if let Some(acc) = &account {
         // Submission: the From: must be the user's own too, and we sign for its domain.
-        let froms = from_addresses(&body);
-        if froms.is_empty() || crate::auth_in::ambiguous_from(&body).is_some() {
-            return MessageVerdict::Rejected(reply(
-                553,
-                (5, 7, 1),
-                "The message needs exactly one From: header field with your address",
-            ));
-        }
-        for f in &froms {
-            let (store, acc2, addr) = (shared.store.clone(), acc.clone(), f.clone());
-            match blocking(move || accounts::owns_address(&*store, &acc2, &addr)).await {
-                Some(Ok(true)) => {}
-                Some(Ok(false)) => {
-                    return MessageVerdict::Rejected(reply(
-                        553,
-                        (5, 7, 1),
-                        format!("From: <{f}> is not an address of {}", acc.address),
-                    ));
-                }
-                _ => return MessageVerdict::Rejected(temp_failure()),
-            }
-        }
-        let domain = froms[0].rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+        let (store, acc2) = (shared.store.clone(), acc.clone());
+        let (checked, b) = match blocking(move || {
+            let r = mailkeep_core::submission::check_from(&*store, &acc2, &body);
+            (r, body)
+        })
+        .await
+        {
+            Some(x) => x,
+            None => return MessageVerdict::Rejected(temp_failure()),
+        };
+        body = b;
+        let domain = match checked {
+            Ok(Ok(domain)) => domain,
+            Ok(Err(refusal)) => return MessageVerdict::Rejected(reply(553, (5, 7, 1), refusal.0)),
+            Err(_) => return MessageVerdict::Rejected(temp_failure()),
+        };
         // RSA signing costs about a millisecond of CPU: not on the runtime's threads.
         let signer = shared.clone();
         match blocking(move || (signer.dkim.sign(&domain, &body), body)).await {
@@ -583,15 +568,32 @@ async fn message(
             crate::auth_in::Decision::Accept { header, junk } => {
                 extra = header;
                 if junk {
-                    mailbox = "Junk";
+                    plan.file_in("Junk");
                 }
             }
-            crate::auth_in::Decision::Reject(text) => {
-                tracing::info!(%peer, from = %envelope.mail_from, reason = %text, "rejected");
-                return MessageVerdict::Rejected(reply(550, (5, 7, 1), text));
-            }
+            crate::auth_in::Decision::Reject(text) => plan.reject_all(&text),
         }
     }
+    let (targets, remote) = match plan.resolve() {
+        delivery::Outcome::Store {
+            targets,
+            remote,
+            refused,
+        } => {
+            for (rcpt, why) in refused {
+                tracing::info!(%peer, from = %envelope.mail_from, %rcpt, reason = %why, "recipient refused");
+            }
+            (targets, remote)
+        }
+        delivery::Outcome::Reject(text) => {
+            tracing::info!(%peer, from = %envelope.mail_from, reason = %text, "rejected");
+            return MessageVerdict::Rejected(reply(550, (5, 7, 1), text));
+        }
+        delivery::Outcome::Defer(text) => {
+            tracing::info!(%peer, from = %envelope.mail_from, reason = %text, "deferred");
+            return MessageVerdict::Rejected(reply(451, (4, 7, 1), text));
+        }
+    };
     let trace = Trace {
         helo: envelope.helo.clone(),
         peer_ip: peer.ip(),
@@ -605,6 +607,7 @@ async fn message(
         tls: conn.tls_description(),
     };
     let id = delivery::new_id(rand::random());
+    let local_copies = targets.len();
     let outbound = (!remote.is_empty()).then(|| NewOutbound {
         queue_id: id.clone(),
         account_id: account.as_ref().map(|a| a.id),
@@ -626,8 +629,7 @@ async fn message(
             id: &id,
             mail_from: &envelope.mail_from,
             rcpts: &envelope.recipients,
-            accounts: &local,
-            mailbox,
+            targets,
             extra_headers: &extra,
             outbound,
         },
@@ -648,7 +650,7 @@ async fn message(
             if !remote.is_empty() {
                 shared.queue_wake.notify_one();
             }
-            tracing::info!(%id, from = %envelope.mail_from, local = local.len(), remote = remote.len(), "accepted");
+            tracing::info!(%id, from = %envelope.mail_from, local = local_copies, remote = remote.len(), "accepted");
             MessageVerdict::Accepted { id }
         }
         Some(Err(e)) if e.is_storage_full() => {

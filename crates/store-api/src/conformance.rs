@@ -162,10 +162,20 @@ pub fn imports_and_deliveries_are_idempotent(f: Fixture) {
     assert_eq!(import(message("two", 100)), Some(2));
     let mb = inbox(b, a).id;
     let first = b
-        .deliver(message("d", 100), vec![(a, "INBOX".into())], START, "id-1")
+        .deliver(
+            message("d", 100),
+            vec![crate::Target::inbox(a)],
+            START,
+            "id-1",
+        )
         .unwrap();
     let again = b
-        .deliver(message("d", 100), vec![(a, "INBOX".into())], START, "id-2")
+        .deliver(
+            message("d", 100),
+            vec![crate::Target::inbox(a)],
+            START,
+            "id-2",
+        )
         .unwrap();
     assert_eq!(
         (first[0].uid, again[0].uid),
@@ -176,6 +186,43 @@ pub fn imports_and_deliveries_are_idempotent(f: Fixture) {
     assert_eq!(msgs[2].hash, msgs[3].hash, "one body for both");
 }
 
+/// One delivery stores the body once and files each account's copy as its target says
+/// (mailbox, flags), all or nothing.
+pub fn a_delivery_files_each_copy_as_planned(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "a@example.org");
+    let c = account(b, "c@example.org");
+    let targets = vec![
+        crate::Target {
+            account_id: a,
+            mailbox: "Junk".into(),
+            flags: vec!["$Junk".into()],
+        },
+        crate::Target {
+            account_id: c,
+            mailbox: "INBOX".into(),
+            flags: vec!["\\Flagged".into(), "$Label".into()],
+        },
+    ];
+    let placed = b
+        .deliver(message("plan", 100), targets.clone(), START, "p1")
+        .unwrap();
+    assert_eq!(placed.len(), 2);
+    let junk = b.mailbox(a, "Junk").unwrap().unwrap();
+    let got = b.messages(junk.id).unwrap();
+    assert_eq!(got[0].flags, ["$Junk"]);
+    let got_c = b.messages(inbox(b, c).id).unwrap();
+    assert_eq!(got_c[0].flags, ["\\Flagged", "$Label"]);
+    assert_eq!(got[0].hash, got_c[0].hash);
+    assert!(b.messages(inbox(b, a).id).unwrap().is_empty());
+
+    // A target that does not exist fails the whole delivery.
+    let mut bad = targets;
+    bad[1].mailbox = "Nowhere".into();
+    assert!(b.deliver(message("plan2", 100), bad, START, "p2").is_err());
+    assert_eq!(b.messages(junk.id).unwrap().len(), 1);
+}
+
 /// Each write's leaves are in the journal when it returns, with the backend's clock and the
 /// acting identity; a write that fails leaves no leaf.
 pub fn journal_leaves_commit_with_their_change(f: Fixture) {
@@ -183,8 +230,13 @@ pub fn journal_leaves_commit_with_their_change(f: Fixture) {
     f.clock.set(START + 5);
     let a = account(b, "u@example.org");
     let size = b.journal_size().unwrap();
-    b.deliver(message("d", 100), vec![(a, "INBOX".into())], START, "d1")
-        .unwrap();
+    b.deliver(
+        message("d", 100),
+        vec![crate::Target::inbox(a)],
+        START,
+        "d1",
+    )
+    .unwrap();
     let after = b.journal_size().unwrap();
     assert!(after > size, "a delivery is journaled");
     let events = b.journal_events().unwrap();
@@ -244,19 +296,24 @@ pub fn a_failed_sync_poisons_writes(f: Fixture) {
     let b = &*f.backend;
     let a = account(b, "u@example.org");
     let kept = message("kept", 200 * 1024);
-    b.deliver(kept.clone(), vec![(a, "INBOX".into())], START, "k")
+    b.deliver(kept.clone(), vec![crate::Target::inbox(a)], START, "k")
         .unwrap();
     fail();
     assert!(
         b.deliver(
             message("lost", 200 * 1024),
-            vec![(a, "INBOX".into())],
+            vec![crate::Target::inbox(a)],
             START,
             "l"
         )
         .is_err()
     );
-    let refused = b.deliver(message("later", 100), vec![(a, "INBOX".into())], START, "x");
+    let refused = b.deliver(
+        message("later", 100),
+        vec![crate::Target::inbox(a)],
+        START,
+        "x",
+    );
     assert!(matches!(refused, Err(Error::Poisoned(_))), "{refused:?}");
     assert!(matches!(
         b.add_domain("other.example", START),
@@ -280,8 +337,13 @@ pub fn concurrent_writers_get_distinct_uids(f: Fixture) {
                     if i % 2 == 0 {
                         b.append(a, "INBOX", m, vec![], START).unwrap();
                     } else {
-                        b.deliver(m, vec![(a, "INBOX".into())], START, &format!("t{t}-{i}"))
-                            .unwrap();
+                        b.deliver(
+                            m,
+                            vec![crate::Target::inbox(a)],
+                            START,
+                            &format!("t{t}-{i}"),
+                        )
+                        .unwrap();
                     }
                 }
             })
@@ -499,7 +561,7 @@ pub fn a_purge_keeps_the_record_and_drops_the_bytes(f: Fixture) {
     let b = &*f.backend;
     f.clock.set(START + 9);
     let a = account(b, "u@example.org");
-    b.deliver(message("p", 100), vec![(a, "INBOX".into())], START, "p")
+    b.deliver(message("p", 100), vec![crate::Target::inbox(a)], START, "p")
         .unwrap();
     let mb = inbox(b, a).id;
     let hash = b.messages(mb).unwrap()[0].hash;
@@ -569,6 +631,7 @@ macro_rules! conformance_tests {
             uids_ascend_and_are_never_reused,
             modseqs_rise_and_one_store_is_one_modseq,
             imports_and_deliveries_are_idempotent,
+            a_delivery_files_each_copy_as_planned,
             journal_leaves_commit_with_their_change,
             a_failed_sync_poisons_writes,
             concurrent_writers_get_distinct_uids,

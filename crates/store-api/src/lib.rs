@@ -208,7 +208,7 @@ pub trait Mailboxes {
     fn deliver(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         internal_date: i64,
         delivery_id: &str,
     ) -> Result<Vec<Placed>>;
@@ -216,7 +216,7 @@ pub trait Mailboxes {
     fn deliver_then(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         internal_date: i64,
         delivery_id: &str,
         done: Done<Vec<Placed>>,
@@ -290,7 +290,7 @@ pub trait Queue {
     fn accept_then(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         outbound: Option<NewOutbound>,
         envelope: (String, Vec<String>),
         now: i64,

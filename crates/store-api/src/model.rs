@@ -541,3 +541,25 @@ mod tests {
         assert_eq!(encode_uids(&(1..=100_000).collect::<Vec<_>>()), "1:100000");
     }
 }
+
+/// Where one local copy of a delivered message goes, and how it is filed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The receiving account.
+    pub account_id: i64,
+    /// Its mailbox.
+    pub mailbox: String,
+    /// Flags and keywords the copy starts with.
+    pub flags: Vec<String>,
+}
+
+impl Target {
+    /// A copy in the account's INBOX, unflagged.
+    pub fn inbox(account_id: i64) -> Target {
+        Target {
+            account_id,
+            mailbox: "INBOX".into(),
+            flags: Vec::new(),
+        }
+    }
+}

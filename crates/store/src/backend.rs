@@ -226,7 +226,7 @@ impl Mailboxes for Store {
     fn deliver(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         internal_date: i64,
         delivery_id: &str,
     ) -> Result<Vec<Placed>> {
@@ -236,7 +236,7 @@ impl Mailboxes for Store {
     fn deliver_then(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         internal_date: i64,
         delivery_id: &str,
         done: Done<Vec<Placed>>,
@@ -354,7 +354,7 @@ impl Queue for Store {
     fn accept_then(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         outbound: Option<NewOutbound>,
         envelope: (String, Vec<String>),
         now: i64,

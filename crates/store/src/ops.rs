@@ -110,14 +110,19 @@ pub(crate) fn place(
     c: &Connection,
     actor: &Actor,
     envelope: (&str, &[String]),
-    targets: &[(i64, String)],
+    targets: &[Target],
     hash: &Hash,
     size: u64,
     internal_date: i64,
     delivery_id: &str,
 ) -> Result<Vec<Placed>> {
     let mut placed = Vec::with_capacity(targets.len());
-    for (account_id, name) in targets {
+    for Target {
+        account_id,
+        mailbox: name,
+        flags,
+    } in targets
+    {
         let (mailbox_id, uid, modseq, account): (i64, u32, u64, String) = row(
             c,
             "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
@@ -131,9 +136,9 @@ pub(crate) fn place(
         .ok_or_else(|| Error::NotFound(format!("mailbox {name} of account {account_id}")))?;
         exec(
             c,
-            "INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, delivery_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![mailbox_id, uid, modseq, &hash[..], size, internal_date, delivery_id],
+            "INSERT INTO messages (mailbox_id, uid, modseq, flags, blob_hash, size, internal_date, delivery_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![mailbox_id, uid, modseq, flags.join(" "), &hash[..], size, internal_date, delivery_id],
         )?;
         change_ops::message(What::Added, mailbox_id, uid, modseq);
         let entry = Entry {
@@ -673,7 +678,7 @@ impl Store {
     pub fn deliver(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         internal_date: i64,
         delivery_id: &str,
     ) -> Result<Vec<Placed>> {
@@ -688,7 +693,7 @@ impl Store {
     pub fn deliver_then(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         internal_date: i64,
         delivery_id: &str,
         done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,

@@ -167,7 +167,7 @@ impl Store {
     pub fn accept_then(
         &self,
         bytes: Vec<u8>,
-        targets: Vec<(i64, String)>,
+        targets: Vec<Target>,
         outbound: Option<NewOutbound>,
         envelope: (String, Vec<String>),
         now: i64,

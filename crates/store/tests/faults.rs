@@ -36,7 +36,9 @@ fn failed_fsyncs_and_writes_lose_nothing_acknowledged() {
     let a = store
         .add_account("a@example.org", "example.org", "h", 0, 1)
         .unwrap();
-    let deliver = |s: &Store, tag: &str| s.deliver(large(tag), vec![(a, "INBOX".into())], 0, tag);
+    let deliver = |s: &Store, tag: &str| {
+        s.deliver(large(tag), vec![mailkeep_store::Target::inbox(a)], 0, tag)
+    };
     deliver(&store, "one").unwrap();
     let seg = dir.path().join("blobs/00000001.seg");
     let synced = std::fs::metadata(&seg).unwrap().len();
@@ -48,7 +50,7 @@ fn failed_fsyncs_and_writes_lose_nothing_acknowledged() {
     assert!(matches!(
         store.deliver(
             b"Subject: small\r\n\r\nx\r\n".to_vec(),
-            vec![(a, "INBOX".into())],
+            vec![mailkeep_store::Target::inbox(a)],
             0,
             "s"
         ),

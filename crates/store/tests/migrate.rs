@@ -62,7 +62,7 @@ fn format_1_fixture_upgrades_without_loss() {
     let placed = store
         .deliver(
             b"Subject: new\r\n\r\nx\r\n".to_vec(),
-            vec![(alice.id, "INBOX".into())],
+            vec![mailkeep_store::Target::inbox(alice.id)],
             2,
             "n",
         )
@@ -109,7 +109,7 @@ fn format_8_journal_keeps_its_signed_roots_and_grows_on() {
     for i in 0..23 {
         let body = format!("Subject: after the upgrade {i}\r\n\r\nx\r\n").into_bytes();
         store
-            .deliver(body, vec![(alice.id, "INBOX".into())], 2, "n")
+            .deliver(body, vec![mailkeep_store::Target::inbox(alice.id)], 2, "n")
             .unwrap();
     }
     let size = store.journal_size().unwrap();

@@ -129,14 +129,22 @@ fn delivery_stores_once_and_assigns_ascending_uids() {
         let placed = store
             .deliver(
                 msg.clone(),
-                vec![(a, "INBOX".into()), (b, "INBOX".into())],
+                vec![
+                    mailkeep_store::Target::inbox(a),
+                    mailkeep_store::Target::inbox(b),
+                ],
                 100,
                 "X1",
             )
             .unwrap();
         assert_eq!(placed.len(), 2);
         store
-            .deliver(msg.clone(), vec![(a, "INBOX".into())], 101, "X2")
+            .deliver(
+                msg.clone(),
+                vec![mailkeep_store::Target::inbox(a)],
+                101,
+                "X2",
+            )
             .unwrap();
     }
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
@@ -180,7 +188,11 @@ fn failing_write_does_not_fail_its_batch_neighbours() {
             let mailbox = if i % 4 == 0 { "NoSuchBox" } else { "INBOX" };
             s.deliver(
                 format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
-                vec![(a, mailbox.into())],
+                vec![mailkeep_store::Target {
+                    account_id: a,
+                    mailbox: mailbox.into(),
+                    flags: vec![],
+                }],
                 0,
                 "id",
             )
@@ -217,7 +229,7 @@ fn uncommitted_segment_tail_is_dropped_on_reopen() {
     let mut two = large();
     two.extend_from_slice(b"two\r\n");
     store
-        .deliver(one.clone(), vec![(a, "INBOX".into())], 0, "1")
+        .deliver(one.clone(), vec![mailkeep_store::Target::inbox(a)], 0, "1")
         .unwrap();
     store.close();
     drop(store);
@@ -230,7 +242,7 @@ fn uncommitted_segment_tail_is_dropped_on_reopen() {
     let store = Store::open(dir.path(), OpenOptions::exclusive()).unwrap();
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), committed);
     store
-        .deliver(two.clone(), vec![(a, "INBOX".into())], 0, "2")
+        .deliver(two.clone(), vec![mailkeep_store::Target::inbox(a)], 0, "2")
         .unwrap();
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
     let bodies: Vec<Vec<u8>> = store
@@ -249,10 +261,10 @@ fn corrupted_blob_is_detected() {
         .add_account("a@example.org", "example.org", "h", 0, 1)
         .unwrap();
     store
-        .deliver(large(), vec![(a, "INBOX".into())], 0, "1")
+        .deliver(large(), vec![mailkeep_store::Target::inbox(a)], 0, "1")
         .unwrap();
     store
-        .deliver(small(), vec![(a, "INBOX".into())], 0, "2")
+        .deliver(small(), vec![mailkeep_store::Target::inbox(a)], 0, "2")
         .unwrap();
     let seg = dir.path().join("blobs/00000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
@@ -290,7 +302,12 @@ fn flags_change_modseq() {
         .add_account("a@example.org", "example.org", "h", 0, 1)
         .unwrap();
     store
-        .deliver(b"x\r\n".to_vec(), vec![(a, "INBOX".into())], 0, "1")
+        .deliver(
+            b"x\r\n".to_vec(),
+            vec![mailkeep_store::Target::inbox(a)],
+            0,
+            "1",
+        )
         .unwrap();
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
     let before = store.messages(inbox.id).unwrap()[0].modseq;
@@ -317,7 +334,12 @@ fn flags_added_to_many_messages_are_one_change() {
     for i in 0..5 {
         let body = format!("Subject: {i}\r\n\r\nx\r\n").into_bytes();
         store
-            .deliver(body, vec![(a, "INBOX".into())], 0, &i.to_string())
+            .deliver(
+                body,
+                vec![mailkeep_store::Target::inbox(a)],
+                0,
+                &i.to_string(),
+            )
             .unwrap();
     }
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
@@ -357,8 +379,13 @@ fn concurrent_mixed_deliveries_dedupe_across_batches() {
                 }
             };
             std::thread::spawn(move || {
-                s.deliver(body.clone(), vec![(a, "INBOX".into())], 0, "id")
-                    .unwrap();
+                s.deliver(
+                    body.clone(),
+                    vec![mailkeep_store::Target::inbox(a)],
+                    0,
+                    "id",
+                )
+                .unwrap();
                 body
             })
         })
@@ -400,7 +427,7 @@ mod mailbox_ops {
             store
                 .deliver(
                     format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
-                    vec![(a, "INBOX".into())],
+                    vec![mailkeep_store::Target::inbox(a)],
                     i,
                     "d",
                 )
@@ -576,7 +603,11 @@ fn outbound_queue_claim_record_retry_drop() {
     let (tx, rx) = std::sync::mpsc::channel();
     store.accept_then(
         b"Subject: q\r\n\r\nhi\r\n".to_vec(),
-        vec![(acc, "Sent".into())],
+        vec![mailkeep_store::Target {
+            account_id: acc,
+            mailbox: "Sent".into(),
+            flags: vec![],
+        }],
         Some(out),
         (
             "a@example.org".into(),
@@ -707,7 +738,12 @@ fn mailbox_changes_name_what_changed_since_a_mod_sequence() {
     for i in 0..4 {
         let body = format!("Subject: {i}\r\n\r\nx\r\n").into_bytes();
         store
-            .deliver(body, vec![(a, "INBOX".into())], 0, &i.to_string())
+            .deliver(
+                body,
+                vec![mailkeep_store::Target::inbox(a)],
+                0,
+                &i.to_string(),
+            )
             .unwrap();
     }
     let inbox = store.mailbox(a, "INBOX").unwrap().unwrap();
@@ -726,7 +762,7 @@ fn mailbox_changes_name_what_changed_since_a_mod_sequence() {
     store
         .deliver(
             b"Subject: new\r\n\r\n".to_vec(),
-            vec![(a, "INBOX".into())],
+            vec![mailkeep_store::Target::inbox(a)],
             0,
             "n",
         )
@@ -757,7 +793,7 @@ fn parsed_records_are_kept_per_body_and_go_with_a_purge() {
     store
         .deliver(
             b"Subject: x\r\n\r\nx\r\n".to_vec(),
-            vec![(a, "INBOX".into())],
+            vec![mailkeep_store::Target::inbox(a)],
             0,
             "1",
         )

@@ -407,7 +407,7 @@ async fn notify_sender(
     let (tx, rx) = tokio::sync::oneshot::channel();
     shared.store.accept_then(
         dsn,
-        vec![(account_id, "INBOX".to_owned())],
+        vec![mailkeep_core::store::Target::inbox(account_id)],
         None,
         (String::new(), vec![c.sender.clone()]),
         now,
