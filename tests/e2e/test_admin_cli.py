@@ -100,3 +100,42 @@ def test_a_new_data_directory_does_not_log_schema_migrations(tmp_path):
                            env=env, timeout=60)
         assert r.returncode == 0, r.stderr
         assert "migrated store schema" not in r.stderr, (args, r.stderr)
+
+
+def json_lines(r):
+    import json
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def test_reports_come_as_json_lines_from_the_admin_api(tmp_path):
+    """`--json` prints what `mailkeep_core::admin` returns, through serde: one object a line,
+    RFC 3339 times, the same fields whatever the command."""
+    data = tmp_path / "data"
+    mk(data, "init", "--domain", "example.org")
+    mk(data, "domain", "add", "example.net")
+    assert (data / "keys" / "dkim-example.net-ed25519.pem").exists()
+    mk(data, "user", "add", "alice@example.org", "--password-stdin", stdin=PASSWORD + "\n")
+    mk(data, "alias", "add", "sales@example.org", "alice@example.org")
+    mk(data, "user", "app-password", "add", "alice@example.org", "--name", "phone", "--scope", "imap")
+    mk(data, "hold", "add", "--account", "alice@example.org", "--reason", "case 7")
+
+    users = json_lines(mk(data, "user", "list", "--json"))
+    assert [u["address"] for u in users] == ["alice@example.org"]
+    assert users[0]["created"].endswith("Z") and "T" in users[0]["created"], users
+    assert [d["name"] for d in json_lines(mk(data, "domain", "list", "--json"))] == \
+        ["example.net", "example.org"]
+    aliases = json_lines(mk(data, "alias", "list", "--json"))
+    assert {"source": "sales@example.org", "target": "alice@example.org"} in aliases, aliases
+    (phone,) = json_lines(mk(data, "user", "app-password", "list", "alice@example.org", "--json"))
+    assert (phone["name"], phone["scope"]) == ("phone", "imap") and "secret" not in phone
+    (hold,) = json_lines(mk(data, "hold", "list", "--json"))
+    assert (hold["account"], hold["reason"], hold["released"]) == \
+        ("alice@example.org", "case 7", None)
+    assert json_lines(mk(data, "queue", "list", "--all", "--json")) == []
+    events = json_lines(mk(data, "audit", "--json"))
+    assert {"domain-created", "account-created", "alias-created", "hold-set"} <= \
+        {e["kind"] for e in events}, {e["kind"] for e in events}
+    assert all(set(e) == {"leaf", "time", "kind", "actor_kind", "actor", "origin", "account",
+                          "mailbox", "uid", "mail_from", "recipients", "detail"} for e in events)
+    # Text stays text.
+    assert mk(data, "user", "list").stdout.split() == ["alice@example.org"]

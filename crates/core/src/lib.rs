@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod address;
+pub mod admin;
 pub mod backup;
 pub mod config;
 pub mod delivery;

@@ -32,6 +32,27 @@ pub fn create_file(path: &Path) -> io::Result<fs::File> {
     Ok(f)
 }
 
+/// Replaces `path` with `bytes` durably and atomically: a temporary file written, fsynced and
+/// renamed over it, then the directory fsynced; the file gets `mode`.
+pub fn write_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path has no parent directory"))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    fs::File::open(dir)?.sync_all()
+}
+
 /// Opens `path` for appending (created if missing), owner-only.
 pub fn append_file(path: &Path) -> io::Result<fs::File> {
     let f = fs::OpenOptions::new()

@@ -4,16 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use mailkeep_core::admin::Found;
 use mailkeep_core::config::Config;
 use mailkeep_core::discover::{self, Format, Query};
 use mailkeep_core::embedded::{OpenOptions, Store};
-use mailkeep_core::time::rfc3339;
 
 use crate::{DiscoverCmd, HoldCmd};
-
-fn j(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
 
 pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
     let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
@@ -30,55 +26,17 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
         } => {
             let q = Query::parse(&query).map_err(anyhow::Error::msg)?;
             let found = discover::search(&store, index.as_ref(), &q, include_deleted)?;
-            for h in &found.hits {
-                let e = &h.entry;
-                let (del_at, del_by) = h
-                    .deleted
-                    .as_ref()
-                    .map_or((String::new(), String::new()), |(t, w)| {
-                        (rfc3339(*t), w.clone())
-                    });
-                if json {
-                    println!(
-                        "{{\"account\":{},\"mailbox\":{},\"uid\":{},\"received\":{},\"from\":{},\"subject\":{},\"sha256\":{},\"size\":{},\"deleted\":{},\"deleted_at\":{},\"deleted_by\":{},\"leaf\":{},\"unparsed\":{}}}",
-                        j(&e.account),
-                        j(&e.mailbox),
-                        e.uid,
-                        j(&rfc3339(e.internal_date)),
-                        j(&h.from),
-                        j(&h.subject),
-                        j(&hex_of(&e.blob)),
-                        e.size,
-                        h.deleted.is_some(),
-                        if del_at.is_empty() {
-                            "null".into()
-                        } else {
-                            j(&del_at)
-                        },
-                        if del_by.is_empty() {
-                            "null".into()
-                        } else {
-                            j(&del_by)
-                        },
-                        h.leaf.map_or("null".into(), |l| l.to_string()),
-                        h.unparsed,
-                    );
-                } else {
-                    let mut line = format!(
-                        "{} {} UID {}  {}  {}  \"{}\"",
-                        e.account,
-                        e.mailbox,
-                        e.uid,
-                        rfc3339(e.internal_date),
-                        h.from,
-                        h.subject
-                    );
-                    if h.deleted.is_some() {
-                        line.push_str(&format!("  DELETED {del_at} by {del_by}"));
-                    }
-                    println!("{line}");
+            let hits: Vec<Found> = found.hits.iter().map(Found::from).collect();
+            crate::print_each(&hits, json, |h| {
+                let mut line = format!(
+                    "{} {} UID {}  {}  {}  \"{}\"",
+                    h.account, h.mailbox, h.uid, h.received, h.from, h.subject
+                );
+                if let (Some(at), Some(by)) = (&h.deleted_at, &h.deleted_by) {
+                    line.push_str(&format!("  DELETED {at} by {by}"));
                 }
-            }
+                line
+            });
             eprintln!(
                 "{} hit(s) in {} message(s) examined{}",
                 found.hits.len(),
@@ -214,21 +172,21 @@ pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
                 }
             );
         }
-        HoldCmd::List => {
-            let holds = store.holds()?;
-            if holds.is_empty() {
+        HoldCmd::List { json } => {
+            let holds = mailkeep_core::admin::holds(&store)?;
+            if holds.is_empty() && !json {
                 println!("no holds");
             }
-            for h in holds {
-                println!(
+            crate::print_each(&holds, json, |h| {
+                format!(
                     "{}  {}  {}  {}  by {}  {}{}",
                     h.id,
-                    if h.released_at.is_some() {
+                    if h.released.is_some() {
                         "released"
                     } else {
                         "ACTIVE"
                     },
-                    rfc3339(h.created_at),
+                    h.created,
                     h.account.as_deref().unwrap_or("every account"),
                     h.created_by,
                     h.reason,
@@ -237,8 +195,8 @@ pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
                     } else {
                         format!("  query: {}", h.query)
                     }
-                );
-            }
+                )
+            });
         }
         HoldCmd::Release { id } => {
             store.release_hold(id)?;

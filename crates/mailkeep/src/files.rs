@@ -1,29 +1,16 @@
 //! Durable file writes for `init`: temp file, fsync, rename, fsync of the directory.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
 /// Writes `bytes` to `path` atomically and durably with the given Unix mode.
 pub fn write_durable(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().context("path has no parent directory")?;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.write_all(bytes)?;
-    f.sync_all()
-        .with_context(|| format!("fsync {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    sync_dir(dir)
+    mailkeep_core::private::write_durable(path, bytes, mode)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Fsyncs a directory.

@@ -68,17 +68,5 @@ pub fn init(dir: &Path, domain: &str, hostname: &str) -> Result<()> {
 /// Generates a domain's DKIM keys for outgoing mail (RFC 6376 rsa-sha256 and RFC 8463
 /// ed25519-sha256) unless they exist.
 pub fn dkim_keys(keys: &Path, domain: &str) -> Result<()> {
-    let ed_path = keys.join(format!("dkim-{domain}-ed25519.pem"));
-    if !ed_path.exists() {
-        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
-            .context("generating DKIM ed25519 key")?;
-        write_durable(&ed_path, ed.serialize_pem().as_bytes(), 0o600)?;
-    }
-    let rsa_path = keys.join(format!("dkim-{domain}-rsa.pem"));
-    if !rsa_path.exists() {
-        let rsa = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-            .context("generating DKIM RSA key")?;
-        write_durable(&rsa_path, rsa.serialize_pem().as_bytes(), 0o600)?;
-    }
-    Ok(())
+    Ok(mailkeep_core::admin::dkim_keys(keys, domain)?)
 }

@@ -65,25 +65,9 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
     Ok(())
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// `mailkeep audit`: the journal's events, filtered, as text or JSON lines.
 pub fn audit(dir: &Path, account: Option<&str>, since: Option<&str>, json: bool) -> Result<()> {
-    use mailkeep_core::store::journal::ActorKind;
-    use mailkeep_core::time::{parse_time, rfc3339};
+    use mailkeep_core::time::parse_time;
     let store = Store::open(dir, OpenOptions::default())?;
     let since = match since {
         Some(s) => Some(parse_time(s).with_context(|| {
@@ -91,71 +75,25 @@ pub fn audit(dir: &Path, account: Option<&str>, since: Option<&str>, json: bool)
         })?),
         None => None,
     };
-    // An account name with no user and no event is almost always a typo: an empty answer
-    // would read as "nothing happened".
-    if let Some(a) = account
-        && store.account(a)?.is_none()
-        && !store
-            .journal_events()?
-            .iter()
-            .any(|(_, e)| e.account.eq_ignore_ascii_case(a) || e.actor.eq_ignore_ascii_case(a))
-    {
-        bail!("no such account: {a} (no user of that name, and no journal event names it)");
-    }
-    for (idx, e) in store.journal_events()? {
-        if since.is_some_and(|t| e.time < t) {
-            continue;
+    let events = mailkeep_core::admin::audit(&store, account, since)?;
+    crate::print_each(&events, json, |e| {
+        let mut line = format!("{}  {:<17} {}", e.time, e.kind, e.actor_kind);
+        if !e.actor.is_empty() {
+            line.push_str(&format!(" {}", e.actor));
         }
-        if let Some(a) = account
-            && !(e.account.eq_ignore_ascii_case(a) || e.actor.eq_ignore_ascii_case(a))
-        {
-            continue;
+        if !e.origin.is_empty() {
+            line.push_str(&format!(" from {}", e.origin));
         }
-        let kind = e.kind.map_or("?", |k| k.name());
-        let actor_kind = match e.actor_kind {
-            Some(ActorKind::System) | None => "system",
-            Some(ActorKind::Account) => "account",
-            Some(ActorKind::Admin) => "admin",
-            Some(ActorKind::Peer) => "peer",
-        };
-        if json {
-            println!(
-                "{{\"leaf\":{idx},\"time\":{},\"kind\":{},\"actor_kind\":{},\"actor\":{},\"origin\":{},\"account\":{},\"mailbox\":{},\"uid\":{},\"mail_from\":{},\"recipients\":[{}],\"detail\":{}}}",
-                json_str(&rfc3339(e.time)),
-                json_str(kind),
-                json_str(actor_kind),
-                json_str(&e.actor),
-                json_str(&e.origin),
-                json_str(&e.account),
-                json_str(&e.mailbox),
-                e.uid,
-                json_str(&e.mail_from),
-                e.recipients
-                    .iter()
-                    .map(|r| json_str(r))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                json_str(&e.detail),
-            );
-        } else {
-            let mut line = format!("{}  {kind:<17} {actor_kind}", rfc3339(e.time));
-            if !e.actor.is_empty() {
-                line.push_str(&format!(" {}", e.actor));
-            }
-            if !e.origin.is_empty() {
-                line.push_str(&format!(" from {}", e.origin));
-            }
-            if !e.account.is_empty() {
-                line.push_str(&format!("  account {}", e.account));
-            }
-            if !e.mailbox.is_empty() {
-                line.push_str(&format!("  {} UID {}", e.mailbox, e.uid));
-            }
-            if !e.detail.is_empty() {
-                line.push_str(&format!("  ({})", e.detail.replace(['\r', '\n'], " ")));
-            }
-            println!("{line}");
+        if !e.account.is_empty() {
+            line.push_str(&format!("  account {}", e.account));
         }
-    }
+        if !e.mailbox.is_empty() {
+            line.push_str(&format!("  {} UID {}", e.mailbox, e.uid));
+        }
+        if !e.detail.is_empty() {
+            line.push_str(&format!("  ({})", e.detail.replace(['\r', '\n'], " ")));
+        }
+        line
+    });
     Ok(())
 }

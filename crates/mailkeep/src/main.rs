@@ -194,7 +194,11 @@ enum HoldCmd {
         reason: String,
     },
     /// Every hold, active and released.
-    List,
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Release a hold.
     Release {
         /// The hold's id (from `hold list`).
@@ -271,6 +275,9 @@ enum QueueCmd {
         /// Include finished entries.
         #[arg(long)]
         all: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// One entry with every recipient's state and last error.
     Show {
@@ -300,7 +307,11 @@ enum UserCmd {
         password_stdin: bool,
     },
     /// List users.
-    List,
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a user's password.
     Passwd {
         /// The user's address.
@@ -336,6 +347,9 @@ enum AppPasswordCmd {
     List {
         /// The user's address.
         address: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop one from working.
     Revoke {
@@ -355,7 +369,11 @@ enum DomainCmd {
         domain: String,
     },
     /// List mail domains.
-    List,
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a mail domain and its aliases; refused while it has users, unless --force.
     Del {
         /// Domain name.
@@ -376,7 +394,11 @@ enum AliasCmd {
         target: String,
     },
     /// List aliases.
-    List,
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete an alias (its mail stays with the account it went to).
     Del {
         /// Alias address, or '@domain' for a catch-all.
@@ -603,6 +625,24 @@ pub(crate) fn open_admin(dir: &Path) -> Result<(Config, Store)> {
     Ok((config, store))
 }
 
+/// Prints a report: one JSON object per line with `json`, else one line of text each.
+pub(crate) fn print_each<T: serde::Serialize>(
+    items: &[T],
+    json: bool,
+    text: impl Fn(&T) -> String,
+) {
+    for item in items {
+        if json {
+            match serde_json::to_string(item) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("cannot write JSON: {e}"),
+            }
+        } else {
+            println!("{}", text(item));
+        }
+    }
+}
+
 fn read_password() -> Result<String> {
     let mut line = String::new();
     std::io::stdin()
@@ -621,11 +661,9 @@ fn user(dir: &Path, cmd: UserCmd) -> Result<()> {
             let a = accounts::add_user(&store, &address, &password, min, now(), rand::random())?;
             println!("added user {a}");
         }
-        UserCmd::List => {
-            for a in store.accounts()? {
-                println!("{}", a.address);
-            }
-        }
+        UserCmd::List { json } => print_each(&mailkeep_core::admin::users(&store)?, json, |u| {
+            u.address.clone()
+        }),
         UserCmd::Passwd { address, .. } => {
             let password = read_password()?;
             accounts::set_password(&store, &address, &password, min)?;
@@ -665,19 +703,11 @@ fn app_password(store: &Store, cmd: AppPasswordCmd) -> Result<()> {
                 canonical(&address)?
             );
         }
-        AppPasswordCmd::List { address } => {
-            let a = canonical(&address)?;
-            let acc = store
-                .account(&a)?
-                .with_context(|| format!("no such user: {a}"))?;
-            for p in store.app_passwords(acc.id)? {
-                println!(
-                    "{}  {}  created {}",
-                    p.name,
-                    p.scope,
-                    mailkeep_core::time::rfc3339(p.created_at)
-                );
-            }
+        AppPasswordCmd::List { address, json } => {
+            let list = mailkeep_core::admin::app_passwords(store, &address)?;
+            print_each(&list, json, |p| {
+                format!("{}  {}  created {}", p.name, p.scope, p.created)
+            })
         }
         AppPasswordCmd::Revoke { address, name } => {
             store.revoke_app_password(&canonical(&address)?, &name, now())?;
@@ -691,17 +721,16 @@ fn domain(dir: &Path, cmd: DomainCmd) -> Result<()> {
     let (_, store) = open_admin(dir)?;
     match cmd {
         DomainCmd::Add { domain } => {
-            let d = accounts::add_domain(&store, &domain, now())?;
-            init::dkim_keys(&dir.join("keys"), &d)?;
+            let d = mailkeep_core::admin::add_domain(&store, &dir.join("keys"), &domain, now())?;
             println!(
                 "added domain {d} (DKIM keys in {}; `mailkeep dns {d}` prints the records)",
                 dir.join("keys").display()
             );
         }
-        DomainCmd::List => {
-            for d in store.domains()? {
-                println!("{}", d.name);
-            }
+        DomainCmd::List { json } => {
+            print_each(&mailkeep_core::admin::domains(&store)?, json, |d| {
+                d.name.clone()
+            })
         }
         DomainCmd::Del { domain, force } => {
             let (d, gone) = accounts::delete_domain(&store, &domain, force, now())?;
@@ -731,11 +760,9 @@ fn alias(dir: &Path, cmd: AliasCmd) -> Result<()> {
             let (s, target) = accounts::delete_alias(&store, &source)?;
             println!("deleted alias {s} -> {target}");
         }
-        AliasCmd::List => {
-            for a in store.aliases()? {
-                println!("{} -> {}", a.source, a.target);
-            }
-        }
+        AliasCmd::List { json } => print_each(&mailkeep_core::admin::aliases(&store)?, json, |a| {
+            format!("{} -> {}", a.source, a.target)
+        }),
     }
     Ok(())
 }

@@ -3,18 +3,19 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use mailkeep_core::embedded::{OpenOptions, QueueEntry, Store};
+use mailkeep_core::admin::Queued;
+use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::time::{now, rfc5322};
 
 use crate::QueueCmd;
 
-fn summary(e: &QueueEntry) -> String {
+fn summary(e: &Queued) -> String {
     let waiting = e.recipients.iter().filter(|r| r.state == "queued").count();
     format!(
         "{id}  {size:>9} B  {when}  from <{from}>  {waiting}/{total} recipients waiting",
         id = e.queue_id,
         size = e.size,
-        when = rfc5322(e.created_at),
+        when = e.created,
         from = e.sender,
         total = e.recipients.len(),
     )
@@ -23,23 +24,27 @@ fn summary(e: &QueueEntry) -> String {
 pub fn run(dir: &Path, cmd: QueueCmd) -> Result<()> {
     let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     match cmd {
-        QueueCmd::List { all } => {
-            let entries = store.queue_list(all)?;
-            if entries.is_empty() {
+        QueueCmd::List { all, json } => {
+            let entries = mailkeep_core::admin::queue(&store, all)?;
+            if entries.is_empty() && !json {
                 println!("the queue is empty");
             }
-            for e in &entries {
-                println!("{}", summary(e));
-            }
+            crate::print_each(&entries, json, summary);
         }
         QueueCmd::Show { id } => {
             let Some(e) = store.queue_entry(&id)? else {
                 bail!("no queue entry {id}");
             };
+            let next = e
+                .recipients
+                .iter()
+                .map(|r| r.next_attempt)
+                .collect::<Vec<_>>();
+            let e = Queued::from(e);
             println!("{}", summary(&e));
-            for r in &e.recipients {
+            for (r, at) in e.recipients.iter().zip(next) {
                 let next = if r.state == "queued" {
-                    format!(", next attempt {}", rfc5322(r.next_attempt))
+                    format!(", next attempt {}", rfc5322(at))
                 } else {
                     String::new()
                 };
