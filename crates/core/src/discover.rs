@@ -428,7 +428,7 @@ fn ask_index<'a>(
     store: &dyn Backend,
     cond: Option<&Cond>,
 ) -> Result<FromIndex<'a>, crate::index::IndexError> {
-    let snap = index.snapshot()?;
+    let (snap, gap) = index.snapshot_with_gap(store)?;
     let all = index.matching(&snap, None)?;
     let hits = match cond {
         Some(c) => index.matching(&snap, Some(c))?.into_keys().collect(),
@@ -441,11 +441,7 @@ fn ask_index<'a>(
             .into_keys()
             .collect(),
         unreadable: index.unreadable(&snap)?.into_keys().collect(),
-        gap: store
-            .blobs_after(snap.seq, usize::MAX)?
-            .into_iter()
-            .map(|b| b.hash)
-            .collect(),
+        gap,
         all,
         index,
         snap,

@@ -414,6 +414,21 @@ impl MailIndex {
         Ok(Snapshot { searcher, seq })
     }
 
+    /// The index as last committed, and the bodies stored after it: what a search must read
+    /// and match itself (searches stay exact while the index catches up).
+    pub fn snapshot_with_gap(
+        &self,
+        store: &dyn Backend,
+    ) -> Result<(Snapshot, std::collections::HashSet<Hash>)> {
+        let snap = self.snapshot()?;
+        let gap = store
+            .blobs_after(snap.seq, usize::MAX)?
+            .into_iter()
+            .map(|b| b.hash)
+            .collect();
+        Ok((snap, gap))
+    }
+
     fn needle_query(&self, s: &Snapshot, field: Field, n: &Needle) -> Result<Box<dyn IndexQuery>> {
         let terms: Vec<Term> = n
             .words

@@ -21,6 +21,7 @@ pub mod inbound_policy;
 pub mod index;
 pub mod journal;
 pub mod login_cache;
+pub mod mail;
 pub mod mta_sts;
 pub mod outbound;
 pub mod private;
