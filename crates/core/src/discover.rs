@@ -209,6 +209,26 @@ impl Query {
             .any(|t| matches!(t, Term::MailFrom(_) | Term::Rcpt(_)))
     }
 
+    /// The conditions on place, time and deleted state the store answers (the first of each
+    /// kind; every term is still checked on what comes back).
+    fn entry_filter(&self, include_deleted: bool) -> store::EntryFilter {
+        let mut f = store::EntryFilter::default();
+        for t in &self.terms {
+            match t {
+                Term::Account(a) if f.account.is_none() => f.account = Some(a.clone()),
+                Term::Mailbox(m) if f.mailbox.is_none() => f.mailbox = Some(m.clone()),
+                Term::After(t) if f.since.is_none() => f.since = Some(*t),
+                Term::Before(t) if f.before.is_none() => f.before = Some(*t),
+                Term::Deleted(d) if f.deleted.is_none() => f.deleted = Some(*d),
+                _ => {}
+            }
+        }
+        if f.deleted.is_none() && !include_deleted {
+            f.deleted = Some(false);
+        }
+        f
+    }
+
     /// Whether the query itself says which deleted state it wants.
     pub fn mentions_deleted(&self) -> bool {
         self.terms.iter().any(|t| matches!(t, Term::Deleted(_)))
@@ -413,10 +433,9 @@ pub struct Found {
 struct FromIndex<'a> {
     index: &'a MailIndex,
     snap: crate::index::Snapshot,
-    /// Every body in the index.
-    all: HashMap<store::Hash, crate::index::Matched>,
-    /// Those the query's content conditions hold for.
-    hits: HashSet<store::Hash>,
+    /// The bodies the query's content conditions hold for (every indexed body without
+    /// content conditions).
+    hits: HashMap<store::Hash, crate::index::Matched>,
     unparsed: HashSet<store::Hash>,
     unreadable: HashSet<store::Hash>,
     /// Bodies stored after the snapshot.
@@ -429,20 +448,14 @@ fn ask_index<'a>(
     cond: Option<&Cond>,
 ) -> Result<FromIndex<'a>, crate::index::IndexError> {
     let (snap, gap) = index.snapshot_with_gap(store)?;
-    let all = index.matching(&snap, None)?;
-    let hits = match cond {
-        Some(c) => index.matching(&snap, Some(c))?.into_keys().collect(),
-        None => all.keys().copied().collect(),
-    };
     Ok(FromIndex {
-        hits,
+        hits: index.matching(&snap, cond)?,
         unparsed: index
             .matching(&snap, Some(&Cond::Unparsed))?
             .into_keys()
             .collect(),
         unreadable: index.unreadable(&snap)?.into_keys().collect(),
         gap,
-        all,
         index,
         snap,
     })
@@ -480,10 +493,23 @@ pub fn search(
         None
     };
     let purged: HashSet<store::Hash> = store.purged_blobs()?.into_iter().collect();
+    // With content conditions the index names the candidates: its hits, the bodies it has
+    // not reached or could not read, and purged ones (reported, never skipped silently).
+    // The store then returns only their entries, so a rare word costs its hits.
+    let mut filter = q.entry_filter(include_deleted);
+    if cond.is_some()
+        && let Some(k) = &known
+    {
+        let mut blobs: HashSet<store::Hash> = k.hits.keys().copied().collect();
+        blobs.extend(k.gap.iter().copied());
+        blobs.extend(k.unreadable.iter().copied());
+        blobs.extend(purged.iter().copied());
+        filter.blobs = Some(blobs.into_iter().collect());
+    }
     let mut read: HashMap<store::Hash, Read> = HashMap::new();
     let mut found = Found::default();
     let mut hits = Vec::new();
-    for entry in store.all_entries()? {
+    for entry in store.entries(&filter)? {
         if entry.expunged_at.is_some() && !include_deleted && !q.mentions_deleted() {
             continue;
         }
@@ -501,10 +527,7 @@ pub fn search(
         let indexed = known
             .as_ref()
             .filter(|k| !k.gap.contains(&entry.blob))
-            .and_then(|k| {
-                let m = k.all.get(&entry.blob).copied();
-                (m.is_some() || k.unreadable.contains(&entry.blob)).then_some((k, m))
-            });
+            .map(|k| (k, k.hits.get(&entry.blob).copied()));
         let (hit, unparsed, shown) = if purged.contains(&entry.blob) {
             let at = store.purged_at(&entry.blob)?.unwrap_or_default();
             found
@@ -518,10 +541,8 @@ pub fn search(
                     .push(format!("{name}: its body could not be read"));
                 continue;
             }
-            let hit = k.hits.contains(&entry.blob);
-            let shown = m
-                .filter(|_| hit)
-                .map(|m| k.index.shown(&k.snap, &m).unwrap_or_default());
+            let hit = m.is_some();
+            let shown = m.map(|m| k.index.shown(&k.snap, &m).unwrap_or_default());
             (hit, k.unparsed.contains(&entry.blob), shown)
         } else {
             let r = read

@@ -580,6 +580,83 @@ pub fn a_purge_keeps_the_record_and_drops_the_bytes(f: Fixture) {
     assert_eq!(b.purged_blobs().unwrap(), [hash]);
 }
 
+/// Discovery's entry filter admits exactly what each condition says, looked up by body or
+/// by mailbox.
+pub fn entries_are_filtered_by_place_time_state_and_body(f: Fixture) {
+    let b = &*f.backend;
+    let a = account(b, "a@example.org");
+    let c = account(b, "c@example.org");
+    b.create_mailbox(a, "Old", 9).unwrap();
+    for (i, (acc, mailbox, date)) in [
+        (a, "INBOX", START),
+        (a, "INBOX", START + 100),
+        (a, "Old", START + 200),
+        (c, "INBOX", START + 300),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        b.append(acc, mailbox, message(&format!("e{i}"), 100), vec![], date)
+            .unwrap();
+    }
+    let ia = inbox(b, a).id;
+    b.store_flags(ia, vec![1], FlagMode::Add, vec!["\\Deleted".into()], None)
+        .unwrap();
+    b.expunge(ia, None, START).unwrap();
+    let uids = |filter: crate::EntryFilter| -> Vec<(String, String, u32)> {
+        b.entries(&filter)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.account, e.mailbox, e.uid))
+            .collect()
+    };
+    let e = |acc: &str, mb: &str, uid: u32| (acc.to_owned(), mb.to_owned(), uid);
+    assert_eq!(uids(Default::default()).len(), 4);
+    assert_eq!(b.all_entries().unwrap().len(), 4);
+    let only_a = crate::EntryFilter {
+        account: Some("A@Example.org".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        uids(only_a.clone()),
+        [
+            e("a@example.org", "INBOX", 1),
+            e("a@example.org", "INBOX", 2),
+            e("a@example.org", "Old", 1)
+        ]
+    );
+    let live_inbox = crate::EntryFilter {
+        mailbox: Some("INBOX".into()),
+        deleted: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        uids(live_inbox),
+        [
+            e("a@example.org", "INBOX", 2),
+            e("c@example.org", "INBOX", 1)
+        ]
+    );
+    let window = crate::EntryFilter {
+        since: Some(START + 100),
+        before: Some(START + 300),
+        ..Default::default()
+    };
+    assert_eq!(
+        uids(window),
+        [e("a@example.org", "INBOX", 2), e("a@example.org", "Old", 1)]
+    );
+    let old_body = b
+        .messages(b.mailbox(a, "Old").unwrap().unwrap().id)
+        .unwrap()[0]
+        .hash;
+    let by_body = crate::EntryFilter {
+        blobs: Some(vec![old_body, [7; 32]]),
+        ..only_a
+    };
+    assert_eq!(uids(by_body), [e("a@example.org", "Old", 1)]);
+}
+
 /// A leased queue recipient is not handed out again until its lease ends.
 pub fn a_queue_lease_hands_a_recipient_to_one_worker(f: Fixture) {
     let b = &*f.backend;
@@ -640,6 +717,7 @@ macro_rules! conformance_tests {
             the_directory_stamp_moves_with_the_directory,
             a_purge_keeps_the_record_and_drops_the_bytes,
             a_queue_lease_hands_a_recipient_to_one_worker,
+            entries_are_filtered_by_place_time_state_and_body,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

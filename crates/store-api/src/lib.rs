@@ -270,6 +270,8 @@ pub trait Journal {
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
     /// Every mailbox entry ever made, expunged ones included.
     fn all_entries(&self) -> Result<Vec<EntryRecord>>;
+    /// The mailbox entries `filter` admits, by mailbox and UID.
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<EntryRecord>>;
     /// The decoded leaves about one mailbox entry.
     fn entry_events(&self, mailbox_id: i64, uid: u32) -> Result<Vec<(u64, Event)>>;
     /// Journals an audit event (discovery, export) by the acting admin.

@@ -563,3 +563,21 @@ impl Target {
         }
     }
 }
+
+/// Which mailbox entries discovery asks for ([`crate::Journal::entries`]): conditions the
+/// backend answers with its indexes, so that a search costs what its candidates cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryFilter {
+    /// Only this account's (its address, compared without regard to case).
+    pub account: Option<String>,
+    /// Only mailboxes of this name.
+    pub mailbox: Option<String>,
+    /// Arrived at or after (Unix seconds).
+    pub since: Option<i64>,
+    /// Arrived before (Unix seconds).
+    pub before: Option<i64>,
+    /// Only expunged entries (`true`) or only live ones (`false`).
+    pub deleted: Option<bool>,
+    /// Only entries of these bodies.
+    pub blobs: Option<Vec<Hash>>,
+}

@@ -328,6 +328,10 @@ impl Journal for Store {
         Store::all_entries(self)
     }
 
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<EntryRecord>> {
+        Store::entries(self, filter)
+    }
+
     fn entry_events(&self, mailbox_id: i64, uid: u32) -> Result<Vec<(u64, Event)>> {
         Store::entry_events(self, mailbox_id, uid)
     }

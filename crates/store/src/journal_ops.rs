@@ -11,7 +11,8 @@ use mailkeep_journal::{Event, Kind};
 use crate::ops::{exec, row};
 use crate::segments::Hash;
 use crate::{
-    Actor, Clock, EntryRecord, Error, Result, Store, StoredCheckpoint, StoredLeaf, SystemClock,
+    Actor, Clock, EntryFilter, EntryRecord, Error, Result, Store, StoredCheckpoint, StoredLeaf,
+    SystemClock,
 };
 
 thread_local! {
@@ -526,20 +527,38 @@ pub(crate) fn journal_existing(c: &Connection) -> Result<()> {
 impl Store {
     /// Every mailbox entry ever made (expunged ones included), by mailbox and UID.
     pub fn all_entries(&self) -> Result<Vec<EntryRecord>> {
+        self.entries(&EntryFilter::default())
+    }
+
+    /// The mailbox entries `filter` admits, by mailbox and UID: a few bodies are looked up
+    /// by hash, otherwise only the admitted mailboxes are read, each by its primary key.
+    pub fn entries(&self, filter: &EntryFilter) -> Result<Vec<EntryRecord>> {
+        /// Up to this many bodies are looked up one by one; more, and mailboxes are scanned.
+        const LOOKUPS: usize = 20_000;
         self.read(|c| {
             // Names come from a small map rather than a join per row: on 100,000 entries the
             // join costs more than the scan.
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT b.id, a.address, b.name FROM mailboxes b JOIN accounts a ON a.id = b.account_id",
             )?;
             let names: HashMap<i64, (String, String)> = st
                 .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut st = c.prepare(
-                "SELECT mailbox_id, uid, blob_hash, expunged_at, internal_date, size
-                 FROM messages ORDER BY mailbox_id, uid",
-            )?;
-            let rows = st.query_map([], |r| {
+            let admitted = |id: i64| {
+                names.get(&id).is_some_and(|(account, mailbox)| {
+                    filter
+                        .account
+                        .as_ref()
+                        .is_none_or(|a| account.eq_ignore_ascii_case(a))
+                        && filter.mailbox.as_ref().is_none_or(|m| m == mailbox)
+                })
+            };
+            let row_ok = |e: &EntryRecord| {
+                filter.since.is_none_or(|t| e.internal_date >= t)
+                    && filter.before.is_none_or(|t| e.internal_date < t)
+                    && filter.deleted.is_none_or(|d| e.expunged_at.is_some() == d)
+            };
+            let record = |r: &rusqlite::Row<'_>| -> rusqlite::Result<EntryRecord> {
                 let mailbox_id: i64 = r.get(0)?;
                 let (account, mailbox) = names.get(&mailbox_id).cloned().unwrap_or_default();
                 Ok(EntryRecord {
@@ -552,11 +571,47 @@ impl Store {
                     internal_date: r.get(4)?,
                     size: r.get(5)?,
                 })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            };
+            let mut out = Vec::new();
+            match &filter.blobs {
+                Some(blobs) if blobs.len() <= LOOKUPS => {
+                    let mut st = c.prepare_cached(
+                        "SELECT mailbox_id, uid, blob_hash, expunged_at, internal_date, size
+                         FROM messages WHERE blob_hash = ?1",
+                    )?;
+                    for h in blobs {
+                        for e in st.query_map([&h[..]], record)? {
+                            let e = e?;
+                            if admitted(e.mailbox_id) && row_ok(&e) {
+                                out.push(e);
+                            }
+                        }
+                    }
+                    out.sort_by_key(|e| (e.mailbox_id, e.uid));
+                    out.dedup_by_key(|e| (e.mailbox_id, e.uid));
+                }
+                blobs => {
+                    let wanted: Option<std::collections::HashSet<&Hash>> =
+                        blobs.as_ref().map(|b| b.iter().collect());
+                    let mut ids: Vec<i64> = names.keys().copied().filter(|&id| admitted(id)).collect();
+                    ids.sort_unstable();
+                    let mut st = c.prepare_cached(
+                        "SELECT mailbox_id, uid, blob_hash, expunged_at, internal_date, size
+                         FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+                    )?;
+                    for id in ids {
+                        for e in st.query_map([id], record)? {
+                            let e = e?;
+                            if row_ok(&e) && wanted.as_ref().is_none_or(|w| w.contains(&e.blob)) {
+                                out.push(e);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(out)
         })
     }
-
     /// The journal events about one mailbox entry, oldest first, with their indexes.
     pub fn entry_events(&self, mailbox_id: i64, uid: u32) -> Result<Vec<(u64, Event)>> {
         self.read(|c| {
