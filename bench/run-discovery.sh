@@ -5,7 +5,10 @@
 # against the stored bytes; `discover search` for a rare word (one message), a common word and
 # a phrase (RUNS runs each, default 20: p50 and p99) against the same search reading every body
 # (--no-index, the baseline); `journal verify` over the whole store.
-# Usage: bench/run-discovery.sh [MESSAGES] [RUNS]
+# Usage: bench/run-discovery.sh [MESSAGES] [RUNS]. BASE_BIN=other/binary also times the rare-word
+# search with that build on the same data (a baseline in the same run); NO_INDEX_BASELINE=0
+# skips the reading-every-body baseline (minutes at a million messages). Peak memory of each
+# search is measured with /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
@@ -30,6 +33,7 @@ echo "store: $store MiB without the index; index: $index MiB ($(awk "BEGIN{print
 echo "journal leaves: $($BIN --data "$DATA" audit --json | wc -l)"
 s=$(now); $BIN --data "$DATA" journal verify >/dev/null
 echo "journal verify (whole store): $(awk "BEGIN{printf \"%.2f\", $(now) - $s}") s"
+peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 for q in 'copy4242x' 'the' '"click here"'; do
   hits=$($BIN --data "$DATA" discover search "$q" 2>/dev/null | wc -l)
   runs=()
@@ -40,6 +44,18 @@ for q in 'copy4242x' 'the' '"click here"'; do
   printf '%s\n' "${runs[@]}" | sort -n | awk -v q="$q" -v h="$hits" '{a[NR]=$1} END {
     p99 = int(NR * 0.99 + 0.999); if (p99 > NR) p99 = NR
     printf "discover search %s (%d hits): p50 %.3f s, p99 %.3f s over %d runs\n", q, h, a[int((NR + 1) / 2)], a[p99], NR }'
+  echo "  peak memory: $(peak "$BIN" --data "$DATA" discover search "$q") KiB"
+  if [ -n "${BASE_BIN:-}" ] && [ "$q" = copy4242x ]; then
+    runs=()
+    for _ in $(seq "$RUNS"); do
+      s=$(now); "$BASE_BIN" --data "$DATA" discover search "$q" >/dev/null 2>&1
+      runs+=("$(awk "BEGIN{printf \"%.3f\", $(now) - $s}")")
+    done
+    printf '%s\n' "${runs[@]}" | sort -n | awk '{a[NR]=$1} END {
+      printf "  baseline build (BASE_BIN): p50 %.3f s\n", a[int((NR + 1) / 2)] }'
+    echo "  baseline peak memory: $(peak "$BASE_BIN" --data "$DATA" discover search "$q") KiB"
+  fi
+  [ "${NO_INDEX_BASELINE:-1}" = 0 ] && continue
   # Baseline: the same search reading every body (--no-index), 3 runs, median.
   runs=()
   for _ in 1 2 3; do
