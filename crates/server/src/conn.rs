@@ -21,6 +21,37 @@ pub(crate) enum Conn {
     Gone,
 }
 
+/// Admits a new connection, the same way on every listener: takes a slot of `pool` for the
+/// peer's address, then performs the handshake on an implicit-TLS port. A connection turned
+/// away hears `refusal` (when it speaks plain text: on an implicit-TLS port there is no one
+/// to read it before the handshake) and is closed. `None`: the connection is over.
+pub(crate) async fn admit(
+    pool: &crate::limits::ConnLimits,
+    tls: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    implicit_tls: bool,
+    refusal: impl FnOnce(crate::limits::Refused) -> &'static str,
+) -> Option<(Conn, crate::limits::Slot)> {
+    use tokio::io::AsyncWriteExt;
+    let mut conn = Conn::Plain(stream);
+    let slot = match pool.acquire(peer.ip()) {
+        Ok(s) => s,
+        Err(why) => {
+            let text = refusal(why);
+            if !implicit_tls && !text.is_empty() {
+                let _ = conn.write_all(text.as_bytes()).await;
+            }
+            let _ = conn.shutdown().await;
+            return None;
+        }
+    };
+    if implicit_tls && conn.upgrade(tls).await.is_err() {
+        return None;
+    }
+    Some((conn, slot))
+}
+
 impl Conn {
     /// Performs the server side of a TLS handshake on a plain connection.
     pub async fn upgrade(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> io::Result<()> {

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::conn::Conn;
 use crate::{Kind, Shared, blocking};
 
 const MAX_HEAD: usize = 8 * 1024;
@@ -168,14 +167,19 @@ async fn answer(shared: &Arc<Shared>, req: &Request) -> Vec<u8> {
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
-    let Ok(_slot) = shared.http_limits.acquire(peer.ip()) else {
+    // A refused HTTP client is closed without a word (MTA-STS fetchers retry).
+    let admitted = crate::conn::admit(
+        &shared.http_limits,
+        &shared.tls,
+        stream,
+        peer,
+        kind == Kind::Https,
+        |_| "",
+    );
+    let Some((mut conn, _slot)) = admitted.await else {
         return;
     };
-    let mut conn = Conn::Plain(stream);
     let work = async {
-        if kind == Kind::Https {
-            conn.upgrade(&shared.tls).await?;
-        }
         let mut head = Vec::with_capacity(1024);
         let mut buf = [0u8; 2048];
         let reply = loop {

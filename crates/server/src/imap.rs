@@ -148,24 +148,21 @@ fn is_append(cmd: &[u8]) -> bool {
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
-    let mut conn = Conn::Plain(stream);
-    let slot = match shared.imap_limits.acquire(peer.ip()) {
-        Ok(s) => s,
-        Err(why) => {
-            let text = match why {
-                Refused::PerIp => "* BYE [UNAVAILABLE] Too many connections from your address\r\n",
-                Refused::Total => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
-            };
-            if !kind.implicit_tls() {
-                let _ = conn.write_all(text.as_bytes()).await;
-            }
-            let _ = conn.shutdown().await;
-            return;
-        }
+    let refusal = |why| match why {
+        Refused::PerIp => "* BYE [UNAVAILABLE] Too many connections from your address\r\n",
+        Refused::Total => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
     };
-    if kind.implicit_tls() && conn.upgrade(&shared.tls).await.is_err() {
+    let admitted = crate::conn::admit(
+        &shared.imap_limits,
+        &shared.tls,
+        stream,
+        peer,
+        kind.implicit_tls(),
+        refusal,
+    );
+    let Some((conn, slot)) = admitted.await else {
         return;
-    }
+    };
     let full_limits = Limits {
         max_line: shared.config.imap.max_line,
         max_literal: shared.config.imap.max_literal,

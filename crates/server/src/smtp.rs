@@ -71,29 +71,26 @@ fn temp_failure() -> Reply {
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, kind: Kind) {
-    let mut conn = Conn::Plain(stream);
     let pool = if kind == Kind::Smtp {
         &shared.mx_limits
     } else {
         &shared.submission_limits
     };
-    let slot = match pool.acquire(peer.ip()) {
-        Ok(s) => s,
-        Err(why) => {
-            let text = match why {
-                Refused::PerIp => "421 4.7.0 Error: too many connections from your address\r\n",
-                Refused::Total => "421 4.3.2 Error: too many connections, try again later\r\n",
-            };
-            if !kind.implicit_tls() {
-                let _ = conn.write_all(text.as_bytes()).await;
-            }
-            let _ = conn.shutdown().await;
-            return;
-        }
+    let refusal = |why| match why {
+        Refused::PerIp => "421 4.7.0 Error: too many connections from your address\r\n",
+        Refused::Total => "421 4.3.2 Error: too many connections, try again later\r\n",
     };
-    if kind.implicit_tls() && conn.upgrade(&shared.tls).await.is_err() {
+    let admitted = crate::conn::admit(
+        pool,
+        &shared.tls,
+        stream,
+        peer,
+        kind.implicit_tls(),
+        refusal,
+    );
+    let Some((mut conn, slot)) = admitted.await else {
         return;
-    }
+    };
     if let Err(e) = drive(&shared, &mut conn, peer, kind, &slot).await {
         tracing::debug!(%peer, error = %e, "smtp connection ended");
     }
