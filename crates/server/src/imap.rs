@@ -35,41 +35,9 @@ enum Next {
     Close,
 }
 
-struct Selected {
-    mailbox: Mailbox,
-    read_only: bool,
-    /// The session's view: sequence number n is `messages[n - 1]`.
-    messages: Vec<MessageEntry>,
-    /// Keywords announced in the last untagged FLAGS.
-    keywords: Vec<String>,
-    /// UIDs of the last `SEARCH RETURN (SAVE)`, ascending: what `$` names (RFC 5182).
-    saved: Vec<u32>,
-    /// IMAP4rev1 `\Recent`: UIDs this session is the first to see (ascending).
-    recent: Vec<u32>,
-    /// The mailbox's mod-sequence the view reflects: changes above it are read at the
-    /// next sync, nothing below it is read again.
-    synced: u64,
-    /// Expunged elsewhere, still in the view: reported when EXPUNGE responses are allowed.
-    pending_expunges: Vec<u32>,
-}
-
-fn is_system_flag(f: &str) -> bool {
-    ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(f))
-}
-
-/// The keywords in use in a set of messages, sorted.
-fn keywords_of<'a>(messages: impl Iterator<Item = &'a MessageEntry>) -> Vec<String> {
-    let mut k: Vec<String> = messages
-        .flat_map(|m| m.flags.iter())
-        .filter(|f| !is_system_flag(f))
-        .cloned()
-        .collect();
-    k.sort();
-    k.dedup();
-    k
-}
+/// The selected mailbox as this session sees it (the mail layer's view).
+type Selected = mailkeep_core::mail::view::View;
+use mailkeep_core::mail::view::keywords_of;
 
 /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (… \*)]` for these keywords.
 fn flags_lines(keywords: &[String]) -> String {
@@ -1009,128 +977,62 @@ impl Session {
     /// during FETCH, STORE and SEARCH), `FETCH (FLAGS …)` for flags changed elsewhere, and
     /// `EXISTS` for new mail.
     async fn sync_view(&mut self, allow_expunge: bool) {
-        let Some((id, since, pending)) = self
-            .selected
-            .as_ref()
-            .map(|s| (s.mailbox.id, s.synced, !s.pending_expunges.is_empty()))
-        else {
+        let Some((id, since)) = self.selected.as_ref().map(|s| (s.mailbox.id, s.synced)) else {
             return;
         };
         let store = self.acting.clone();
         let Some(Ok(changes)) = blocking(move || store.mailbox_changes(id, since)).await else {
             return;
         };
-        if changes.highestmodseq <= since && !(allow_expunge && pending) {
-            return;
-        }
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        sel.synced = changes.highestmodseq.max(since);
+        let Some(synced) = sel.apply(changes, allow_expunge) else {
+            return;
+        };
         let mut out = String::new();
-        // Only what the view holds can be reported gone; a message that came and went
-        // between two looks was never seen. Kept sorted and unique: another session may
-        // expunge a whole mailbox at once.
-        let held = changes
-            .expunged
-            .into_iter()
-            .filter(|uid| sel.messages.binary_search_by_key(uid, |m| m.uid).is_ok());
-        sel.pending_expunges.extend(held);
-        sel.pending_expunges.sort_unstable();
-        sel.pending_expunges.dedup();
-        if allow_expunge && !sel.pending_expunges.is_empty() {
-            let gone = std::mem::take(&mut sel.pending_expunges);
-            let is_gone = |uid: &u32| gone.binary_search(uid).is_ok();
-            // Sequence numbers before removal, reported highest first so that earlier
-            // numbers stay valid; one pass over the view however many went.
-            let seqs: Vec<usize> = (0..sel.messages.len())
-                .filter(|&i| is_gone(&sel.messages[i].uid))
-                .collect();
-            let mut vanished = Vec::new();
-            for &i in seqs.iter().rev() {
-                if self.qresync {
-                    vanished.push(sel.messages[i].uid);
-                } else {
-                    out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
-                }
-            }
-            sel.messages.retain(|m| !is_gone(&m.uid));
-            out.push_str(&String::from_utf8_lossy(
-                &mailkeep_imap::encode::vanished_response(false, &vanished),
-            ));
-            sel.recent.retain(|u| !is_gone(u));
-        }
-        let last = sel.messages.last().map_or(0, |m| m.uid);
-        let before = sel.messages.len();
-        let mut new_keywords: Vec<String> = Vec::new();
-        // Ascending UIDs: changed messages first, then the new ones, appended in order.
-        for fresh in changes.changed {
-            for f in fresh.flags.iter().filter(|f| !is_system_flag(f)) {
-                if !sel.keywords.contains(f) && !new_keywords.contains(f) {
-                    new_keywords.push(f.clone());
-                }
-            }
-            if fresh.uid > last {
-                sel.messages.push(fresh);
-                continue;
-            }
-            let Ok(i) = sel.messages.binary_search_by_key(&fresh.uid, |m| m.uid) else {
-                continue;
-            };
-            let m = &mut sel.messages[i];
-            if fresh.modseq == m.modseq {
-                continue;
-            }
-            if fresh.flags != m.flags {
-                let mut shown = fresh.flags.clone();
-                if !self.rev2 && sel.recent.binary_search(&m.uid).is_ok() {
-                    shown.push("\\Recent".into());
-                }
-                out.push_str(&format!(
-                    "* {} FETCH (UID {} FLAGS ({}))\r\n",
-                    i + 1,
-                    m.uid,
-                    shown.join(" ")
-                ));
-            }
-            *m = fresh;
-        }
         // A keyword seen for the first time is announced before anything that shows it
-        // (rev1 clients rely on FLAGS listing every flag a FETCH may return). The list only
-        // grows while the mailbox is selected: a keyword dropped from it before the client
-        // heard that its last message lost it would leave the client holding a flag the
-        // server no longer lists.
-        if !new_keywords.is_empty() {
-            sel.keywords.extend(new_keywords);
-            sel.keywords.sort();
-            out.insert_str(0, &flags_lines(&sel.keywords));
+        // (rev1 clients rely on FLAGS listing every flag a FETCH may return).
+        if synced.keywords_grew {
+            out.push_str(&flags_lines(&sel.keywords));
         }
-        let grew = sel.messages.len() != before;
-        let (top, mailbox_id, read_only) = (
-            sel.messages.last().map_or(0, |m| m.uid),
-            sel.mailbox.id,
-            sel.read_only,
-        );
-        if grew {
+        let mut vanished = Vec::new();
+        for &(seq, uid) in &synced.expunged {
+            if self.qresync {
+                vanished.push(uid);
+            } else {
+                out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+            }
+        }
+        out.push_str(&String::from_utf8_lossy(
+            &mailkeep_imap::encode::vanished_response(false, &vanished),
+        ));
+        for (seq, uid, flags) in &synced.flags {
+            let mut shown = flags.clone();
+            if !self.rev2 && sel.recent.binary_search(uid).is_ok() {
+                shown.push("\\Recent".into());
+            }
+            out.push_str(&format!(
+                "* {seq} FETCH (UID {uid} FLAGS ({}))\r\n",
+                shown.join(" ")
+            ));
+        }
+        if synced.arrivals_from.is_some() {
             out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
-        }
-        if grew && !self.rev2 {
-            // New arrivals are recent for the first session that learns of them.
-            let mark = self.recent_mark(mailbox_id, top, read_only).await;
-            if let Some(sel) = self.selected.as_mut() {
-                if let Some(mark) = mark {
-                    // Only the arrivals, appended after the `before` messages already seen.
-                    let fresh_recent: Vec<u32> = sel
-                        .messages
-                        .get(before..)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|m| m.uid)
-                        .filter(|u| *u > last && *u > mark)
-                        .collect();
-                    sel.recent.extend(fresh_recent);
+            if !self.rev2 {
+                // New arrivals are recent for the first session that learns of them.
+                let (top, mailbox_id, read_only) = (
+                    sel.messages.last().map_or(0, |m| m.uid),
+                    sel.mailbox.id,
+                    sel.read_only,
+                );
+                let mark = self.recent_mark(mailbox_id, top, read_only).await;
+                if let Some(sel) = self.selected.as_mut() {
+                    if let Some(mark) = mark {
+                        sel.note_recent(&synced, mark);
+                    }
+                    out.push_str(&format!("* {} RECENT\r\n", sel.recent.len()));
                 }
-                out.push_str(&format!("* {} RECENT\r\n", sel.recent.len()));
             }
         }
         self.out.extend_from_slice(out.as_bytes());

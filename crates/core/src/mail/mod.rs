@@ -1,6 +1,7 @@
-//! The mail layer every front end calls: SEARCH evaluation and SORT/THREAD today (views,
-//! flags and delivery plans live in [`crate::delivery`] and the IMAP driver for now).
+//! The mail layer every front end calls: a selected mailbox's view and how it follows
+//! changes, SEARCH evaluation, SORT and THREAD (delivery plans are in [`crate::delivery`]).
 //! Pure functions over what the seam hands out; no sockets, no runtime.
 
 pub mod search;
 pub mod thread;
+pub mod view;

@@ -237,7 +237,7 @@ impl Session {
             let mut keywords = sel.keywords.clone();
             for c in &changed {
                 for f in &c.flags {
-                    if !super::is_system_flag(f) && !keywords.contains(f) {
+                    if !mailkeep_core::mail::view::is_system_flag(f) && !keywords.contains(f) {
                         keywords.push(f.clone());
                     }
                 }
