@@ -90,7 +90,7 @@ pub fn uids_ascend_and_are_never_reused(f: Fixture) {
 
 /// Every change takes a MODSEQ above all earlier ones; the `\Seen` of one FETCH is one
 /// MODSEQ, and a flag already set takes none.
-pub fn modseqs_rise_and_one_store_is_one_modseq(f: Fixture) {
+pub fn modseqs_rise_and_seen_by_one_fetch_is_one_modseq(f: Fixture) {
     let b = &*f.backend;
     let a = account(b, "u@example.org");
     for i in 0..5 {
@@ -706,7 +706,7 @@ macro_rules! conformance_tests {
     ($make:path) => {
         $crate::conformance_tests!(@each $make;
             uids_ascend_and_are_never_reused,
-            modseqs_rise_and_one_store_is_one_modseq,
+            modseqs_rise_and_seen_by_one_fetch_is_one_modseq,
             imports_and_deliveries_are_idempotent,
             a_delivery_files_each_copy_as_planned,
             journal_leaves_commit_with_their_change,
