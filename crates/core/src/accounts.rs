@@ -309,7 +309,7 @@ pub fn add_app_password(
 ///
 /// Every RCPT would otherwise start a SQLite read transaction whose page cache the constant
 /// stream of deliveries has just invalidated; on the ingest benchmark that was a quarter of
-/// the server's CPU. Validity is keyed on [`Store::directory_stamp`], which every directory
+/// the server's CPU. Validity is keyed on [`Directory::directory_stamp`](crate::store::Directory::directory_stamp), which every directory
 /// change rewrites, also from another process.
 #[derive(Default)]
 pub struct RecipientCache {

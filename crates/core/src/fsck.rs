@@ -3,6 +3,7 @@
 //! be found without the index; the index can be repaired from them, and bodies no mailbox
 //! entry references any more are written out for the administrator.
 
+use crate::store::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //! time, which is what keeps deleted mail searchable for discovery. A purge removes the
 //! document, so the index never outlives the bytes it was made from.
 //!
-//! The index follows the store's body feed ([`Store::blobs_after`]) up to a sequence number; a
+//! The index follows the store's body feed ([`Bodies::blobs_after`](crate::store::Bodies::blobs_after)) up to a sequence number; a
 //! search covers the bodies after it by reading them, so an index that is behind (or being
 //! rebuilt, or missing) gives the same answer, only slower. Matching is exact on both paths:
 //! text is split into words (runs of letters and digits, lower-cased) by one analyzer, and a

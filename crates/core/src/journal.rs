@@ -436,6 +436,7 @@ pub fn prove(
 mod tests {
     use super::*;
     use crate::embedded::{OpenOptions, Store};
+    use crate::store::prelude::*;
 
     fn append(store: &dyn Backend, account: i64, from: usize, to: usize) {
         let (tx, rx) = std::sync::mpsc::channel();

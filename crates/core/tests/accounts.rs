@@ -2,6 +2,7 @@
 
 use mailkeep_core::accounts::{add_alias, add_domain, add_user, owns_address};
 use mailkeep_core::embedded::{OpenOptions, Store};
+use mailkeep_core::store::prelude::*;
 
 #[test]
 fn an_account_owns_its_address_aliases_and_tags_only() {

@@ -1,6 +1,7 @@
 //! The full-text index answers exactly what reading every body answers — on the 6,046 real
 //! messages of tests/data/corpus — and follows the store: new bodies, purges, rebuilds.
 
+use mailkeep_core::store::prelude::*;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -46,9 +47,14 @@ fn store_with(dir: &Path, messages: &[Vec<u8>]) -> Store {
     let (tx, rx) = std::sync::mpsc::channel();
     for m in messages {
         let tx = tx.clone();
-        store.append_if_absent_then(acc.id, "INBOX", m.clone(), vec![], 1, move |r| {
-            tx.send(r.map(|_| ())).unwrap()
-        });
+        store.append_if_absent_then(
+            acc.id,
+            "INBOX",
+            m.clone(),
+            vec![],
+            1,
+            Box::new(move |r| tx.send(r.map(|_| ())).unwrap()),
+        );
     }
     for _ in messages {
         rx.recv().unwrap().unwrap();

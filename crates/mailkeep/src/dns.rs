@@ -1,5 +1,6 @@
 //! `mailkeep dns DOMAIN`: the records to publish, as zone-file lines.
 
+use mailkeep_core::store::prelude::*;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};

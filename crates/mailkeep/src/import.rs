@@ -5,6 +5,7 @@
 //! bounded whatever the size of the source, and UIDs follow the source's order. Re-running is safe: a message already in its target mailbox (same bytes) is
 //! skipped, which also makes an interrupted import resumable.
 
+use mailkeep_core::store::prelude::*;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -157,9 +158,9 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
             m.bytes,
             m.flags,
             date,
-            move |r| {
+            Box::new(move |r| {
                 let _ = tx.send((r, size));
-            },
+            }),
         );
         in_flight += 1;
         in_flight_bytes += size;

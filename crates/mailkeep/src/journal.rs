@@ -1,5 +1,6 @@
 //! `mailkeep journal …`.
 
+use mailkeep_core::store::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -15,6 +15,7 @@ mod queue;
 mod quickstart;
 mod throttle;
 
+use mailkeep_core::store::prelude::*;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

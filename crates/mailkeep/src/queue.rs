@@ -1,5 +1,6 @@
 //! `mailkeep queue …`: the admin's view of the outbound queue.
 
+use mailkeep_core::store::prelude::*;
 use std::path::Path;
 
 use anyhow::{Result, bail};

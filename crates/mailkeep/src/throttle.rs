@@ -3,6 +3,7 @@
 //! against a running server too: a server that refuses a login asks the store again before
 //! it does, and so sees a clear at once.
 
+use mailkeep_core::store::prelude::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use mailkeep_core::store::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use mailkeep_core::embedded::{OpenOptions, Store};
+use mailkeep_core::store::prelude::*;
 
 /// All messages (bytes) in an account's INBOX, read straight from the store.
 fn inbox(dir: &std::path::Path, address: &str) -> Vec<Vec<u8>> {

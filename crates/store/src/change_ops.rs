@@ -6,6 +6,7 @@
 //! failed. A row names its messages as a UID set, so that a STORE over a whole mailbox costs
 //! the feed one short row.
 
+use mailkeep_store_api::prelude::*;
 use std::cell::RefCell;
 
 use rusqlite::{Connection, params};
@@ -164,9 +165,9 @@ fn change(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
     })
 }
 
-impl Store {
+impl Changes for Store {
     /// Up to `limit` changes after feed position `after`.
-    pub fn changes_after(&self, after: u64, limit: usize) -> Result<ChangeFeed> {
+    fn changes_after(&self, after: u64, limit: usize) -> Result<ChangeFeed> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT seq, account_id, mailbox_id, modseq, kind, uids, name, old
@@ -191,7 +192,7 @@ impl Store {
     }
 
     /// The position of the last committed change.
-    pub fn change_head(&self) -> Result<u64> {
+    fn change_head(&self) -> Result<u64> {
         self.read(|c| {
             // AUTOINCREMENT keeps the last position used even when pruning emptied the table.
             let seq: Option<u64> = c

@@ -2,6 +2,8 @@
 //! encoding) in the same transaction as the change, with the Merkle nodes it completes.
 //! Reading the tree back: heads, proofs, leaves, checkpoints.
 
+use mailkeep_store_api::Signer;
+use mailkeep_store_api::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
@@ -309,143 +311,6 @@ impl Store {
             actor: std::sync::Arc::new(actor),
         }
     }
-
-    /// Number of leaves.
-    pub fn journal_size(&self) -> Result<u64> {
-        self.read(size)
-    }
-
-    /// The tree head at `size` from the stored nodes.
-    pub fn journal_root(&self, size: u64) -> Result<Hash> {
-        self.read(|c| {
-            merkle::root(&DbNodes(c), size)
-                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
-        })
-    }
-
-    /// The inclusion proof of leaf `idx` in the tree of `size`.
-    pub fn journal_inclusion(&self, idx: u64, size: u64) -> Result<Vec<Hash>> {
-        self.read(|c| {
-            merkle::inclusion_proof(&DbNodes(c), idx, size)
-                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
-        })
-    }
-
-    /// Leaves `from .. to` in index order, each with the leaf hash stored in the tree.
-    pub fn journal_leaves(&self, from: u64, to: u64) -> Result<Vec<StoredLeaf>> {
-        self.read(|c| leaves(c, from, to))
-    }
-
-    /// Indexes of the leaves about one mailbox entry, oldest first.
-    pub fn journal_leaves_of(&self, mailbox_id: i64, uid: u32) -> Result<Vec<u64>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT idx FROM journal WHERE mailbox_id = ?1 AND uid = ?2 ORDER BY idx",
-            )?;
-            let rows =
-                st.query_map(params![mailbox_id, uid], |r| Ok(r.get::<_, i64>(0)? as u64))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
-    /// The secret of a message (for export), if its bytes were not purged.
-    pub fn message_secret(&self, blob: &Hash) -> Result<Option<[u8; 32]>> {
-        self.read(|c| {
-            Ok(row(
-                c,
-                "SELECT secret FROM blobs WHERE hash = ?1",
-                [&blob[..]],
-                |r| r.get::<_, Option<Vec<u8>>>(0),
-            )
-            .optional()?
-            .flatten()
-            .and_then(|v| v.try_into().ok()))
-        })
-    }
-
-    /// Calls `f` with every body row that was not purged: its hash and its secret (`None`
-    /// when the row has none). One scan, row by row, so that `journal verify` stays bounded
-    /// however many bodies there are.
-    pub fn for_each_live_blob(&self, mut f: impl FnMut(Hash, Option<[u8; 32]>)) -> Result<()> {
-        self.read(|c| {
-            let mut st = c.prepare("SELECT hash, secret FROM blobs WHERE purged_at IS NULL")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let hash = crate::ops::hash_from(r.get(0)?)?;
-                let secret = r
-                    .get::<_, Option<Vec<u8>>>(1)?
-                    .and_then(|v| v.try_into().ok());
-                f(hash, secret);
-            }
-            Ok(())
-        })
-    }
-
-    /// Writes a checkpoint of the tree as it is at the moment of the write: `sign` gets the
-    /// size and root and returns the signed note. `None` if the tree has not grown since the
-    /// last checkpoint (unless `force`).
-    pub fn checkpoint(
-        &self,
-        force: bool,
-        sign: impl FnOnce(u64, Hash, i64) -> String + Send + 'static,
-    ) -> Result<Option<StoredCheckpoint>> {
-        let mut sign = Some(sign);
-        self.write(None, move |c, _| {
-            let n = size(c)?;
-            let last: Option<i64> =
-                row(c, "SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))?;
-            if !force && last.is_some_and(|l| l as u64 == n) {
-                return Ok(None);
-            }
-            let root = merkle::root(&DbNodes(c), n).map_err(|e| Error::Corrupt {
-                hash: "journal".into(),
-                reason: format!("cannot compute the tree head: {e:?}"),
-            })?;
-            let time = now();
-            let Some(sign) = sign.take() else {
-                return Ok(None);
-            };
-            let note = sign(n, root, time);
-            exec(
-                c,
-                "INSERT OR REPLACE INTO checkpoints (size, root, time, note) VALUES (?1, ?2, ?3, ?4)",
-                params![n as i64, &root[..], time, note],
-            )?;
-            Ok(Some(StoredCheckpoint {
-                size: n,
-                root,
-                time,
-                note,
-            }))
-        })
-    }
-
-    /// Every stored checkpoint, oldest first.
-    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        self.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT size, root, time, note FROM checkpoints ORDER BY size")?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (size, root, time, note) = row?;
-                out.push(StoredCheckpoint {
-                    size: size as u64,
-                    root: root.try_into().unwrap_or([0; 32]),
-                    time,
-                    note,
-                });
-            }
-            Ok(out)
-        })
-    }
 }
 
 /// Journals what a store upgraded to format 4 already holds: accounts, domains, aliases,
@@ -524,15 +389,148 @@ pub(crate) fn journal_existing(c: &Connection) -> Result<()> {
     Ok(())
 }
 
-impl Store {
+impl Journal for Store {
+    /// Number of leaves.
+    fn journal_size(&self) -> Result<u64> {
+        self.read(size)
+    }
+
+    /// The tree head at `size` from the stored nodes.
+    fn journal_root(&self, size: u64) -> Result<Hash> {
+        self.read(|c| {
+            merkle::root(&DbNodes(c), size)
+                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
+        })
+    }
+
+    /// The inclusion proof of leaf `idx` in the tree of `size`.
+    fn journal_inclusion(&self, idx: u64, size: u64) -> Result<Vec<Hash>> {
+        self.read(|c| {
+            merkle::inclusion_proof(&DbNodes(c), idx, size)
+                .map_err(|e| Error::NotFound(format!("journal tree: {e:?}")))
+        })
+    }
+
+    /// Leaves `from .. to` in index order, each with the leaf hash stored in the tree.
+    fn journal_leaves(&self, from: u64, to: u64) -> Result<Vec<StoredLeaf>> {
+        self.read(|c| leaves(c, from, to))
+    }
+
+    /// Indexes of the leaves about one mailbox entry, oldest first.
+    fn journal_leaves_of(&self, mailbox_id: i64, uid: u32) -> Result<Vec<u64>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT idx FROM journal WHERE mailbox_id = ?1 AND uid = ?2 ORDER BY idx",
+            )?;
+            let rows =
+                st.query_map(params![mailbox_id, uid], |r| Ok(r.get::<_, i64>(0)? as u64))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The secret of a message (for export), if its bytes were not purged.
+    fn message_secret(&self, blob: &Hash) -> Result<Option<[u8; 32]>> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                "SELECT secret FROM blobs WHERE hash = ?1",
+                [&blob[..]],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten()
+            .and_then(|v| v.try_into().ok()))
+        })
+    }
+
+    /// Calls `f` with every body row that was not purged: its hash and its secret (`None`
+    /// when the row has none). One scan, row by row, so that `journal verify` stays bounded
+    /// however many bodies there are.
+    fn for_each_live_blob(&self, f: &mut dyn FnMut(Hash, Option<[u8; 32]>)) -> Result<()> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT hash, secret FROM blobs WHERE purged_at IS NULL")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let hash = crate::ops::hash_from(r.get(0)?)?;
+                let secret = r
+                    .get::<_, Option<Vec<u8>>>(1)?
+                    .and_then(|v| v.try_into().ok());
+                f(hash, secret);
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes a checkpoint of the tree as it is at the moment of the write: `sign` gets the
+    /// size and root and returns the signed note. `None` if the tree has not grown since the
+    /// last checkpoint (unless `force`).
+    fn checkpoint(&self, force: bool, sign: Signer) -> Result<Option<StoredCheckpoint>> {
+        let mut sign = Some(sign);
+        self.write(None, move |c, _| {
+            let n = size(c)?;
+            let last: Option<i64> =
+                row(c, "SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))?;
+            if !force && last.is_some_and(|l| l as u64 == n) {
+                return Ok(None);
+            }
+            let root = merkle::root(&DbNodes(c), n).map_err(|e| Error::Corrupt {
+                hash: "journal".into(),
+                reason: format!("cannot compute the tree head: {e:?}"),
+            })?;
+            let time = now();
+            let Some(sign) = sign.take() else {
+                return Ok(None);
+            };
+            let note = sign(n, root, time);
+            exec(
+                c,
+                "INSERT OR REPLACE INTO checkpoints (size, root, time, note) VALUES (?1, ?2, ?3, ?4)",
+                params![n as i64, &root[..], time, note],
+            )?;
+            Ok(Some(StoredCheckpoint {
+                size: n,
+                root,
+                time,
+                note,
+            }))
+        })
+    }
+
+    /// Every stored checkpoint, oldest first.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT size, root, time, note FROM checkpoints ORDER BY size")?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (size, root, time, note) = row?;
+                out.push(StoredCheckpoint {
+                    size: size as u64,
+                    root: root.try_into().unwrap_or([0; 32]),
+                    time,
+                    note,
+                });
+            }
+            Ok(out)
+        })
+    }
+
     /// Every mailbox entry ever made (expunged ones included), by mailbox and UID.
-    pub fn all_entries(&self) -> Result<Vec<EntryRecord>> {
+    fn all_entries(&self) -> Result<Vec<EntryRecord>> {
         self.entries(&EntryFilter::default())
     }
 
     /// The mailbox entries `filter` admits, by mailbox and UID: a few bodies are looked up
     /// by hash, otherwise only the admitted mailboxes are read, each by its primary key.
-    pub fn entries(&self, filter: &EntryFilter) -> Result<Vec<EntryRecord>> {
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<EntryRecord>> {
         /// Up to this many bodies are looked up one by one; more, and mailboxes are scanned.
         const LOOKUPS: usize = 20_000;
         self.read(|c| {
@@ -612,8 +610,9 @@ impl Store {
             Ok(out)
         })
     }
+
     /// The journal events about one mailbox entry, oldest first, with their indexes.
-    pub fn entry_events(&self, mailbox_id: i64, uid: u32) -> Result<Vec<(u64, Event)>> {
+    fn entry_events(&self, mailbox_id: i64, uid: u32) -> Result<Vec<(u64, Event)>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT idx, leaf FROM journal WHERE mailbox_id = ?1 AND uid = ?2 ORDER BY idx",
@@ -628,12 +627,10 @@ impl Store {
                 .collect())
         })
     }
-}
 
-impl Store {
     /// Journals an audit event (a login, a password change, an admin action) by this
     /// handle's actor about `account`.
-    pub fn audit(&self, account: &str, detail: &str) -> Result<()> {
+    fn audit(&self, account: &str, detail: &str) -> Result<()> {
         let actor = self.actor.clone();
         // What a client typed as a user name is stored, bounded.
         let account: String = account.chars().take(256).collect();
@@ -645,7 +642,7 @@ impl Store {
     }
 
     /// Every journal event decoded, oldest first, with its index.
-    pub fn journal_events(&self) -> Result<Vec<(u64, Event)>> {
+    fn journal_events(&self) -> Result<Vec<(u64, Event)>> {
         let size = self.journal_size()?;
         Ok(self
             .journal_leaves(0, size)?
@@ -653,11 +650,9 @@ impl Store {
             .filter_map(|l| Event::decode(&l.leaf).map(|e| (l.idx, e)))
             .collect())
     }
-}
 
-impl Store {
     /// The newest leaf of a kind, decoded.
-    pub fn last_event_of(&self, kind: Kind) -> Result<Option<Event>> {
+    fn last_event_of(&self, kind: Kind) -> Result<Option<Event>> {
         self.read(|c| {
             let leaf: Option<Vec<u8>> = row(
                 c,
@@ -672,7 +667,7 @@ impl Store {
 
     /// Journals that the retention policy is now `policy`, unless that is already the
     /// newest record of it. Returns whether a leaf was written.
-    pub fn note_retention(&self, policy: &str) -> Result<bool> {
+    fn note_retention(&self, policy: &str) -> Result<bool> {
         if self
             .last_event_of(Kind::RetentionChanged)?
             .is_some_and(|e| e.detail == policy)

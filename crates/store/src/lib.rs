@@ -2,8 +2,10 @@
 //!
 //! This crate owns the data directory's on-disk format and nothing else: it knows no protocol
 //! (no SMTP, no IMAP) and no network. Everything above it sees typed operations
-//! ([`Store::deliver`], [`Store::add_account`], [`Store::messages`], …), never SQL, so that a
-//! second backend (PostgreSQL plus an object store, DESIGN §5) can implement the same surface.
+//! — the traits of `mailkeep-store-api` ([`Mailboxes::deliver`], [`Directory::add_account`],
+//! [`Mailboxes::messages`], …), implemented next to their SQL in the `*_ops` modules — never
+//! SQL, so that a second backend (PostgreSQL plus an object store, DESIGN §5) implements the
+//! same surface and passes the same conformance suite (`tests/conformance.rs`).
 //!
 //! # Durability contract
 //! A write method returns `Ok` only after everything it changed is durable. Message bodies of
@@ -35,7 +37,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod app_password_ops;
 mod backend;
 mod change_ops;
 mod failing_reads;

@@ -5,6 +5,11 @@
 //! view (`expunged_at`, with a new modseq so that CONDSTORE/QRESYNC clients learn of it), and
 //! the bodies stay until retention decides otherwise (DESIGN §3).
 
+use crate::ops::MAILBOX_COLS;
+use crate::ops::mailbox_row;
+use crate::ops::message_entry;
+use mailkeep_store_api::Done;
+use mailkeep_store_api::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::change_ops::{self, What};
@@ -192,10 +197,10 @@ fn normalise(flags: &[String]) -> Vec<String> {
     out
 }
 
-impl Store {
+impl Mailboxes for Store {
     /// Creates a mailbox and any missing parents (`a/b/c` creates `a` and `a/b`).
     /// `Conflict` if it exists.
-    pub fn create_mailbox(&self, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {
+    fn create_mailbox(&self, account_id: i64, name: &str, uidvalidity: u32) -> Result<()> {
         let name = name.to_owned();
         self.write(None, move |c, _| {
             if exists(c, account_id, &name)? {
@@ -217,7 +222,7 @@ impl Store {
 
     /// Deletes a mailbox: its messages leave the view (kept in the store), its name becomes
     /// free. INBOX cannot be deleted.
-    pub fn delete_mailbox(&self, account_id: i64, name: &str, now: i64) -> Result<()> {
+    fn delete_mailbox(&self, account_id: i64, name: &str, now: i64) -> Result<()> {
         let actor = self.actor.clone();
         let name = name.to_owned();
         self.write(None, move |c, _| {
@@ -239,7 +244,7 @@ impl Store {
 
     /// Renames a mailbox and its children. Renaming INBOX moves its messages into a new
     /// mailbox `to` and leaves INBOX empty (RFC 9051 §6.3.6).
-    pub fn rename_mailbox(
+    fn rename_mailbox(
         &self,
         account_id: i64,
         from: &str,
@@ -295,7 +300,7 @@ impl Store {
     }
 
     /// SUBSCRIBE / UNSUBSCRIBE.
-    pub fn set_subscribed(&self, account_id: i64, name: &str, subscribed: bool) -> Result<()> {
+    fn set_subscribed(&self, account_id: i64, name: &str, subscribed: bool) -> Result<()> {
         let name = name.to_owned();
         self.write(None, move |c, _| {
             let id = live_mailbox_id(c, account_id, &name)?;
@@ -310,7 +315,7 @@ impl Store {
 
     /// STORE: changes flags of live messages. With `unchanged_since`, messages modified
     /// after it are left alone and returned as the second list (CONDSTORE `[MODIFIED]`).
-    pub fn store_flags(
+    fn store_flags(
         &self,
         mailbox_id: i64,
         uids: Vec<u32>,
@@ -370,7 +375,7 @@ impl Store {
 
     /// EXPUNGE: removes the live messages flagged `\Deleted` (only those in `only`, if
     /// given) from the view. Returns their UIDs, ascending.
-    pub fn expunge(&self, mailbox_id: i64, only: Option<Vec<u32>>, now: i64) -> Result<Vec<u32>> {
+    fn expunge(&self, mailbox_id: i64, only: Option<Vec<u32>>, now: i64) -> Result<Vec<u32>> {
         let actor = self.actor.clone();
         self.write(None, move |c, _| {
             let mut st = c.prepare_cached(
@@ -395,7 +400,7 @@ impl Store {
     }
 
     /// APPEND: stores a message in a mailbox of the account.
-    pub fn append(
+    fn append(
         &self,
         account_id: i64,
         mailbox: &str,
@@ -423,14 +428,14 @@ impl Store {
     /// live message with exactly these bytes, so that re-running an import adds nothing.
     /// Does not block: `done` gets the outcome once durable. Writes submitted one after the
     /// other from one thread commit in that order, so UIDs follow the source's order.
-    pub fn append_if_absent_then(
+    fn append_if_absent_then(
         &self,
         account_id: i64,
         mailbox: &str,
         bytes: Vec<u8>,
         flags: Vec<String>,
         internal_date: i64,
-        done: impl FnOnce(Result<Option<u32>>) + Send + 'static,
+        done: Done<Option<u32>>,
     ) {
         let actor = self.actor.clone();
         let size = bytes.len() as u64;
@@ -464,7 +469,7 @@ impl Store {
 
     /// COPY, or MOVE (`expunge_source`), of live messages into another mailbox of the same
     /// account, in one transaction.
-    pub fn copy_messages(
+    fn copy_messages(
         &self,
         account_id: i64,
         from_mailbox_id: i64,
@@ -505,7 +510,7 @@ impl Store {
     }
 
     /// Bytes of live messages in the account's live mailboxes (IMAP QUOTA STORAGE).
-    pub fn account_usage(&self, account_id: i64) -> Result<u64> {
+    fn account_usage(&self, account_id: i64) -> Result<u64> {
         crate::failing_reads::check("usage")?;
         self.read(|c| {
             Ok(row(
@@ -519,7 +524,7 @@ impl Store {
     }
 
     /// Messages of a mailbox expunged after `modseq`, by UID (QRESYNC VANISHED).
-    pub fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>> {
+    fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT uid FROM messages WHERE mailbox_id = ?1 AND expunged_at IS NOT NULL
@@ -535,7 +540,7 @@ impl Store {
     /// IMAP4rev1 `\Recent`: makes the UIDs up to `upto` non-recent for every later session
     /// and returns the previous mark, so the caller's session alone sees UIDs above it as
     /// recent (RFC 3501 §2.3.2).
-    pub fn claim_recent(&self, mailbox_id: i64, upto: u32) -> Result<u32> {
+    fn claim_recent(&self, mailbox_id: i64, upto: u32) -> Result<u32> {
         self.write(None, move |c, _| {
             let old: u32 = row(
                 c,
@@ -555,7 +560,7 @@ impl Store {
     }
 
     /// The `\Recent` mark without claiming (EXAMINE, STATUS).
-    pub fn recent_mark(&self, mailbox_id: i64) -> Result<u32> {
+    fn recent_mark(&self, mailbox_id: i64) -> Result<u32> {
         self.read(|c| {
             Ok(row(
                 c,
@@ -563,6 +568,176 @@ impl Store {
                 [mailbox_id],
                 |r| r.get(0),
             )?)
+        })
+    }
+
+    // ---- mailboxes and messages ----
+
+    /// An account's mailboxes, by name.
+    fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND deleted_at IS NULL ORDER BY name"
+            ))?;
+            let rows = st.query_map([account_id], mailbox_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// One mailbox of an account by exact name.
+    fn mailbox(&self, account_id: i64, name: &str) -> Result<Option<Mailbox>> {
+        self.read(|c| {
+            Ok(row(
+                c,
+                &format!(
+                    "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL"
+                ),
+                params![account_id, name],
+                mailbox_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// What changed in a mailbox after mod-sequence `since`: its highest mod-sequence now,
+    /// live messages changed or added (by UID) and messages expunged (UIDs, ascending). With
+    /// nothing new this is one primary-key read, so an IMAP NOOP costs the same on a mailbox
+    /// of ten messages or a million.
+    fn mailbox_changes(&self, mailbox_id: i64, since: u64) -> Result<MailboxChanges> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let highestmodseq: u64 = row(
+                &tx,
+                "SELECT highestmodseq FROM mailboxes WHERE id = ?1",
+                [mailbox_id],
+                |r| r.get(0),
+            )?;
+            let mut changes = MailboxChanges {
+                highestmodseq,
+                changed: Vec::new(),
+                expunged: Vec::new(),
+            };
+            if highestmodseq <= since {
+                return Ok(changes);
+            }
+            let mut st = tx.prepare_cached(
+                "SELECT uid, modseq, flags, blob_hash, size, internal_date, expunged_at
+                 FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            )?;
+            let mut rows = st.query(params![mailbox_id, since])?;
+            while let Some(r) = rows.next()? {
+                if r.get::<_, Option<i64>>(6)?.is_some() {
+                    changes.expunged.push(r.get(0)?);
+                    continue;
+                }
+                changes.changed.push(message_entry(r)?);
+            }
+            Ok(changes)
+        })
+    }
+
+    /// The live (not expunged) messages of a mailbox, by UID.
+    fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT uid, modseq, flags, blob_hash, size, internal_date FROM messages
+                 WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
+            )?;
+            let rows = st.query_map([mailbox_id], message_entry)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Stores `bytes` once and enters it in each `(account_id, mailbox name)` target, in one
+    /// durable transaction. Returns where each copy went, in target order.
+    fn deliver(
+        &self,
+        bytes: Vec<u8>,
+        targets: Vec<Target>,
+        internal_date: i64,
+        delivery_id: &str,
+    ) -> Result<Vec<Placed>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.deliver_then(
+            bytes,
+            targets,
+            internal_date,
+            delivery_id,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// [`Mailboxes::deliver`] without blocking the caller: `done` gets the outcome once durable.
+    fn deliver_then(
+        &self,
+        bytes: Vec<u8>,
+        targets: Vec<Target>,
+        internal_date: i64,
+        delivery_id: &str,
+        done: Done<Vec<Placed>>,
+    ) {
+        let envelope = (String::new(), Vec::new());
+        self.accept_then(
+            bytes,
+            targets,
+            None,
+            envelope,
+            internal_date,
+            delivery_id,
+            done,
+        );
+    }
+
+    /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH) in one transaction;
+    /// returns the new modseq of each message that changed. All of them get the same modseq:
+    /// one change, one mod-sequence (RFC 7162 requires only that it be higher than before).
+    fn add_flags(
+        &self,
+        mailbox_id: i64,
+        uids: Vec<u32>,
+        flags: Vec<String>,
+    ) -> Result<Vec<(u32, u64)>> {
+        self.write(None, move |c, _| {
+            let mut changed = Vec::new();
+            let mut modseq = None;
+            for &uid in &uids {
+                let cur: Option<String> = c
+                    .query_row(
+                        "SELECT flags FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND expunged_at IS NULL",
+                        params![mailbox_id, uid],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(cur) = cur else { continue };
+                let mut set = split_flags(&cur);
+                let before = set.len();
+                for f in &flags {
+                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                        set.push(f.clone());
+                    }
+                }
+                if set.len() == before {
+                    continue;
+                }
+                let modseq = match modseq {
+                    Some(m) => m,
+                    None => *modseq.insert(row(c,
+                        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+                        [mailbox_id],
+                        |r| r.get::<_, u64>(0),
+                    )?),
+                };
+                exec(c,
+                    "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
+                    params![set.join(" "), modseq, mailbox_id, uid],
+                )?;
+                change_ops::message(What::Flags, mailbox_id, uid, modseq);
+                changed.push((uid, modseq));
+            }
+            Ok(changed)
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Typed operations: the store's whole surface towards `core`. SQL stays in this file.
 
+use mailkeep_store_api::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::{Arc, Mutex};
 
@@ -46,7 +47,7 @@ pub(crate) fn split_flags(s: &str) -> Vec<String> {
 }
 
 /// A [`MessageEntry`] from a `uid, modseq, flags, blob_hash, size, internal_date` row.
-fn message_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageEntry> {
+pub(crate) fn message_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageEntry> {
     Ok(MessageEntry {
         uid: r.get(0)?,
         modseq: r.get(1)?,
@@ -183,9 +184,44 @@ pub(crate) struct StampReader {
 }
 
 impl Store {
+    fn directory_changed<T>(&self, result: &Result<T>) {
+        if result.is_err() {
+            return;
+        }
+        // Rewritten in place, not replaced, so that readers holding it open see the change.
+        // A reader that catches the write half done sees a token that is neither the old nor
+        // the new one: it reloads once more than needed, never less. Not fsynced: the stamp
+        // only invalidates in-memory caches, which a restart empties.
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        let token = format!("{:032x}", rand::random::<u128>());
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.dir().join(DIRECTORY_STAMP))
+            .and_then(|f| f.write_all_at(token.as_bytes(), 0));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot update directory.stamp; caches may be stale");
+        }
+    }
+
+    /// Checks the database's own integrity (`PRAGMA integrity_check`); returns problems found.
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("PRAGMA integrity_check")?;
+            let rows: Vec<String> = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows.into_iter().filter(|r| r != "ok").collect())
+        })
+    }
+}
+
+impl Directory for Store {
     /// A token that changes whenever domains, accounts or aliases change — also when another
     /// process (the CLI) changed them. Read it *before* a lookup that is cached under it.
-    pub fn directory_stamp(&self) -> Vec<u8> {
+    fn directory_stamp(&self) -> Vec<u8> {
         use std::os::unix::fs::FileExt;
         let file = {
             let mut open = self
@@ -211,32 +247,10 @@ impl Store {
         }
     }
 
-    fn directory_changed<T>(&self, result: &Result<T>) {
-        if result.is_err() {
-            return;
-        }
-        // Rewritten in place, not replaced, so that readers holding it open see the change.
-        // A reader that catches the write half done sees a token that is neither the old nor
-        // the new one: it reloads once more than needed, never less. Not fsynced: the stamp
-        // only invalidates in-memory caches, which a restart empties.
-        use std::os::unix::fs::{FileExt, OpenOptionsExt};
-        let token = format!("{:032x}", rand::random::<u128>());
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.dir().join(DIRECTORY_STAMP))
-            .and_then(|f| f.write_all_at(token.as_bytes(), 0));
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "cannot update directory.stamp; caches may be stale");
-        }
-    }
-
     // ---- domains ----
 
     /// Adds a domain. `Conflict` if it exists.
-    pub fn add_domain(&self, name: &str, now: i64) -> Result<()> {
+    fn add_domain(&self, name: &str, now: i64) -> Result<()> {
         let name = name.to_owned();
         let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
@@ -263,7 +277,7 @@ impl Store {
     }
 
     /// All domains, by name.
-    pub fn domains(&self) -> Result<Vec<Domain>> {
+    fn domains(&self) -> Result<Vec<Domain>> {
         crate::failing_reads::check("domains")?;
         self.read(|c| {
             let mut st = c.prepare_cached(
@@ -282,7 +296,7 @@ impl Store {
     /// Deletes a domain. Refused (`Conflict`) while it has users, unless `force`: then they
     /// are deleted too, as `user del` does (their mail stays, under retention). The domain's
     /// aliases and catch-all go with it. Everything is journaled, in one transaction.
-    pub fn delete_domain(&self, name: &str, force: bool, now: i64) -> Result<DomainDeleted> {
+    fn delete_domain(&self, name: &str, force: bool, now: i64) -> Result<DomainDeleted> {
         let name = name.to_owned();
         let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
@@ -347,7 +361,7 @@ impl Store {
     }
 
     /// Whether `name` is one of our domains.
-    pub fn has_domain(&self, name: &str) -> Result<bool> {
+    fn has_domain(&self, name: &str) -> Result<bool> {
         self.read(|c| Ok(domain_id(c, name)?.is_some()))
     }
 
@@ -355,7 +369,7 @@ impl Store {
 
     /// Creates an account with the default mailboxes. `uidvalidity` seeds the mailboxes'
     /// UIDVALIDITY. `NotFound` for an unknown domain, `Conflict` for a duplicate.
-    pub fn add_account(
+    fn add_account(
         &self,
         address: &str,
         domain: &str,
@@ -400,7 +414,7 @@ impl Store {
     }
 
     /// Replaces an account's password hash.
-    pub fn set_password(&self, address: &str, password_hash: &str) -> Result<()> {
+    fn set_password(&self, address: &str, password_hash: &str) -> Result<()> {
         let (address, hash) = (address.to_owned(), password_hash.to_owned());
         let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
@@ -419,7 +433,7 @@ impl Store {
 
     /// Deletes an account: it can no longer log in or receive mail, and its aliases go. Its
     /// mailboxes and messages are kept (retention decides when bytes may go, DESIGN §3).
-    pub fn delete_account(&self, address: &str, now: i64) -> Result<()> {
+    fn delete_account(&self, address: &str, now: i64) -> Result<()> {
         let address = address.to_owned();
         let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
@@ -439,7 +453,7 @@ impl Store {
     }
 
     /// A live account by address.
-    pub fn account(&self, address: &str) -> Result<Option<Account>> {
+    fn account(&self, address: &str) -> Result<Option<Account>> {
         self.read(|c| {
             Ok(row(c,
                 "SELECT id, address, password_hash, created_at FROM accounts WHERE address = ?1 AND deleted_at IS NULL",
@@ -451,7 +465,7 @@ impl Store {
     }
 
     /// All live accounts, by address.
-    pub fn accounts(&self) -> Result<Vec<Account>> {
+    fn accounts(&self) -> Result<Vec<Account>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, address, password_hash, created_at FROM accounts WHERE deleted_at IS NULL ORDER BY address",
@@ -466,13 +480,7 @@ impl Store {
     // ---- aliases ----
 
     /// Adds an alias from `source` to the live account `target`.
-    pub fn add_alias(
-        &self,
-        source: &str,
-        source_domain: &str,
-        target: &str,
-        now: i64,
-    ) -> Result<()> {
+    fn add_alias(&self, source: &str, source_domain: &str, target: &str, now: i64) -> Result<()> {
         let (source, dom, target) = (
             source.to_owned(),
             source_domain.to_owned(),
@@ -512,7 +520,7 @@ impl Store {
 
     /// Deletes the alias `source` (journaled). Only the directory entry goes: mail it
     /// delivered stays in its account, under retention. `NotFound` if there is none.
-    pub fn delete_alias(&self, source: &str) -> Result<String> {
+    fn delete_alias(&self, source: &str) -> Result<String> {
         let source = source.to_owned();
         let actor = self.actor.clone();
         let r = self.write(None, move |c, _| {
@@ -539,7 +547,7 @@ impl Store {
     }
 
     /// The account address an alias source points at.
-    pub fn alias_target(&self, source: &str) -> Result<Option<String>> {
+    fn alias_target(&self, source: &str) -> Result<Option<String>> {
         self.read(|c| {
             Ok(row(c,
                 "SELECT a.address FROM aliases s JOIN accounts a ON a.id = s.account_id WHERE s.source = ?1 AND a.deleted_at IS NULL",
@@ -553,7 +561,7 @@ impl Store {
     /// Resolves an envelope recipient in one read: unless `domain` is ours, `NotOurDomain`;
     /// otherwise the first of `candidates` that is a live account or an alias of one (a
     /// source of `@domain` being the catch-all).
-    pub fn lookup_recipient(&self, domain: &str, candidates: &[String]) -> Result<Lookup> {
+    fn lookup_recipient(&self, domain: &str, candidates: &[String]) -> Result<Lookup> {
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
             if domain_id(&tx, domain)?.is_none() {
@@ -586,7 +594,7 @@ impl Store {
     }
 
     /// All aliases, by source.
-    pub fn aliases(&self) -> Result<Vec<Alias>> {
+    fn aliases(&self) -> Result<Vec<Alias>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT s.source, a.address FROM aliases s JOIN accounts a ON a.id = s.account_id ORDER BY s.source",
@@ -596,178 +604,90 @@ impl Store {
         })
     }
 
-    // ---- mailboxes and messages ----
-
-    /// An account's mailboxes, by name.
-    pub fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND deleted_at IS NULL ORDER BY name"
-            ))?;
-            let rows = st.query_map([account_id], mailbox_row)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
-    /// One mailbox of an account by exact name.
-    pub fn mailbox(&self, account_id: i64, name: &str) -> Result<Option<Mailbox>> {
-        self.read(|c| {
-            Ok(row(
-                c,
-                &format!(
-                    "SELECT {MAILBOX_COLS} FROM mailboxes WHERE account_id = ?1 AND name = ?2 AND deleted_at IS NULL"
-                ),
-                params![account_id, name],
-                mailbox_row,
-            )
-            .optional()?)
-        })
-    }
-
-    /// What changed in a mailbox after mod-sequence `since`: its highest mod-sequence now,
-    /// live messages changed or added (by UID) and messages expunged (UIDs, ascending). With
-    /// nothing new this is one primary-key read, so an IMAP NOOP costs the same on a mailbox
-    /// of ten messages or a million.
-    pub fn mailbox_changes(&self, mailbox_id: i64, since: u64) -> Result<MailboxChanges> {
-        self.read(|c| {
-            let tx = c.unchecked_transaction()?;
-            let highestmodseq: u64 = row(
-                &tx,
-                "SELECT highestmodseq FROM mailboxes WHERE id = ?1",
-                [mailbox_id],
+    /// Adds an app password called `name` to the account at `address`.
+    fn add_app_password(
+        &self,
+        address: &str,
+        name: &str,
+        hash: Vec<u8>,
+        scope: &str,
+        now: i64,
+    ) -> Result<()> {
+        let (address, name, scope) = (address.to_owned(), name.to_owned(), scope.to_owned());
+        let actor = self.actor.clone();
+        self.write(None, move |c, _| {
+            let id = live_account_id(c, &address)?;
+            let taken: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM app_passwords
+                 WHERE account_id = ?1 AND name = ?2 AND revoked_at IS NULL)",
+                params![id, name],
                 |r| r.get(0),
             )?;
-            let mut changes = MailboxChanges {
-                highestmodseq,
-                changed: Vec::new(),
-                expunged: Vec::new(),
-            };
-            if highestmodseq <= since {
-                return Ok(changes);
+            if taken {
+                return Err(Error::Conflict(format!(
+                    "{address} already has an app password called {name:?}"
+                )));
             }
-            let mut st = tx.prepare_cached(
-                "SELECT uid, modseq, flags, blob_hash, size, internal_date, expunged_at
-                 FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            exec(
+                c,
+                "INSERT INTO app_passwords (account_id, name, hash, scope, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, name, hash, scope, now],
             )?;
-            let mut rows = st.query(params![mailbox_id, since])?;
-            while let Some(r) = rows.next()? {
-                if r.get::<_, Option<i64>>(6)?.is_some() {
-                    changes.expunged.push(r.get(0)?);
-                    continue;
-                }
-                changes.changed.push(message_entry(r)?);
-            }
-            Ok(changes)
+            record_event(
+                c,
+                &actor,
+                Kind::Audit,
+                &address,
+                &format!("app password {name:?} added ({scope})"),
+            )?;
+            Ok(())
         })
     }
 
-    /// The live (not expunged) messages of a mailbox, by UID.
-    pub fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageEntry>> {
+    /// The live app passwords of an account.
+    fn app_passwords(&self, account_id: i64) -> Result<Vec<AppPassword>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT uid, modseq, flags, blob_hash, size, internal_date FROM messages
-                 WHERE mailbox_id = ?1 AND expunged_at IS NULL ORDER BY uid",
+                "SELECT name, hash, scope, created_at FROM app_passwords
+                 WHERE account_id = ?1 AND revoked_at IS NULL ORDER BY name",
             )?;
-            let rows = st.query_map([mailbox_id], message_entry)?;
+            let rows = st.query_map([account_id], |r| {
+                Ok(AppPassword {
+                    name: r.get(0)?,
+                    hash: r.get(1)?,
+                    scope: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    /// Stores `bytes` once and enters it in each `(account_id, mailbox name)` target, in one
-    /// durable transaction. Returns where each copy went, in target order.
-    pub fn deliver(
-        &self,
-        bytes: Vec<u8>,
-        targets: Vec<Target>,
-        internal_date: i64,
-        delivery_id: &str,
-    ) -> Result<Vec<Placed>> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.deliver_then(bytes, targets, internal_date, delivery_id, move |r| {
-            let _ = tx.send(r);
-        });
-        rx.recv().map_err(|_| Error::Closed)?
-    }
-
-    /// [`Store::deliver`] without blocking the caller: `done` gets the outcome once durable.
-    pub fn deliver_then(
-        &self,
-        bytes: Vec<u8>,
-        targets: Vec<Target>,
-        internal_date: i64,
-        delivery_id: &str,
-        done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,
-    ) {
-        let envelope = (String::new(), Vec::new());
-        self.accept_then(
-            bytes,
-            targets,
-            None,
-            envelope,
-            internal_date,
-            delivery_id,
-            done,
-        );
-    }
-
-    /// Adds flags to messages (e.g. `\Seen` after a non-peek FETCH) in one transaction;
-    /// returns the new modseq of each message that changed. All of them get the same modseq:
-    /// one change, one mod-sequence (RFC 7162 requires only that it be higher than before).
-    pub fn add_flags(
-        &self,
-        mailbox_id: i64,
-        uids: Vec<u32>,
-        flags: Vec<String>,
-    ) -> Result<Vec<(u32, u64)>> {
+    /// Revokes the app password called `name`: it stops working at once.
+    fn revoke_app_password(&self, address: &str, name: &str, now: i64) -> Result<()> {
+        let (address, name) = (address.to_owned(), name.to_owned());
+        let actor = self.actor.clone();
         self.write(None, move |c, _| {
-            let mut changed = Vec::new();
-            let mut modseq = None;
-            for &uid in &uids {
-                let cur: Option<String> = c
-                    .query_row(
-                        "SELECT flags FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND expunged_at IS NULL",
-                        params![mailbox_id, uid],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let Some(cur) = cur else { continue };
-                let mut set = split_flags(&cur);
-                let before = set.len();
-                for f in &flags {
-                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
-                        set.push(f.clone());
-                    }
-                }
-                if set.len() == before {
-                    continue;
-                }
-                let modseq = match modseq {
-                    Some(m) => m,
-                    None => *modseq.insert(row(c,
-                        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-                        [mailbox_id],
-                        |r| r.get::<_, u64>(0),
-                    )?),
-                };
-                exec(c,
-                    "UPDATE messages SET flags = ?1, modseq = ?2 WHERE mailbox_id = ?3 AND uid = ?4",
-                    params![set.join(" "), modseq, mailbox_id, uid],
-                )?;
-                change_ops::message(What::Flags, mailbox_id, uid, modseq);
-                changed.push((uid, modseq));
+            let id = live_account_id(c, &address)?;
+            let n = c.execute(
+                "UPDATE app_passwords SET revoked_at = ?3
+                 WHERE account_id = ?1 AND name = ?2 AND revoked_at IS NULL",
+                params![id, name, now],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound(format!(
+                    "{address} has no app password called {name:?}"
+                )));
             }
-            Ok(changed)
-        })
-    }
-
-    /// Checks the database's own integrity (`PRAGMA integrity_check`); returns problems found.
-    pub fn integrity_check(&self) -> Result<Vec<String>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached("PRAGMA integrity_check")?;
-            let rows: Vec<String> = st
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows.into_iter().filter(|r| r != "ok").collect())
+            record_event(
+                c,
+                &actor,
+                Kind::Audit,
+                &address,
+                &format!("app password {name:?} revoked"),
+            )?;
+            Ok(())
         })
     }
 }

@@ -6,6 +6,8 @@
 //! every lease — and the recipient becomes due again: at-least-once delivery, the most SMTP
 //! allows when a crash falls between the peer's `250` and our record of it.
 
+use mailkeep_store_api::Done;
+use mailkeep_store_api::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::journal_ops::record_transfer;
@@ -160,67 +162,6 @@ fn head(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, QueueEntry)> {
 }
 
 impl Store {
-    /// Stores `bytes` once, enters it in each local `(account_id, mailbox)` target and, with
-    /// `outbound`, queues it for remote recipients — all in one durable transaction, journaled
-    /// with the SMTP `envelope` (sender, every recipient).
-    #[allow(clippy::too_many_arguments)]
-    pub fn accept_then(
-        &self,
-        bytes: Vec<u8>,
-        targets: Vec<Target>,
-        outbound: Option<NewOutbound>,
-        envelope: (String, Vec<String>),
-        now: i64,
-        delivery_id: &str,
-        done: impl FnOnce(Result<Vec<Placed>>) + Send + 'static,
-    ) {
-        let size = bytes.len() as u64;
-        let delivery_id = delivery_id.to_owned();
-        let actor = self.actor.clone();
-        let work = move |c: &Connection, hash: Option<&Hash>| {
-            let hash = hash.ok_or(Error::Closed)?;
-            let (from, rcpts) = &envelope;
-            let placed = crate::ops::place(
-                c,
-                &actor,
-                (from, rcpts),
-                &targets,
-                hash,
-                size,
-                now,
-                &delivery_id,
-            )?;
-            if let Some(out) = &outbound {
-                insert_outbound(c, &actor, out, hash, size, now)?;
-            }
-            Ok(placed)
-        };
-        self.submit(Some(bytes), work, done);
-    }
-
-    /// Takes up to `limit` due recipients (oldest first) and leases them for `lease` seconds.
-    pub fn queue_claim(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<Claimed>> {
-        self.claim(None, now, now, lease, limit)
-    }
-
-    /// Takes up to `limit` recipients at `domain` that are due by `due_by` (which may lie
-    /// ahead of `now`), except those in `tried`: for a connection to that domain that is
-    /// already open, so that mail which would have needed a new connection a moment later goes
-    /// over this one, while a recipient it has just deferred is not tried again on it.
-    pub fn queue_claim_domain(
-        &self,
-        domain: &str,
-        tried: &[i64],
-        due_by: i64,
-        now: i64,
-        lease: i64,
-        limit: usize,
-    ) -> Result<Vec<Claimed>> {
-        let ids: Vec<String> = tried.iter().map(i64::to_string).collect();
-        let tried = format!("[{}]", ids.join(","));
-        self.claim(Some((domain.to_owned(), tried)), due_by, now, lease, limit)
-    }
-
     fn claim(
         &self,
         only: Option<(String, String)>,
@@ -270,9 +211,72 @@ impl Store {
             Ok(claimed)
         })
     }
+}
+
+impl Queue for Store {
+    /// Stores `bytes` once, enters it in each local `(account_id, mailbox)` target and, with
+    /// `outbound`, queues it for remote recipients — all in one durable transaction, journaled
+    /// with the SMTP `envelope` (sender, every recipient).
+    #[allow(clippy::too_many_arguments)]
+    fn accept_then(
+        &self,
+        bytes: Vec<u8>,
+        targets: Vec<Target>,
+        outbound: Option<NewOutbound>,
+        envelope: (String, Vec<String>),
+        now: i64,
+        delivery_id: &str,
+        done: Done<Vec<Placed>>,
+    ) {
+        let size = bytes.len() as u64;
+        let delivery_id = delivery_id.to_owned();
+        let actor = self.actor.clone();
+        let work = move |c: &Connection, hash: Option<&Hash>| {
+            let hash = hash.ok_or(Error::Closed)?;
+            let (from, rcpts) = &envelope;
+            let placed = crate::ops::place(
+                c,
+                &actor,
+                (from, rcpts),
+                &targets,
+                hash,
+                size,
+                now,
+                &delivery_id,
+            )?;
+            if let Some(out) = &outbound {
+                insert_outbound(c, &actor, out, hash, size, now)?;
+            }
+            Ok(placed)
+        };
+        self.submit(Some(bytes), work, done);
+    }
+
+    /// Takes up to `limit` due recipients (oldest first) and leases them for `lease` seconds.
+    fn queue_claim(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<Claimed>> {
+        self.claim(None, now, now, lease, limit)
+    }
+
+    /// Takes up to `limit` recipients at `domain` that are due by `due_by` (which may lie
+    /// ahead of `now`), except those in `tried`: for a connection to that domain that is
+    /// already open, so that mail which would have needed a new connection a moment later goes
+    /// over this one, while a recipient it has just deferred is not tried again on it.
+    fn queue_claim_domain(
+        &self,
+        domain: &str,
+        tried: &[i64],
+        due_by: i64,
+        now: i64,
+        lease: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>> {
+        let ids: Vec<String> = tried.iter().map(i64::to_string).collect();
+        let tried = format!("[{}]", ids.join(","));
+        self.claim(Some((domain.to_owned(), tried)), due_by, now, lease, limit)
+    }
 
     /// Records the outcome of one attempt per recipient.
-    pub fn queue_record(&self, outcomes: Vec<(i64, Outcome)>, now: i64) -> Result<()> {
+    fn queue_record(&self, outcomes: Vec<(i64, Outcome)>, now: i64) -> Result<()> {
         let actor = self.actor.clone();
         self.write(None, move |c, _| {
             for (id, outcome) in &outcomes {
@@ -318,7 +322,7 @@ impl Store {
     }
 
     /// Every queue entry with a recipient still queued (`all`: every entry ever queued).
-    pub fn queue_list(&self, all: bool) -> Result<Vec<QueueEntry>> {
+    fn queue_list(&self, all: bool) -> Result<Vec<QueueEntry>> {
         self.read(|c| {
             if all {
                 entries(c, "", None)
@@ -333,7 +337,7 @@ impl Store {
     }
 
     /// One queue entry by id.
-    pub fn queue_entry(&self, queue_id: &str) -> Result<Option<QueueEntry>> {
+    fn queue_entry(&self, queue_id: &str) -> Result<Option<QueueEntry>> {
         self.read(|c| {
             Ok(entries(c, "WHERE queue_id = ?1", Some(queue_id))?
                 .into_iter()
@@ -343,7 +347,7 @@ impl Store {
 
     /// Makes the queued recipients of an entry due now; returns how many. One a worker is
     /// sending right now keeps its lease, so that it is not sent a second time in parallel.
-    pub fn queue_retry(&self, queue_id: &str, now: i64) -> Result<usize> {
+    fn queue_retry(&self, queue_id: &str, now: i64) -> Result<usize> {
         let queue_id = queue_id.to_owned();
         self.write(None, move |c, _| {
             Ok(exec(
@@ -356,7 +360,7 @@ impl Store {
     }
 
     /// Stops delivery of an entry's queued recipients (the record stays); returns how many.
-    pub fn queue_drop(&self, queue_id: &str, now: i64) -> Result<usize> {
+    fn queue_drop(&self, queue_id: &str, now: i64) -> Result<usize> {
         let queue_id = queue_id.to_owned();
         let actor = self.actor.clone();
         self.write(None, move |c, _| {
@@ -377,7 +381,7 @@ impl Store {
     }
 
     /// Releases every lease: at start, before any worker runs, every lease is stale.
-    pub fn queue_release_claims(&self) -> Result<usize> {
+    fn queue_release_claims(&self) -> Result<usize> {
         self.write(None, |c, _| {
             Ok(exec(
                 c,
@@ -388,7 +392,7 @@ impl Store {
     }
 
     /// The earliest time a queued recipient is due, if any.
-    pub fn queue_next_due(&self) -> Result<Option<i64>> {
+    fn queue_next_due(&self) -> Result<Option<i64>> {
         self.read(|c| {
             Ok(row(
                 c,

@@ -3,6 +3,7 @@
 //! administrator must be able to see and lift a block from the command line while the
 //! server runs.
 
+use mailkeep_store_api::prelude::*;
 use rusqlite::params;
 
 use mailkeep_journal::Kind;
@@ -12,11 +13,11 @@ use crate::model::*;
 use crate::ops::exec;
 use crate::{Result, Store};
 
-impl Store {
+impl Throttle for Store {
     /// Records a failed login, and journals it as an audit event of `tried` (the name as the
     /// client gave it) in the same transaction. Failures older than `forget_before` (Unix
     /// seconds) go: they are outside every throttle window.
-    pub fn record_auth_failure(
+    fn record_auth_failure(
         &self,
         failure: AuthFailure,
         tried: &str,
@@ -44,7 +45,7 @@ impl Store {
 
     /// Failed logins since `since` (Unix seconds), oldest first; only those from `ip` and/or
     /// for `name` when given.
-    pub fn auth_failures(
+    fn auth_failures(
         &self,
         since: i64,
         ip: Option<&str>,
@@ -70,7 +71,7 @@ impl Store {
 
     /// Forgets failed logins from `ip` and/or for `name` (every one when both are `None`);
     /// returns how many. Journaled as an audit event, since it lifts a security block.
-    pub fn clear_auth_failures(&self, ip: Option<&str>, name: Option<&str>) -> Result<usize> {
+    fn clear_auth_failures(&self, ip: Option<&str>, name: Option<&str>) -> Result<usize> {
         let actor = self.actor.clone();
         let (ip, name) = (ip.map(str::to_owned), name.map(str::to_owned));
         self.write(None, move |c, _| {

@@ -207,51 +207,6 @@ impl Store {
         lock(&self.inner.readers).push(conn);
         r
     }
-
-    /// Reads a blob's bytes, verified against its address. One statement: `purged_at` is
-    /// stored after an inline body, so asking for it apart would read the body twice.
-    pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>> {
-        // Counted by tests and benchmarks that show an operation reads no body.
-        tracing::trace!(target: "mailkeep::body_read", blob = %hex::encode(hash), "body read");
-        let not_found =
-            || Error::NotFound(format!("blob {} is not in the index", hex::encode(hash)));
-        let (loc, purged, data) = self
-            .read(|c| {
-                Ok(c.prepare_cached(
-                    "SELECT segment, offset, length, purged_at, data FROM blobs WHERE hash = ?1",
-                )?
-                .query_row([&hash[..]], |r| {
-                    Ok((
-                        Location {
-                            segment: r.get(0)?,
-                            offset: r.get(1)?,
-                            length: r.get(2)?,
-                        },
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, Option<Vec<u8>>>(4)?,
-                    ))
-                })
-                .optional()?)
-            })?
-            .ok_or_else(not_found)?;
-        if let Some(at) = purged {
-            return Err(Error::Purged {
-                hash: hex::encode(hash),
-                at,
-            });
-        }
-        if loc.segment != segments::INLINE {
-            return self.inner.segments.read(hash, loc);
-        }
-        let data = data.ok_or_else(not_found)?;
-        if &segments::hash(&data) != hash {
-            return Err(Error::Corrupt {
-                hash: hex::encode(hash),
-                reason: "inline content does not match its SHA-256".into(),
-            });
-        }
-        Ok(data)
-    }
 }
 
 impl Drop for Inner {

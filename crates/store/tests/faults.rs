@@ -4,6 +4,7 @@
 //! even after the unsynced bytes are lost, as a power cut would lose them — everything
 //! acknowledged is there and intact, and writing works again.
 
+use mailkeep_store::api::prelude::*;
 use mailkeep_store::faults::{Fault, arm};
 use mailkeep_store::{Error, OpenOptions, Store, segments};
 

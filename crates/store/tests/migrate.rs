@@ -1,5 +1,6 @@
 //! Upgrading a data directory written by an older mailkeep: nothing may be lost.
 
+use mailkeep_store::api::prelude::*;
 use std::path::Path;
 
 use mailkeep_store::{OpenOptions, Store, format};

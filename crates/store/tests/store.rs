@@ -1,5 +1,6 @@
 //! Store behaviour against real SQLite and real files in a temp directory.
 
+use mailkeep_store::api::prelude::*;
 use std::sync::Arc;
 
 use mailkeep_store::{Error, OpenOptions, Store, format, segments};
@@ -615,7 +616,7 @@ fn outbound_queue_claim_record_retry_drop() {
         ),
         100,
         "Q1",
-        move |r| tx.send(r).unwrap(),
+        Box::new(move |r| tx.send(r).unwrap()),
     );
     let placed = rx.recv().unwrap().unwrap();
     assert_eq!(
