@@ -664,6 +664,9 @@ const INDEX_PERIOD: Duration = Duration::from_secs(10);
 /// processes: the CLI while the server runs; later, other nodes).
 const WATCH_PERIOD: Duration = Duration::from_millis(250);
 
+/// How long the follower lets this process's commits gather before reading the feed.
+const FEED_COALESCE: Duration = Duration::from_millis(10);
+
 /// Changes read from the feed at a time.
 const FEED_BATCH: usize = 1024;
 
@@ -676,7 +679,11 @@ async fn follow_changes(shared: Arc<Shared>, mut at: u64, mut stamp: Vec<u8>) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(WATCH_PERIOD) => {}
-            () = shared.committed.notified() => {}
+            () = shared.committed.notified() => {
+                // Under load, commits come faster than sessions need to hear them one by
+                // one: one read of the feed then carries many.
+                tokio::time::sleep(FEED_COALESCE).await;
+            }
         }
         // Read even while no session listens: a position first read when one starts to
         // listen could already be past the change it waits for.

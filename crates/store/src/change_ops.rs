@@ -1,10 +1,12 @@
 //! The change feed: each write notes what it changed, and the committer enters the notes in
 //! the `changes` table in the same transaction, one row per mailbox and kind of change.
 //!
-//! Notes are kept per thread: every write runs on the committer thread, which enters them
-//! after each job (in the job's savepoint, when it has one) or drops them when the job
-//! failed. A row names its messages as a UID set, so that a STORE over a whole mailbox costs
-//! the feed one short row.
+//! Notes are kept per thread: every write runs on the committer thread, which keeps the notes
+//! of each job that succeeded (dropping those of one that failed) and enters them once per
+//! group commit, in the batch's transaction. A row names its messages as a UID set, and
+//! notes of one kind for one mailbox join while nothing else happened to that mailbox in
+//! between, so a STORE over a whole mailbox, or a batch of deliveries to one INBOX, costs the
+//! feed one short row.
 
 use mailkeep_store_api::prelude::*;
 use std::cell::RefCell;
@@ -43,31 +45,67 @@ struct Note {
 }
 
 thread_local! {
+    /// The running job's notes.
     static NOTES: RefCell<Vec<Note>> = const { RefCell::new(Vec::new()) };
+    /// Notes of the batch's jobs that succeeded, to enter at its commit.
+    static BATCH: RefCell<Vec<Note>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Adds `note` to `notes`, joining the last note about its mailbox when that is of the same
+/// kind: a mailbox's rows stay in the order its changes happened.
+fn join(notes: &mut Vec<Note>, note: Note) {
+    if matches!(note.what, What::Added | What::Flags | What::Expunged)
+        && let Some(last) = notes
+            .iter_mut()
+            .rev()
+            .find(|l| l.mailbox_id == note.mailbox_id)
+            .filter(|l| l.what == note.what)
+    {
+        last.uids.extend(note.uids);
+        last.modseq = last.modseq.max(note.modseq);
+        last.account_id = last.account_id.or(note.account_id);
+        return;
+    }
+    notes.push(note);
 }
 
 fn push(note: Note) {
-    NOTES.with(|n| {
-        let mut n = n.borrow_mut();
-        // Messages of one kind in one mailbox join the last such note.
-        if matches!(note.what, What::Added | What::Flags | What::Expunged)
-            && let Some(last) = n.iter_mut().rev().find(|l| {
-                l.what == note.what && l.mailbox_id == note.mailbox_id && l.account_id.is_none()
-            })
-        {
-            last.uids.extend(note.uids);
-            last.modseq = last.modseq.max(note.modseq);
-            return;
+    NOTES.with(|n| join(&mut n.borrow_mut(), note));
+}
+
+/// The job that just ran succeeded: its notes wait for the batch's commit.
+pub(crate) fn keep() {
+    let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+    BATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        for note in notes {
+            join(&mut b, note);
         }
-        n.push(note);
     });
+}
+
+/// Forgets every note: a batch starts (or runs again, job by job).
+pub(crate) fn reset() {
+    NOTES.with(|n| n.borrow_mut().clear());
+    BATCH.with(|b| b.borrow_mut().clear());
 }
 
 /// A message of `mailbox_id` was added, had its flags changed or was expunged at `modseq`.
 pub(crate) fn message(what: What, mailbox_id: i64, uid: u32, modseq: u64) {
+    message_of(what, None, mailbox_id, uid, modseq);
+}
+
+/// [`message`] where the writer knows the mailbox's account (saves a lookup per row).
+pub(crate) fn message_of(
+    what: What,
+    account_id: Option<i64>,
+    mailbox_id: i64,
+    uid: u32,
+    modseq: u64,
+) {
     push(Note {
         what,
-        account_id: None,
+        account_id,
         mailbox_id,
         modseq,
         uids: vec![uid],
@@ -107,33 +145,38 @@ pub(crate) fn discard() {
     NOTES.with(|n| n.borrow_mut().clear());
 }
 
-/// Enters the notes of the job that just ran in its transaction.
+/// Enters the batch's notes in its transaction, just before it commits.
 pub(crate) fn enter(c: &Connection) -> Result<()> {
-    let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+    let notes = BATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
     for mut note in notes {
         note.uids.sort_unstable();
         note.uids.dedup();
-        // Mailbox rows carry the mailbox's MODSEQ as committed, and the account it is of.
-        let seq: u64 = c
-            .prepare_cached(
-                "INSERT INTO changes (account_id, mailbox_id, modseq, kind, uids, name, old)
-                 SELECT coalesce(?1, (SELECT account_id FROM mailboxes WHERE id = ?2)), ?2,
-                        max(?3, coalesce((SELECT highestmodseq FROM mailboxes WHERE id = ?2), 0)),
-                        ?4, ?5, ?6, ?7
-                 RETURNING seq",
-            )?
-            .query_row(
-                params![
-                    note.account_id,
-                    note.mailbox_id,
-                    note.modseq,
-                    note.what as u8,
-                    encode_uids(&note.uids),
-                    note.name,
-                    note.old
-                ],
-                |r| r.get(0),
-            )?;
+        // A message row carries the highest MODSEQ its write gave the mailbox; a mailbox row
+        // the mailbox's MODSEQ as committed. The account is looked up when the writer did
+        // not know it (one row per delivery is the common case and knows it).
+        let known = note.account_id.is_some() && note.modseq > 0;
+        let sql = if known {
+            "INSERT INTO changes (account_id, mailbox_id, modseq, kind, uids, name, old)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING seq"
+        } else {
+            "INSERT INTO changes (account_id, mailbox_id, modseq, kind, uids, name, old)
+             SELECT coalesce(?1, (SELECT account_id FROM mailboxes WHERE id = ?2)), ?2,
+                    max(?3, coalesce((SELECT highestmodseq FROM mailboxes WHERE id = ?2), 0)),
+                    ?4, ?5, ?6, ?7
+             RETURNING seq"
+        };
+        let seq: u64 = c.prepare_cached(sql)?.query_row(
+            params![
+                note.account_id,
+                note.mailbox_id,
+                note.modseq,
+                note.what as u8,
+                encode_uids(&note.uids),
+                note.name,
+                note.old
+            ],
+            |r| r.get(0),
+        )?;
         if seq.is_multiple_of(PRUNE_EVERY) && seq > KEEP {
             exec(c, "DELETE FROM changes WHERE seq <= ?1", [seq - KEEP])?;
         }
@@ -176,17 +219,11 @@ impl Changes for Store {
             let changes: Vec<Change> = st
                 .query_map(params![after, limit as i64], change)?
                 .collect::<rusqlite::Result<_>>()?;
-            // Rows are only ever pruned from the front: a first row past `after + 1`
-            // means the ones between are gone.
-            let oldest: Option<u64> =
-                c.query_row("SELECT min(seq) FROM changes", [], |r| r.get(0))?;
-            let gap = oldest.is_some_and(|o| o > after + 1);
+            // Positions are consecutive (a rolled-back write takes none) and rows are only
+            // pruned from the front, always keeping the newest: a first row past `after + 1`
+            // means the ones between are gone, and no row at all means none came.
+            let gap = changes.first().is_some_and(|ch| ch.seq > after + 1);
             let next = changes.last().map_or(after, |ch| ch.seq);
-            let next = if gap && changes.is_empty() {
-                oldest.map_or(after, |o| o - 1)
-            } else {
-                next
-            };
             Ok(ChangeFeed { changes, next, gap })
         })
     }

@@ -141,7 +141,7 @@ pub(crate) fn place(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![mailbox_id, uid, modseq, flags.join(" "), &hash[..], size, internal_date, delivery_id],
         )?;
-        change_ops::message(What::Added, mailbox_id, uid, modseq);
+        change_ops::message_of(What::Added, Some(*account_id), mailbox_id, uid, modseq);
         let entry = Entry {
             account,
             mailbox: name.clone(),

@@ -479,6 +479,7 @@ fn commit(
     conn: &mut Connection,
     batch: &mut Batch,
 ) -> std::result::Result<Vec<Result<()>>, StageError> {
+    crate::change_ops::reset();
     let tx = begin(conn, batch)?;
     // Optimistically run every job straight in the transaction; only if one fails is the
     // batch run again with a savepoint around each job, so that the failure undoes just
@@ -486,7 +487,7 @@ fn commit(
     let mut results: Vec<Result<()>> = Vec::with_capacity(batch.jobs.len());
     for job in batch.jobs.iter_mut() {
         let hash = job.blob.as_ref().map(|(h, _)| *h);
-        let r = entered((job.work)(&tx, hash.as_ref()), &tx);
+        let r = kept((job.work)(&tx, hash.as_ref()));
         abandoned(&tx, &r)?;
         results.push(r);
     }
@@ -494,19 +495,28 @@ fn commit(
         drop(tx); // rolls back
         return commit_isolated(conn, batch);
     }
+    enter_changes(&tx)?;
     tx.commit().map_err(|e| (e.into(), true))?;
     Ok(results)
 }
 
-/// A job's changes enter the feed with it; a failed job's are dropped.
-fn entered(r: Result<()>, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+/// A job's changes are kept for the batch's commit; a failed job's are dropped.
+fn kept(r: Result<()>) -> Result<()> {
     match r {
-        Ok(()) => crate::change_ops::enter(tx),
+        Ok(()) => {
+            crate::change_ops::keep();
+            Ok(())
+        }
         Err(e) => {
             crate::change_ops::discard();
             Err(e)
         }
     }
+}
+
+/// Enters the batch's changes in the feed: part of the commit, so a failure fails the batch.
+fn enter_changes(tx: &rusqlite::Transaction<'_>) -> std::result::Result<(), StageError> {
+    crate::change_ops::enter(tx).map_err(|e| (e, false))
 }
 
 /// On some errors (disk full, I/O error, out of memory) SQLite rolls the whole transaction
@@ -530,6 +540,7 @@ fn commit_isolated(
     conn: &mut Connection,
     batch: &mut Batch,
 ) -> std::result::Result<Vec<Result<()>>, StageError> {
+    crate::change_ops::reset();
     let tx = begin(conn, batch)?;
     let sql = |tx: &rusqlite::Transaction<'_>, s: &str| {
         tx.prepare_cached(s)
@@ -540,7 +551,7 @@ fn commit_isolated(
     for job in batch.jobs.iter_mut() {
         let hash = job.blob.as_ref().map(|(h, _)| *h);
         sql(&tx, "SAVEPOINT job")?;
-        let r = entered((job.work)(&tx, hash.as_ref()), &tx);
+        let r = kept((job.work)(&tx, hash.as_ref()));
         abandoned(&tx, &r)?;
         if r.is_err() {
             sql(&tx, "ROLLBACK TO job")?; // undoes this job only
@@ -548,6 +559,7 @@ fn commit_isolated(
         sql(&tx, "RELEASE job")?;
         results.push(r);
     }
+    enter_changes(&tx)?;
     tx.commit().map_err(|e| (e.into(), true))?;
     Ok(results)
 }
