@@ -363,14 +363,15 @@ pub fn concurrent_writers_get_distinct_uids(f: Fixture) {
 }
 
 /// An observer that follows the feed and asks "what changed since the MODSEQ I last saw" for
-/// the mailbox it names ends with exactly the mailbox's state, however the changes
-/// interleave with its questions; the UIDs the feed names alone give the same set.
+/// the mailbox it names ends with exactly the mailbox's state, however two writers' changes
+/// interleave with each other and with its questions; the UIDs the feed names alone give the
+/// same set, and a mailbox's rows come with rising MODSEQs.
 pub fn the_change_feed_loses_nothing(f: Fixture) {
     let b = f.backend.clone();
     let a = account(&*b, "u@example.org");
     let mb = inbox(&*b, a).id;
     let start = b.change_head().unwrap();
-    let writer = {
+    let first = {
         let b = b.clone();
         std::thread::spawn(move || {
             for i in 0..60u32 {
@@ -389,6 +390,21 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
                 }
                 if i % 7 == 0 {
                     b.add_flags(mb, vec![i + 1], vec!["\\Seen".into()]).unwrap();
+                }
+            }
+        })
+    };
+    // A second writer on the same mailbox: group commits then hold jobs of both.
+    let second = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            for i in 0..40u32 {
+                let c = b
+                    .append(a, "INBOX", message(&format!("d{i}"), 200), vec![], START)
+                    .unwrap();
+                if i % 2 == 0 {
+                    b.add_flags(mb, vec![c.uids[0].1], vec!["$Second".into()])
+                        .unwrap();
                 }
             }
         })
@@ -434,7 +450,7 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
             *since = ch.highestmodseq;
         }
     };
-    while !writer.is_finished() {
+    while !(first.is_finished() && second.is_finished()) {
         follow(
             &mut view,
             &mut uids_by_feed,
@@ -444,7 +460,8 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
             &mut last_modseq,
         );
     }
-    writer.join().unwrap();
+    first.join().unwrap();
+    second.join().unwrap();
     while b.change_head().unwrap() > at {
         follow(
             &mut view,

@@ -151,8 +151,9 @@ pub(crate) fn enter(c: &Connection) -> Result<()> {
     for mut note in notes {
         note.uids.sort_unstable();
         note.uids.dedup();
-        // A message row carries the highest MODSEQ its write gave the mailbox; a mailbox row
-        // the mailbox's MODSEQ as committed. The account is looked up when the writer did
+        // A message row carries the highest MODSEQ its writes gave those messages (not the
+        // mailbox's at the batch's end, which a later job of another kind may have raised); a
+        // mailbox row the mailbox's MODSEQ as committed. The account is looked up when the writer did
         // not know it (one row per delivery is the common case and knows it).
         let known = note.account_id.is_some() && note.modseq > 0;
         let sql = if known {
@@ -161,7 +162,8 @@ pub(crate) fn enter(c: &Connection) -> Result<()> {
         } else {
             "INSERT INTO changes (account_id, mailbox_id, modseq, kind, uids, name, old)
              SELECT coalesce(?1, (SELECT account_id FROM mailboxes WHERE id = ?2)), ?2,
-                    max(?3, coalesce((SELECT highestmodseq FROM mailboxes WHERE id = ?2), 0)),
+                    CASE WHEN ?3 > 0 THEN ?3
+                         ELSE coalesce((SELECT highestmodseq FROM mailboxes WHERE id = ?2), 0) END,
                     ?4, ?5, ?6, ?7
              RETURNING seq"
         };
