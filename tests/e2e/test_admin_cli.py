@@ -137,5 +137,8 @@ def test_reports_come_as_json_lines_from_the_admin_api(tmp_path):
         {e["kind"] for e in events}, {e["kind"] for e in events}
     assert all(set(e) == {"leaf", "time", "kind", "actor_kind", "actor", "origin", "account",
                           "mailbox", "uid", "mail_from", "recipients", "detail"} for e in events)
+    assert json_lines(mk(data, "throttle", "list", "--json")) == []
+    (report,) = json_lines(mk(data, "journal", "verify", "--json"))
+    assert report["leaves"] == len(events) and report["problems"] == [], report
     # Text stays text.
     assert mk(data, "user", "list").stdout.split() == ["alice@example.org"]

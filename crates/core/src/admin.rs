@@ -257,6 +257,58 @@ pub fn holds(store: &dyn Backend) -> Result<Vec<Hold>, AdminError> {
         .collect())
 }
 
+/// An address or login name with failed logins in the throttle's window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Throttled {
+    /// `address` or `name`.
+    pub kind: String,
+    /// The address (an IPv4 address or an IPv6 /64) or the normalised login name.
+    pub key: String,
+    /// Failures in the window.
+    pub failures: u64,
+    /// How many the throttle allows.
+    pub limit: u64,
+    /// Minutes until logins are allowed again, when they are refused now.
+    pub refused_minutes: Option<i64>,
+}
+
+/// The failed logins the throttle counts now: per address, then per login name.
+pub fn throttled(
+    store: &dyn Backend,
+    limits: &crate::config::Auth,
+    now: i64,
+) -> Result<Vec<Throttled>, AdminError> {
+    use std::collections::BTreeMap;
+    let window = i64::try_from(limits.window_secs).unwrap_or(i64::MAX);
+    let failures = store.auth_failures(now.saturating_sub(window), None, None)?;
+    let mut out = Vec::new();
+    type Key = fn(&store::AuthFailure) -> &str;
+    let groups: [(&str, u64, Key); 2] = [
+        ("address", u64::from(limits.max_failures_per_ip), |f| &f.ip),
+        ("name", u64::from(limits.max_failures_per_account), |f| {
+            &f.name
+        }),
+    ];
+    for (kind, limit, key) in groups {
+        let mut by: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for f in &failures {
+            by.entry(key(f)).or_default().push(f.at);
+        }
+        for (k, times) in by {
+            let oldest = times.iter().copied().min().unwrap_or(now);
+            let n = times.len() as u64;
+            out.push(Throttled {
+                kind: kind.to_owned(),
+                key: k.to_owned(),
+                failures: n,
+                limit,
+                refused_minutes: (n >= limit).then(|| ((oldest + window - now).max(0) + 59) / 60),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// One journaled event, as `mailkeep audit` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {

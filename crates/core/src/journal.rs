@@ -122,7 +122,7 @@ pub fn checkpoint(
 }
 
 /// What `journal verify` found.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
     /// Leaves checked.
     pub leaves: u64,

@@ -22,7 +22,7 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
             print!("{}", cp.note);
         }
         JournalCmd::Pubkey => println!("{}", signer.verifier_key()),
-        JournalCmd::Verify { from } => {
+        JournalCmd::Verify { from, json } => {
             let external = match &from {
                 Some(p) => Some(
                     std::fs::read_to_string(p)
@@ -31,6 +31,16 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
                 None => None,
             };
             let report = journal::verify(&store, &signer.verifier_key(), external.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+                if report.problems.is_empty() {
+                    return Ok(());
+                }
+                bail!(
+                    "journal verification failed: {} problem(s)",
+                    report.problems.len()
+                );
+            }
             println!(
                 "checked {} journal leaves, {} signed checkpoints, {} mailbox entries, {} message bodies",
                 report.leaves, report.checkpoints, report.entries, report.bodies

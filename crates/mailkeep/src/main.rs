@@ -252,6 +252,9 @@ enum JournalCmd {
         /// A checkpoint kept outside the data directory, to detect a rewritten history.
         #[arg(long)]
         from: Option<PathBuf>,
+        /// The report as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the inclusion proof of a message's journal record.
     Prove {

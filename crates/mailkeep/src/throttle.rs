@@ -4,19 +4,20 @@
 //! it does, and so sees a clear at once.
 
 use mailkeep_core::store::prelude::*;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use mailkeep_core::store::AuthFailure;
-
 #[derive(Subcommand)]
 pub(crate) enum ThrottleCmd {
     /// Addresses and login names with failed logins in the window, and which are refused.
-    List,
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Forget failed logins: of an address, of a login name, or (neither given) all of them.
     Clear {
         /// Client address (an IPv6 address clears its /64, which is what is counted).
@@ -31,32 +32,26 @@ pub(crate) enum ThrottleCmd {
 pub(crate) fn run(dir: &Path, cmd: ThrottleCmd) -> Result<()> {
     let (config, store) = crate::open_admin(dir)?;
     match cmd {
-        ThrottleCmd::List => {
+        ThrottleCmd::List { json } => {
             let now = mailkeep_core::time::now();
-            let window = i64::try_from(config.auth.window_secs).unwrap_or(i64::MAX);
-            let failures = store
-                .auth_failures(now.saturating_sub(window), None, None)
+            let list = mailkeep_core::admin::throttled(&store, &config.auth, now)
                 .context("reading failed logins")?;
-            let limits = [
-                ("address", u64::from(config.auth.max_failures_per_ip)),
-                ("name", u64::from(config.auth.max_failures_per_account)),
-            ];
-            let groups: [fn(&AuthFailure) -> &str; 2] = [|f| &f.ip, |f| &f.name];
-            if failures.is_empty() {
-                println!("no failed logins in the last {} seconds", window);
+            if list.is_empty() && !json {
+                println!(
+                    "no failed logins in the last {} seconds",
+                    config.auth.window_secs
+                );
             }
-            for ((what, limit), key) in limits.into_iter().zip(groups) {
-                for (k, times) in by(&failures, key) {
-                    let oldest = times.first().copied().unwrap_or(now);
-                    let state = if times.len() as u64 >= limit {
-                        let left = (oldest + window - now).max(0);
-                        format!("REFUSED for {} more minutes", (left + 59) / 60)
-                    } else {
-                        "allowed".to_owned()
-                    };
-                    println!("{what} {k}: {} of {limit} failures; {state}", times.len());
-                }
-            }
+            crate::print_each(&list, json, |t| {
+                let state = match t.refused_minutes {
+                    Some(m) => format!("REFUSED for {m} more minutes"),
+                    None => "allowed".to_owned(),
+                };
+                format!(
+                    "{} {}: {} of {} failures; {state}",
+                    t.kind, t.key, t.failures, t.limit
+                )
+            });
         }
         ThrottleCmd::Clear { ip, account } => {
             let ip = ip.map(mailkeep_server::throttle_address_key);
@@ -66,13 +61,4 @@ pub(crate) fn run(dir: &Path, cmd: ThrottleCmd) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Failure times grouped by `key`, oldest first.
-fn by(failures: &[AuthFailure], key: fn(&AuthFailure) -> &str) -> BTreeMap<&str, Vec<i64>> {
-    let mut m: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for f in failures {
-        m.entry(key(f)).or_default().push(f.at);
-    }
-    m
 }
