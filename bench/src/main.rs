@@ -82,36 +82,11 @@ enum Cmd {
     },
     /// A mixed IMAP load of many users (any IMAPS server: mailkeep or a baseline).
     Mixed {
-        /// Server address (implicit TLS).
-        #[arg(long)]
-        addr: String,
+        #[command(flatten)]
+        load: mixed::Load,
         /// The server's certificate (PEM), to trust.
         #[arg(long)]
         cert: PathBuf,
-        /// Name in the certificate.
-        #[arg(long, default_value = "localhost")]
-        host: String,
-        /// Users are PREFIX<n>@DOMAIN, n = 1..=USERS.
-        #[arg(long, default_value = "user")]
-        prefix: String,
-        /// Their domain.
-        #[arg(long)]
-        domain: String,
-        /// How many users.
-        #[arg(long, default_value_t = 100)]
-        users: usize,
-        /// Everyone's password.
-        #[arg(long)]
-        password: String,
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 12)]
-        clients: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 20)]
-        secs: u64,
-        /// Rounds of mailbox work per login; 0 logs in once per client.
-        #[arg(long, default_value_t = 1)]
-        rounds: usize,
         /// Name printed with the results.
         #[arg(long, default_value = "server")]
         label: String,
@@ -155,33 +130,9 @@ fn main() -> Result<()> {
         Cmd::Mbox {
             out, count, size, ..
         } => imap::mbox(&out, count, size),
-        Cmd::Mixed {
-            addr,
-            cert,
-            host,
-            prefix,
-            domain,
-            users,
-            password,
-            clients,
-            secs,
-            rounds,
-            label,
-        } => tokio::runtime::Runtime::new()?.block_on(mixed::run(
-            mixed::Load {
-                addr,
-                host,
-                prefix,
-                domain,
-                users,
-                password,
-                clients,
-                secs,
-                rounds,
-            },
-            &cert,
-            &label,
-        )),
+        Cmd::Mixed { load, cert, label } => {
+            tokio::runtime::Runtime::new()?.block_on(mixed::run(load, &cert, &label))
+        }
         Cmd::Imap {
             addr,
             cert,

@@ -15,24 +15,34 @@ use rand::{Rng, SeedableRng};
 use crate::imap::{Conn, command, connect, connector};
 
 /// What to run.
+#[derive(clap::Args)]
 pub struct Load {
     /// Server address (implicit TLS).
+    #[arg(long)]
     pub addr: String,
     /// Name in the server's certificate.
+    #[arg(long, default_value = "localhost")]
     pub host: String,
-    /// Users are `{prefix}{n}@{domain}` for n in 1..=users.
+    /// Users are PREFIX<n>@DOMAIN, n = 1..=USERS.
+    #[arg(long, default_value = "user")]
     pub prefix: String,
     /// Their domain.
+    #[arg(long)]
     pub domain: String,
-    /// How many.
+    /// How many users.
+    #[arg(long, default_value_t = 100)]
     pub users: usize,
     /// Everyone's password.
+    #[arg(long)]
     pub password: String,
     /// Concurrent clients.
+    #[arg(long, default_value_t = 12)]
     pub clients: usize,
-    /// How long.
+    /// Seconds to run.
+    #[arg(long, default_value_t = 20)]
     pub secs: u64,
-    /// Rounds of mailbox work per login (0: log in once per client and never again).
+    /// Rounds of mailbox work per login; 0 logs in once per client.
+    #[arg(long, default_value_t = 1)]
     pub rounds: usize,
 }
 

@@ -409,29 +409,36 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
             }
         })
     };
-    let mut view: BTreeMap<u32, (u64, Vec<String>)> = BTreeMap::new();
-    let mut uids_by_feed: BTreeSet<u32> = BTreeSet::new();
-    let (mut since, mut at, mut last_seq, mut last_modseq) = (0, start, start, 0);
-    let follow = |view: &mut BTreeMap<u32, (u64, Vec<String>)>,
-                  uids_by_feed: &mut BTreeSet<u32>,
-                  since: &mut u64,
-                  at: &mut u64,
-                  last_seq: &mut u64,
-                  last_modseq: &mut u64| {
-        let feed = b.changes_after(*at, 7).unwrap();
+    /// What the observer has learnt so far.
+    #[derive(Default)]
+    struct Seen {
+        view: BTreeMap<u32, (u64, Vec<String>)>,
+        uids_by_feed: BTreeSet<u32>,
+        since: u64,
+        at: u64,
+        last_seq: u64,
+        last_modseq: u64,
+    }
+    let mut seen = Seen {
+        at: start,
+        last_seq: start,
+        ..Seen::default()
+    };
+    let follow = |s: &mut Seen| {
+        let feed = b.changes_after(s.at, 7).unwrap();
         assert!(!feed.gap);
-        *at = feed.next;
+        s.at = feed.next;
         let mut touched = false;
         for ch in feed.changes {
-            assert!(ch.seq > *last_seq, "positions ascend");
-            *last_seq = ch.seq;
+            assert!(ch.seq > s.last_seq, "positions ascend");
+            s.last_seq = ch.seq;
             assert_eq!((ch.account_id, ch.mailbox_id), (a, mb));
-            assert!(ch.modseq > *last_modseq, "MODSEQs ascend in feed order");
-            *last_modseq = ch.modseq;
+            assert!(ch.modseq > s.last_modseq, "MODSEQs ascend in feed order");
+            s.last_modseq = ch.modseq;
             match ch.kind {
-                ChangeKind::Added { uids } => uids_by_feed.extend(uids),
+                ChangeKind::Added { uids } => s.uids_by_feed.extend(uids),
                 ChangeKind::Expunged { uids } => uids.iter().for_each(|u| {
-                    uids_by_feed.remove(u);
+                    s.uids_by_feed.remove(u);
                 }),
                 ChangeKind::Flags { uids } => assert!(!uids.is_empty()),
                 other => panic!("unexpected {other:?}"),
@@ -439,38 +446,24 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
             touched = true;
         }
         if touched {
-            let ch = b.mailbox_changes(mb, *since).unwrap();
+            let ch = b.mailbox_changes(mb, s.since).unwrap();
             for m in ch.changed {
-                assert!(m.modseq > *since);
-                view.insert(m.uid, (m.modseq, m.flags));
+                assert!(m.modseq > s.since);
+                s.view.insert(m.uid, (m.modseq, m.flags));
             }
             for uid in ch.expunged {
-                view.remove(&uid);
+                s.view.remove(&uid);
             }
-            *since = ch.highestmodseq;
+            s.since = ch.highestmodseq;
         }
     };
     while !(first.is_finished() && second.is_finished()) {
-        follow(
-            &mut view,
-            &mut uids_by_feed,
-            &mut since,
-            &mut at,
-            &mut last_seq,
-            &mut last_modseq,
-        );
+        follow(&mut seen);
     }
     first.join().unwrap();
     second.join().unwrap();
-    while b.change_head().unwrap() > at {
-        follow(
-            &mut view,
-            &mut uids_by_feed,
-            &mut since,
-            &mut at,
-            &mut last_seq,
-            &mut last_modseq,
-        );
+    while b.change_head().unwrap() > seen.at {
+        follow(&mut seen);
     }
     let truth: BTreeMap<u32, (u64, Vec<String>)> = b
         .messages(mb)
@@ -478,10 +471,10 @@ pub fn the_change_feed_loses_nothing(f: Fixture) {
         .into_iter()
         .map(|m| (m.uid, (m.modseq, m.flags)))
         .collect();
-    assert_eq!(view, truth);
-    assert_eq!(uids_by_feed, truth.keys().copied().collect());
-    assert_eq!(since, inbox(&*b, a).highestmodseq);
-    assert_eq!(last_modseq, since);
+    assert_eq!(seen.view, truth);
+    assert_eq!(seen.uids_by_feed, truth.keys().copied().collect());
+    assert_eq!(seen.since, inbox(&*b, a).highestmodseq);
+    assert_eq!(seen.last_modseq, seen.since);
 }
 
 /// Each write's changes are typed, carry the MODSEQ they committed at, and come in commit
