@@ -107,18 +107,20 @@ pub fn checkpoint(
     hostname: &str,
     force: bool,
 ) -> Result<Option<StoredCheckpoint>, store::Error> {
+    store.checkpoint(force, signing(signer, hostname))
+}
+
+/// The store's signing callback for checkpoints of this host's journal.
+pub fn signing(signer: std::sync::Arc<Signer>, hostname: &str) -> store::Signer {
     let origin = origin(hostname);
-    store.checkpoint(
-        force,
-        Box::new(move |size, root, time| {
-            signer.sign(&Checkpoint {
-                origin,
-                size,
-                root,
-                time,
-            })
-        }),
-    )
+    Box::new(move |size, root, time| {
+        signer.sign(&Checkpoint {
+            origin,
+            size,
+            root,
+            time,
+        })
+    })
 }
 
 /// What `journal verify` found.

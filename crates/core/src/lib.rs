@@ -11,11 +11,9 @@
 pub mod accounts;
 pub mod address;
 pub mod admin;
-pub mod backup;
 pub mod config;
 pub mod delivery;
 pub mod discover;
-pub mod fsck;
 pub mod import;
 pub mod inbound_policy;
 pub mod index;
@@ -24,13 +22,14 @@ pub mod login_cache;
 pub mod mail;
 pub mod mta_sts;
 pub mod outbound;
-pub mod private;
 pub mod retention;
 pub mod submission;
 pub mod time;
 
-/// The embedded backend (SQLite + segment files): opened by the binary, and the only backend
-/// whose files `backup` and `fsck` know.
+/// The embedded backend (SQLite + segment files), opened by the binary; its files' backup,
+/// restore, fsck and salvage live inside it.
 pub use mailkeep_store as embedded;
+/// Files only their owner may read (shared with the embedded backend).
+pub use mailkeep_store::private;
 /// The storage seam every module here works through.
 pub use mailkeep_store_api as store;

@@ -538,7 +538,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Throttle(cmd) => throttle::run(dir, cmd),
         Command::Reindex => index::reindex(dir),
         Command::Fsck { repair } => {
-            let r = mailkeep_core::fsck::fsck(dir, repair, admin())?;
+            let r = mailkeep_core::embedded::fsck::fsck(dir, repair, admin())?;
             println!(
                 "checked {} index entries and {} segment records",
                 r.blobs, r.records
@@ -580,7 +580,9 @@ fn run(cli: Cli) -> Result<()> {
             let config = Config::load(dir)?;
             let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
             store.audit("", &format!("backup to {}", out.display()))?;
-            let done = mailkeep_core::backup::backup(&store, dir, &config.hostname, &out)?;
+            let signer = std::sync::Arc::new(mailkeep_core::journal::load_signer(dir, &config.hostname)?);
+            let sign = mailkeep_core::journal::signing(signer, &config.hostname);
+            let done = mailkeep_core::embedded::backup::backup(&store, dir, sign, &out)?;
             println!(
                 "backup in {} is consistent at journal size {} ({} segment bytes copied this time); \
                  checkpoint.txt there verifies it",
@@ -591,7 +593,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Restore { from } => {
-            let cp = mailkeep_core::backup::restore(&from, dir)?;
+            let cp = mailkeep_core::embedded::backup::restore(&from, dir)?;
             println!(
                 "restored into {}; prove it complete with: mailkeep --data {} journal verify --from {}",
                 dir.display(),

@@ -38,11 +38,13 @@
 #![deny(missing_docs)]
 
 mod backend;
+pub mod backup;
 mod change_ops;
 mod failing_reads;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 mod feed_ops;
+pub mod fsck;
 pub mod format;
 mod hold_ops;
 mod journal_ops;
@@ -50,6 +52,7 @@ mod mailbox_ops;
 mod model;
 mod ops;
 mod pipeline;
+pub mod private;
 mod queue_ops;
 pub mod salvage;
 pub mod schema;

@@ -10,14 +10,16 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::embedded::{self as store, Store, segments};
+use crate::api::Signer;
+use crate::api::prelude::*;
+use crate::{Store, segments};
 
 /// Why a backup or restore failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] store::Error),
+    Store(#[from] crate::Error),
     /// A file could not be copied.
     #[error("{what}: {cause}")]
     Io {
@@ -29,9 +31,6 @@ pub enum BackupError {
     /// The request does not make sense.
     #[error("{0}")]
     Refused(String),
-    /// The journal could not be checkpointed.
-    #[error(transparent)]
-    Key(#[from] crate::journal::KeyError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
@@ -83,14 +82,15 @@ pub struct Done {
     pub copied: u64,
 }
 
-/// Backs up the data directory `dir` (served or not) into `out`.
-pub fn backup(store: &Store, dir: &Path, hostname: &str, out: &Path) -> Result<Done, BackupError> {
+/// Backs up the data directory `dir` (served or not) into `out`; `sign` signs the checkpoint
+/// the copy is consistent at (the journal key is the caller's, not the store's).
+pub fn backup(store: &Store, dir: &Path, sign: Signer, out: &Path) -> Result<Done, BackupError> {
     for d in [out, &out.join("blobs"), &out.join("keys")] {
         crate::private::create_dir(d).map_err(io(format!("creating {}", d.display())))?;
     }
     // 1. A signed checkpoint, then the snapshot (which contains it and possibly more).
-    let signer = std::sync::Arc::new(crate::journal::load_signer(dir, hostname)?);
-    let cp = crate::journal::checkpoint(store, signer, hostname, true)?
+    let cp = store
+        .checkpoint(true, sign)?
         .ok_or_else(|| BackupError::Refused("no checkpoint could be written".into()))?;
     let tmp = out.join("meta.sqlite.new");
     let _ = fs::remove_file(&tmp);

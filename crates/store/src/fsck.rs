@@ -3,12 +3,13 @@
 //! be found without the index; the index can be repaired from them, and bodies no mailbox
 //! entry references any more are written out for the administrator.
 
-use crate::store::prelude::*;
+use crate::api::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::embedded::segments::{self, Hash, Location};
-use crate::embedded::{self as store, OpenOptions, Store};
+use crate::segments::{self, Hash, Location};
+use crate as store;
+use crate::{OpenOptions, Store};
 
 /// What fsck found and did.
 #[derive(Debug, Default)]
