@@ -140,5 +140,8 @@ def test_reports_come_as_json_lines_from_the_admin_api(tmp_path):
     assert json_lines(mk(data, "throttle", "list", "--json")) == []
     (report,) = json_lines(mk(data, "journal", "verify", "--json"))
     assert report["leaves"] == len(events) and report["problems"] == [], report
+    (cp,) = json_lines(mk(data, "journal", "checkpoint", "--json"))
+    assert cp["size"] == len(events) and len(cp["root"]) == 64 and cp["time"].endswith("Z"), cp
+    assert cp["note"].splitlines()[1] == str(len(events)), cp["note"]
     # Text stays text.
     assert mk(data, "user", "list").stdout.split() == ["alice@example.org"]

@@ -90,6 +90,8 @@ def test_export_verifies_and_tampering_is_named(deleted_hundred, tmp_path):
     assert r.returncode != 0
     assert "message 4 (alice@example.org INBOX UID 40): the bytes in" in r.stdout, r.stdout
     assert "message 6 (alice@example.org INBOX UID 60): the journal leaf does not commit" in r.stdout
+    r = mk(data, "verify-export", str(out), "--pubkey", str(pubkey), "--json", check=False)
+    assert r.returncode != 0 and len(json.loads(r.stdout)["problems"]) == 2, r.stdout
     manifest["checkpoint"] = manifest["checkpoint"].replace("\n1", "\n2", 1)
     (out / "manifest.json").write_text(json.dumps(manifest))
     r = mk(data, "verify-export", str(out), "--pubkey", str(pubkey), check=False)
@@ -99,12 +101,18 @@ def test_export_verifies_and_tampering_is_named(deleted_hundred, tmp_path):
 def test_mbox_export_verifies(deleted_hundred, tmp_path):
     data, pubkey, _ = deleted_hundred
     out = tmp_path / "mbox"
-    mk(data, "discover", "export", "from:p2@partner.example", "--include-deleted",
-       "--out", str(out), "--format", "mbox")
+    done = json.loads(mk(data, "discover", "export", "from:p2@partner.example",
+                         "--include-deleted", "--out", str(out), "--format", "mbox",
+                         "--json").stdout)
+    assert (done["directory"], done["messages"]) == (str(out), 143), done
+    assert 0 < done["deleted"] < 143 and done["checkpoint"].splitlines()[0].endswith("/mailkeep-journal"), done
     text = (out / "messages.mbox").read_bytes()
     assert text.startswith(b"From mailkeep-export ")
     r = mk(data, "verify-export", str(out), "--pubkey", str(pubkey))
     assert "export verified: 143 message(s)" in r.stdout, r.stdout
+    check = json.loads(mk(data, "verify-export", str(out), "--pubkey", str(pubkey),
+                          "--json").stdout)
+    assert check == {"messages": 143, "problems": []}, check
     status = mk(data, "discover", "status").stdout
     assert "1001 message(s), deleted included; 0 not parseable" in status, status
 

@@ -129,6 +129,14 @@ def test_journal_verifies_and_proves_to_an_outsider(journaled):
     size, root = check_note(out.split("checkpoint:\n")[1], vkey)
     assert verify_inclusion(leaf_hash(leaf), index, size, path, root)
     assert not verify_inclusion(leaf_hash(leaf + b"x"), index, size, path, root)
+    # The same proof as the admin API's JSON.
+    import json
+    proof = json.loads(mk(data, "journal", "prove", "--account", "alice@example.org",
+                          "--mailbox", "INBOX", "--uid", "7", "--json").stdout)
+    assert (proof["leaf_index"], bytes.fromhex(proof["leaf"])) == (index, leaf), proof
+    assert verify_inclusion(leaf_hash(leaf), index, proof["checkpoint"]["size"],
+                            [bytes.fromhex(h) for h in proof["path"]],
+                            bytes.fromhex(proof["checkpoint"]["root"]))
     # The whole tree, recomputed here from the stored leaves, has the signed root.
     db = sqlite3.connect(data / "meta.sqlite")
     leaves = [l for (l,) in db.execute("SELECT leaf FROM journal ORDER BY idx")]

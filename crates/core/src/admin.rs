@@ -436,3 +436,138 @@ impl From<&crate::discover::Hit> for Found {
         }
     }
 }
+
+/// A signed checkpoint of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// Leaves it covers.
+    pub size: u64,
+    /// The tree head (hex).
+    pub root: String,
+    /// When it was made.
+    pub time: String,
+    /// The signed note, as outsiders keep it.
+    pub note: String,
+}
+
+impl From<store::StoredCheckpoint> for Checkpoint {
+    fn from(cp: store::StoredCheckpoint) -> Checkpoint {
+        Checkpoint {
+            size: cp.size,
+            root: hex::encode(cp.root),
+            time: rfc3339(cp.time),
+            note: cp.note,
+        }
+    }
+}
+
+/// Writes a signed checkpoint of the journal now, grown or not.
+pub fn checkpoint(
+    store: &dyn Backend,
+    signer: std::sync::Arc<store::journal::checkpoint::Signer>,
+    hostname: &str,
+) -> Result<Checkpoint, AdminError> {
+    crate::journal::checkpoint(store, signer, hostname, true)?
+        .map(Checkpoint::from)
+        .ok_or_else(|| AdminError::Invalid("no checkpoint was written".into()))
+}
+
+/// The inclusion proof of a message's newest journal record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proof {
+    /// The leaf's index.
+    pub leaf_index: u64,
+    /// The leaf bytes (hex).
+    pub leaf: String,
+    /// The audit path, leaf to root (hex).
+    pub path: Vec<String>,
+    /// The checkpoint it proves against.
+    pub checkpoint: Checkpoint,
+}
+
+impl Proof {
+    /// Text for people and scripts.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "leaf index: {}\nleaf: {}\ntree size: {}\ninclusion proof:\n",
+            self.leaf_index, self.leaf, self.checkpoint.size
+        );
+        for h in &self.path {
+            s.push_str(&format!("  {h}\n"));
+        }
+        s.push_str("checkpoint:\n");
+        s.push_str(&self.checkpoint.note);
+        s
+    }
+}
+
+/// Proves that `account`'s message `uid` in `mailbox` is recorded in the journal.
+pub fn prove(
+    store: &dyn Backend,
+    signer: std::sync::Arc<store::journal::checkpoint::Signer>,
+    hostname: &str,
+    account: &str,
+    mailbox: &str,
+    uid: u32,
+) -> Result<Proof, AdminError> {
+    let acc = store
+        .account(account)?
+        .ok_or_else(|| AdminError::Invalid(format!("no such user: {account}")))?;
+    let mb = store
+        .mailbox(acc.id, mailbox)?
+        .ok_or_else(|| AdminError::Invalid(format!("{account} has no mailbox {mailbox}")))?;
+    let p = crate::journal::prove(store, signer, hostname, mb.id, uid)?.ok_or_else(|| {
+        AdminError::Invalid(format!("no journal record of UID {uid} in {mailbox}"))
+    })?;
+    Ok(Proof {
+        leaf_index: p.index,
+        leaf: hex::encode(&p.leaf),
+        path: p.path.iter().map(hex::encode).collect(),
+        checkpoint: p.checkpoint.into(),
+    })
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exported {
+    /// The export directory.
+    pub directory: String,
+    /// Messages in it.
+    pub messages: usize,
+    /// Of those, expunged ones.
+    pub deleted: usize,
+    /// The signed checkpoint every proof in `manifest.json` is against.
+    pub checkpoint: String,
+}
+
+impl Exported {
+    /// Summarises `manifest`, written into `directory`.
+    pub fn new(directory: &Path, manifest: &crate::discover::Manifest) -> Exported {
+        Exported {
+            directory: directory.display().to_string(),
+            messages: manifest.messages.len(),
+            deleted: manifest
+                .messages
+                .iter()
+                .filter(|m| m.deleted.is_some())
+                .count(),
+            checkpoint: manifest.checkpoint.clone(),
+        }
+    }
+}
+
+/// What checking an export found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportCheck {
+    /// Messages checked.
+    pub messages: usize,
+    /// Every problem, one sentence each; empty when the export is whole and genuine.
+    pub problems: Vec<String>,
+}
+
+/// Checks an export bundle against the journal key `pubkey` (as `journal pubkey` prints it);
+/// needs no data directory, so an outside party can run it.
+pub fn verify_export(bundle: &Path, pubkey: &str) -> ExportCheck {
+    let (messages, problems) = crate::discover::verify_export(bundle, pubkey);
+    ExportCheck { messages, problems }
+}

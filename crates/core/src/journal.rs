@@ -382,24 +382,6 @@ pub struct Proof {
     pub checkpoint: StoredCheckpoint,
 }
 
-impl Proof {
-    /// Text for people and scripts.
-    pub fn render(&self) -> String {
-        let mut s = format!(
-            "leaf index: {}\nleaf: {}\ntree size: {}\ninclusion proof:\n",
-            self.index,
-            hex(&self.leaf),
-            self.checkpoint.size
-        );
-        for h in &self.path {
-            s.push_str(&format!("  {}\n", hex(h)));
-        }
-        s.push_str("checkpoint:\n");
-        s.push_str(&self.checkpoint.note);
-        s
-    }
-}
-
 /// Proves that the leaves about a message are in the journal: the newest one, against the
 /// newest checkpoint (written first if none covers it yet).
 pub fn prove(

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use mailkeep_core::admin::Found;
+use mailkeep_core::admin::{Exported, Found};
 use mailkeep_core::config::Config;
 use mailkeep_core::discover::{self, Format, Query};
 use mailkeep_core::embedded::{OpenOptions, Store};
@@ -66,6 +66,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             out,
             format,
             include_deleted,
+            json,
         } => {
             let format = match format.as_str() {
                 "eml" => Format::Eml,
@@ -87,12 +88,15 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
                 &out,
                 format,
             )?;
-            println!(
-                "exported {} message(s) to {} with manifest.json; check it with `mailkeep verify-export {} --pubkey FILE`",
-                m.messages.len(),
-                out.display(),
-                out.display()
-            );
+            let done = Exported::new(&out, &m);
+            if json {
+                println!("{}", serde_json::to_string(&done)?);
+            } else {
+                println!(
+                    "exported {} message(s) to {} with manifest.json; check it with `mailkeep verify-export {} --pubkey FILE`",
+                    done.messages, done.directory, done.directory
+                );
+            }
         }
         DiscoverCmd::Status => {
             let found = discover::search(&store, index.as_ref(), &Query::default(), true)?;
@@ -133,20 +137,29 @@ fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-pub fn verify_export(bundle: &Path, pubkey: &Path) -> Result<()> {
+pub fn verify_export(bundle: &Path, pubkey: &Path, json: bool) -> Result<()> {
     let key =
         std::fs::read_to_string(pubkey).with_context(|| format!("reading {}", pubkey.display()))?;
-    let (n, problems) = discover::verify_export(bundle, key.trim());
-    if problems.is_empty() {
+    let check = mailkeep_core::admin::verify_export(bundle, key.trim());
+    if json {
+        println!("{}", serde_json::to_string(&check)?);
+    } else if check.problems.is_empty() {
         println!(
-            "export verified: {n} message(s), every hash and journal proof checks against the signed checkpoint"
+            "export verified: {} message(s), every hash and journal proof checks against the signed checkpoint",
+            check.messages
         );
-        return Ok(());
+    } else {
+        for p in &check.problems {
+            println!("PROBLEM: {p}");
+        }
     }
-    for p in &problems {
-        println!("PROBLEM: {p}");
+    if !check.problems.is_empty() {
+        bail!(
+            "export verification failed: {} problem(s)",
+            check.problems.len()
+        );
     }
-    bail!("export verification failed: {} problem(s)", problems.len())
+    Ok(())
 }
 
 pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {

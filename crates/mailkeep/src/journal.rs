@@ -1,13 +1,12 @@
 //! `mailkeep journal …`.
 
-use mailkeep_core::store::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use mailkeep_core::config::Config;
 use mailkeep_core::embedded::{OpenOptions, Store};
-use mailkeep_core::journal;
+use mailkeep_core::{admin, journal};
 
 use crate::JournalCmd;
 
@@ -16,10 +15,13 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
     let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
     let signer = Arc::new(journal::load_signer(dir, &config.hostname)?);
     match cmd {
-        JournalCmd::Checkpoint => {
-            let cp = journal::checkpoint(&store, signer, &config.hostname, true)?
-                .context("no checkpoint was written")?;
-            print!("{}", cp.note);
+        JournalCmd::Checkpoint { json } => {
+            let cp = admin::checkpoint(&store, signer, &config.hostname)?;
+            if json {
+                println!("{}", serde_json::to_string(&cp)?);
+            } else {
+                print!("{}", cp.note);
+            }
         }
         JournalCmd::Pubkey => println!("{}", signer.verifier_key()),
         JournalCmd::Verify { from, json } => {
@@ -61,16 +63,14 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
             account,
             mailbox,
             uid,
+            json,
         } => {
-            let acc = store
-                .account(&account)?
-                .with_context(|| format!("no such user: {account}"))?;
-            let mb = store
-                .mailbox(acc.id, &mailbox)?
-                .with_context(|| format!("{account} has no mailbox {mailbox}"))?;
-            let proof = journal::prove(&store, signer, &config.hostname, mb.id, uid)?
-                .with_context(|| format!("no journal record of UID {uid} in {mailbox}"))?;
-            print!("{}", proof.render());
+            let proof = admin::prove(&store, signer, &config.hostname, &account, &mailbox, uid)?;
+            if json {
+                println!("{}", serde_json::to_string(&proof)?);
+            } else {
+                print!("{}", proof.render());
+            }
         }
     }
     Ok(())
@@ -86,7 +86,7 @@ pub fn audit(dir: &Path, account: Option<&str>, since: Option<&str>, json: bool)
         })?),
         None => None,
     };
-    let events = mailkeep_core::admin::audit(&store, account, since)?;
+    let events = admin::audit(&store, account, since)?;
     crate::print_each(&events, json, |e| {
         let mut line = format!("{}  {:<17} {}", e.time, e.kind, e.actor_kind);
         if !e.actor.is_empty() {

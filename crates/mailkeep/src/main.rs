@@ -132,6 +132,9 @@ enum Command {
         /// File holding the key printed by `mailkeep journal pubkey`.
         #[arg(long)]
         pubkey: PathBuf,
+        /// The result as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Who did what, when, from where: logins, deliveries, expunges, admin changes.
     Audit {
@@ -237,6 +240,9 @@ enum DiscoverCmd {
         /// Include expunged messages.
         #[arg(long)]
         include_deleted: bool,
+        /// What was written, as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// How many messages there are, and which could not be parsed (matched on raw text).
     Status,
@@ -245,7 +251,11 @@ enum DiscoverCmd {
 #[derive(Subcommand)]
 enum JournalCmd {
     /// Write a signed checkpoint now and print it (keep copies elsewhere: they pin history).
-    Checkpoint,
+    Checkpoint {
+        /// As one JSON object (the note in its `note` field).
+        #[arg(long)]
+        json: bool,
+    },
     /// Recompute the journal from its leaves and check it against every stored checkpoint,
     /// the mailboxes and the message bytes; exit 1 with a precise report if anything is off.
     Verify {
@@ -267,6 +277,9 @@ enum JournalCmd {
         /// The message's UID.
         #[arg(long)]
         uid: u32,
+        /// As one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the key outsiders verify checkpoints with (save it to a file).
     Pubkey,
@@ -580,7 +593,8 @@ fn run(cli: Cli) -> Result<()> {
             let config = Config::load(dir)?;
             let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
             store.audit("", &format!("backup to {}", out.display()))?;
-            let signer = std::sync::Arc::new(mailkeep_core::journal::load_signer(dir, &config.hostname)?);
+            let signer =
+                std::sync::Arc::new(mailkeep_core::journal::load_signer(dir, &config.hostname)?);
             let sign = mailkeep_core::journal::signing(signer, &config.hostname);
             let done = mailkeep_core::embedded::backup::backup(&store, dir, sign, &out)?;
             println!(
@@ -606,7 +620,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::VerifyExport {
             dir: bundle,
             pubkey,
-        } => discover::verify_export(&bundle, &pubkey),
+            json,
+        } => discover::verify_export(&bundle, &pubkey, json),
         Command::Audit {
             account,
             since,

@@ -7,8 +7,8 @@ use crate::api::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::segments::{self, Hash, Location};
 use crate as store;
+use crate::segments::{self, Hash, Location};
 use crate::{OpenOptions, Store};
 
 /// What fsck found and did.

@@ -44,8 +44,8 @@ mod failing_reads;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 mod feed_ops;
-pub mod fsck;
 pub mod format;
+pub mod fsck;
 mod hold_ops;
 mod journal_ops;
 mod mailbox_ops;
