@@ -37,7 +37,6 @@ enum Next {
 
 /// The selected mailbox as this session sees it (the mail layer's view).
 type Selected = mailkeep_core::mail::view::View;
-use mailkeep_core::mail::view::keywords_of;
 
 /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (… \*)]` for these keywords.
 fn flags_lines(keywords: &[String]) -> String {
@@ -908,43 +907,38 @@ impl Session {
         let Some(messages) = self.load_messages(mailbox.id).await else {
             return self.tagged(tag, Status::No, Some("SERVERBUG"), "Temporary failure");
         };
-        let mut o = format!("* {} EXISTS\r\n", messages.len());
-        let recent = if self.rev2 {
-            Vec::new()
+        let recent_mark = if self.rev2 {
+            None
         } else {
             let top = messages.last().map_or(0, |m| m.uid);
-            match self.recent_mark(mailbox.id, top, read_only).await {
-                Some(mark) => messages
-                    .iter()
-                    .map(|m| m.uid)
-                    .filter(|u| *u > mark)
-                    .collect(),
-                None => Vec::new(),
-            }
+            // A mark that cannot be read shows nothing as recent.
+            Some(
+                self.recent_mark(mailbox.id, top, read_only)
+                    .await
+                    .unwrap_or(u32::MAX),
+            )
         };
+        let view = Selected::open(mailbox, messages, read_only, recent_mark);
+        let mut o = format!("* {} EXISTS\r\n", view.messages.len());
         if !self.rev2 {
-            o.push_str(&format!("* {} RECENT\r\n", recent.len()));
-            if let Some(pos) = messages
-                .iter()
-                .position(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
-            {
-                o.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", pos + 1));
+            o.push_str(&format!("* {} RECENT\r\n", view.recent.len()));
+            if let Some(n) = view.first_unseen() {
+                o.push_str(&format!("* OK [UNSEEN {n}] First unseen\r\n"));
             }
         }
-        let keywords = keywords_of(messages.iter());
-        o.push_str(&flags_lines(&keywords));
+        o.push_str(&flags_lines(&view.keywords));
         o.push_str(&format!(
             "* OK [UIDVALIDITY {}] UIDs valid\r\n",
-            mailbox.uidvalidity
+            view.mailbox.uidvalidity
         ));
         o.push_str(&format!(
             "* OK [UIDNEXT {}] Predicted next UID\r\n",
-            mailbox.uidnext
+            view.mailbox.uidnext
         ));
         if self.condstore {
             o.push_str(&format!(
                 "* OK [HIGHESTMODSEQ {}] Highest\r\n",
-                mailbox.highestmodseq
+                view.mailbox.highestmodseq
             ));
         }
         self.out.extend_from_slice(o.as_bytes());
@@ -955,16 +949,7 @@ impl Session {
         }
         let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        self.selected = Some(Selected {
-            synced: mailbox.highestmodseq,
-            pending_expunges: Vec::new(),
-            mailbox,
-            read_only,
-            messages,
-            keywords,
-            saved: Vec::new(),
-            recent,
-        });
+        self.selected = Some(view);
         self.state = State::Selected;
         if let Some(q) = qresync {
             self.resync(q).await;
@@ -1008,10 +993,7 @@ impl Session {
             &mailkeep_imap::encode::vanished_response(false, &vanished),
         ));
         for (seq, uid, flags) in &synced.flags {
-            let mut shown = flags.clone();
-            if !self.rev2 && sel.recent.binary_search(uid).is_ok() {
-                shown.push("\\Recent".into());
-            }
+            let shown = sel.shown_flags(*uid, flags);
             out.push_str(&format!(
                 "* {seq} FETCH (UID {uid} FLAGS ({}))\r\n",
                 shown.join(" ")
@@ -1021,11 +1003,7 @@ impl Session {
             out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
             if !self.rev2 {
                 // New arrivals are recent for the first session that learns of them.
-                let (top, mailbox_id, read_only) = (
-                    sel.messages.last().map_or(0, |m| m.uid),
-                    sel.mailbox.id,
-                    sel.read_only,
-                );
+                let (top, mailbox_id, read_only) = (sel.top_uid(), sel.mailbox.id, sel.read_only);
                 let mark = self.recent_mark(mailbox_id, top, read_only).await;
                 if let Some(sel) = self.selected.as_mut() {
                     if let Some(mark) = mark {
@@ -1038,15 +1016,10 @@ impl Session {
         self.out.extend_from_slice(out.as_bytes());
     }
 
-    /// The `\Recent` mark of a mailbox: claimed up to `top` by a read-write session, only
-    /// read by EXAMINE (which must not change it).
-    ///
-    /// The server's own marks decide between its sessions; the store keeps a copy, written
-    /// without waiting for it. `\Recent` is advisory (RFC 3501 §2.3.2): a crash that loses
-    /// the last claims shows those messages as recent once more, and a session does not
-    /// wait for a durable commit to learn of one new message.
+    /// The `\Recent` mark of a mailbox as this session finds it (`core::mail::recent`),
+    /// claimed up to `top` unless `read_only`; the claim is stored without waiting.
     async fn recent_mark(&self, mailbox_id: i64, top: u32, read_only: bool) -> Option<u32> {
-        let stored = match self.known_recent(mailbox_id) {
+        let stored = match self.shared.recent.known(mailbox_id) {
             Some(m) => m,
             None => {
                 let store = self.acting.clone();
@@ -1055,11 +1028,8 @@ impl Session {
                     .ok()?
             }
         };
-        let mut marks = self.shared.recent.lock().unwrap_or_else(|p| p.into_inner());
-        let mark = marks.entry(mailbox_id).or_insert(stored);
-        let old = *mark;
-        if !read_only && top > old {
-            *mark = top;
+        let claim = self.shared.recent.claim(mailbox_id, stored, top, read_only);
+        if let Some(top) = claim.store {
             let store = self.acting.clone();
             tokio::spawn(blocking(move || {
                 if let Err(e) = store.claim_recent(mailbox_id, top) {
@@ -1067,27 +1037,15 @@ impl Session {
                 }
             }));
         }
-        Some(old)
-    }
-
-    /// This server's `\Recent` mark of a mailbox, if it has claimed or read one.
-    fn known_recent(&self, mailbox_id: i64) -> Option<u32> {
-        let marks = self.shared.recent.lock().unwrap_or_else(|p| p.into_inner());
-        marks.get(&mailbox_id).copied()
+        Some(claim.mark)
     }
 
     /// Flags as this session shows them: with `\Recent` for rev1 sessions.
     pub(crate) fn shown_flags(&self, uid: u32, flags: &[String]) -> Vec<String> {
-        let mut f = flags.to_vec();
-        if !self.rev2
-            && self
-                .selected
-                .as_ref()
-                .is_some_and(|s| s.recent.binary_search(&uid).is_ok())
-        {
-            f.push("\\Recent".into());
+        match self.selected.as_ref() {
+            Some(sel) => sel.shown_flags(uid, flags),
+            None => flags.to_vec(),
         }
-        f
     }
 
     async fn list_as(
@@ -1255,7 +1213,7 @@ impl Session {
                 .collect(),
             None => seqs,
         };
-        let mark_seen = sets_seen(&items) && !sel.read_only;
+        let mark_seen = sets_seen(&items);
         // ENVELOPE, BODYSTRUCTURE and header sections come from the parsed records stored
         // when the bodies arrived; a body is read only for content, or to make a missing
         // record (stored afterwards, so that it is made once).
@@ -1420,15 +1378,10 @@ impl Session {
     /// the view; returns the UIDs that changed, sorted. A failure is logged and changes
     /// nothing (the FETCH still answers).
     async fn mark_seen(&mut self, mailbox_id: i64, seqs: &[u32]) -> Vec<u32> {
-        let Some(sel) = self.selected.as_ref() else {
-            return Vec::new();
-        };
-        let uids: Vec<u32> = seqs
-            .iter()
-            .filter_map(|&n| sel.messages.get((n as usize).wrapping_sub(1)))
-            .filter(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
-            .map(|m| m.uid)
-            .collect();
+        let uids = self
+            .selected
+            .as_ref()
+            .map_or_else(Vec::new, |sel| sel.to_mark_seen(seqs));
         if uids.is_empty() {
             return uids;
         }
@@ -1448,17 +1401,10 @@ impl Session {
         if !changed.is_empty() {
             self.shared.committed();
         }
-        let mut seen: Vec<u32> = changed.iter().map(|c| c.0).collect();
-        seen.sort_unstable();
-        if let Some(sel) = self.selected.as_mut() {
-            for (uid, modseq) in changed {
-                if let Ok(i) = sel.messages.binary_search_by_key(&uid, |m| m.uid) {
-                    sel.messages[i].flags.push("\\Seen".into());
-                    sel.messages[i].modseq = modseq;
-                }
-            }
+        match self.selected.as_mut() {
+            Some(sel) => sel.seen(&changed),
+            None => Vec::new(),
         }
-        seen
     }
 }
 

@@ -167,7 +167,7 @@ pub(crate) struct Shared {
     /// Memory for complete messages being checked and stored (`[memory]`).
     pub memory: spool::MemoryBudget,
     /// `\Recent` marks (highest UID claimed) of mailboxes this server's sessions opened.
-    pub recent: std::sync::Mutex<std::collections::HashMap<i64, u32>>,
+    pub recent: mailkeep_core::mail::recent::RecentMarks,
     /// Logins verified recently (IMAP and SMTP AUTH), so that Argon2 runs once per TTL.
     pub login_cache: Arc<mailkeep_core::login_cache::LoginCache>,
     pub shutdown: watch::Receiver<bool>,

@@ -12,46 +12,11 @@ use super::{Next, Session};
 use crate::blocking;
 
 impl Session {
-    /// The view's `(sequence number, uid)` pairs a set names; `Err` for a sequence number
-    /// beyond the mailbox (RFC 9051: BAD), UIDs that do not exist are simply skipped.
+    /// The selected view's `(sequence number, uid)` pairs a set names
+    /// ([`mailkeep_core::mail::view::View::resolve`]).
     pub(super) fn resolve(&self, uid: bool, set: &SequenceSet) -> Result<Vec<(u32, u32)>, ()> {
-        let Some(sel) = self.selected.as_ref() else {
-            return Err(());
-        };
-        let count = sel.messages.len() as u32;
-        if set.is_saved() {
-            // `$` names the same messages whether the command is UID or not; messages
-            // expunged since the search are simply no longer there.
-            return Ok(sel
-                .messages
-                .iter()
-                .zip(1u32..)
-                .filter(|(m, _)| sel.saved.binary_search(&m.uid).is_ok())
-                .map(|(m, n)| (n, m.uid))
-                .collect());
-        }
-        if uid {
-            let max_uid = sel.messages.last().map_or(0, |m| m.uid);
-            Ok(sel
-                .messages
-                .iter()
-                .zip(1u32..)
-                .filter(|(m, _)| set.contains(m.uid, max_uid))
-                .map(|(m, n)| (n, m.uid))
-                .collect())
-        } else {
-            if count == 0 || set.exceeds(count) {
-                return Err(());
-            }
-            Ok(set
-                .iter_resolved(count)
-                .filter_map(|n| {
-                    sel.messages
-                        .get((n as usize).wrapping_sub(1))
-                        .map(|m| (n, m.uid))
-                })
-                .collect())
-        }
+        let sel = self.selected.as_ref().ok_or(())?;
+        sel.resolve(uid, set).map_err(|_| ())
     }
 
     /// Maps a store error to a tagged NO with the right response code.
@@ -234,41 +199,20 @@ impl Session {
         }
         let mut out = String::new();
         if let Some(sel) = self.selected.as_mut() {
-            let mut keywords = sel.keywords.clone();
-            for c in &changed {
-                for f in &c.flags {
-                    if !mailkeep_core::mail::view::is_system_flag(f) && !keywords.contains(f) {
-                        keywords.push(f.clone());
-                    }
-                }
+            let stored = sel.stored(&changed);
+            if stored.keywords_grew {
+                out.push_str(&super::flags_lines(&sel.keywords));
             }
-            if keywords.len() != sel.keywords.len() {
-                keywords.sort();
-                out.push_str(&super::flags_lines(&keywords));
-                sel.keywords = keywords;
-            }
-            for c in &changed {
-                let Some(&(seq, _)) = targets.iter().find(|(_, u)| *u == c.uid) else {
-                    continue;
-                };
-                if let Some(m) = sel.messages.get_mut((seq as usize).wrapping_sub(1)) {
-                    m.flags = c.flags.clone();
-                    m.modseq = c.modseq;
-                }
-                if !silent || unchanged_since.is_some() {
+            if !silent || unchanged_since.is_some() {
+                for (seq, uid, flags, modseq) in &stored.changed {
                     let modseq = if unchanged_since.is_some() || self.condstore {
-                        format!(" MODSEQ ({})", c.modseq)
+                        format!(" MODSEQ ({modseq})")
                     } else {
                         String::new()
                     };
-                    let mut shown = c.flags.clone();
-                    if !self.rev2 && sel.recent.binary_search(&c.uid).is_ok() {
-                        shown.push("\\Recent".into());
-                    }
                     out.push_str(&format!(
-                        "* {seq} FETCH (UID {} FLAGS ({}){modseq})\r\n",
-                        c.uid,
-                        shown.join(" ")
+                        "* {seq} FETCH (UID {uid} FLAGS ({}){modseq})\r\n",
+                        sel.shown_flags(*uid, flags).join(" ")
                     ));
                 }
             }
@@ -318,13 +262,10 @@ impl Session {
             return self.tagged(tag, Status::Ok, None, &format!("{verb} completed"));
         }
         if !is_move {
-            let bytes: u64 = self.selected.as_ref().map_or(0, |sel| {
-                targets
-                    .iter()
-                    .filter_map(|&(seq, _)| sel.messages.get((seq as usize).wrapping_sub(1)))
-                    .map(|m| m.size)
-                    .sum()
-            });
+            let bytes = self
+                .selected
+                .as_ref()
+                .map_or(0, |sel| sel.size_of(targets.iter().map(|&(seq, _)| seq)));
             if self.check_quota(tag, bytes).await.is_err() {
                 return;
             }
