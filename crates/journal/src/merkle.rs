@@ -321,3 +321,88 @@ pub fn completed_by(index: u64) -> impl Iterator<Item = (u32, u64)> {
         }
     })
 }
+
+/// Where the complete subtree `(level, index)` sits when nodes are kept in the order appends
+/// create them (each leaf, then the nodes it completes, lowest first): a store keyed by this
+/// position writes one commit's nodes next to each other. `None` for a node no tree of at
+/// most 2⁶² leaves has.
+pub fn tree_position(level: u32, index: u64) -> Option<i64> {
+    // The subtree's last leaf completes it; `2n - popcount(n)` nodes precede leaf n's own
+    // (every complete subtree of the first n leaves), and leaf n then completes levels 1, 2, …
+    let width = 1u64.checked_shl(level)?;
+    let last = index.checked_add(1)?.checked_mul(width)? - 1;
+    let before = last.checked_mul(2)? - u64::from(last.count_ones());
+    i64::try_from(before.checked_add(u64::from(level))?).ok()
+}
+
+/// The nodes appending leaf `index` (hash `leaf`) adds, as `(tree_position, hash)`, the
+/// leaf's own first. Reads only the left siblings of the nodes it completes, from `nodes`.
+pub fn appended(nodes: &impl Nodes, index: u64, leaf: Hash) -> Result<Vec<(i64, Hash)>, TreeError> {
+    let pos = |level: u32, i: u64| tree_position(level, i).ok_or(TreeError::OutOfRange);
+    let mut out = vec![(pos(0, index)?, leaf)];
+    // Each completed node's right child is the node completed just below it (at first, the
+    // leaf): only its left sibling has to be read.
+    let mut right = leaf;
+    for (level, i) in completed_by(index) {
+        let left = nodes.node(level - 1, 2 * i).ok_or(TreeError::MissingNode {
+            level: level - 1,
+            index: 2 * i,
+        })?;
+        right = node_hash(&left, &right);
+        out.push((pos(level, i)?, right));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_positions_follow_the_order_appends_create_nodes() {
+        let mut expected = 0i64;
+        for leaf in 0..5000u64 {
+            assert_eq!(tree_position(0, leaf), Some(expected), "leaf {leaf}");
+            expected += 1;
+            for (level, i) in completed_by(leaf) {
+                assert_eq!(tree_position(level, i), Some(expected), "node {level}/{i}");
+                expected += 1;
+            }
+        }
+        assert_eq!(tree_position(64, 0), None);
+        assert_eq!(tree_position(0, u64::MAX), None);
+        assert_eq!(tree_position(40, 1 << 30), None);
+    }
+
+    /// Nodes kept by position, as a store keeps them.
+    struct ByPosition(std::collections::HashMap<i64, Hash>);
+
+    impl Nodes for ByPosition {
+        fn node(&self, level: u32, index: u64) -> Option<Hash> {
+            self.0.get(&tree_position(level, index)?).copied()
+        }
+    }
+
+    #[test]
+    fn appending_builds_the_same_tree_as_hashing_it_whole() {
+        let leaves: Vec<Hash> = (0..77u8).map(|i| leaf_hash(&[i])).collect();
+        let mut kept = ByPosition(Default::default());
+        for (i, leaf) in leaves.iter().enumerate() {
+            for (pos, h) in appended(&kept, i as u64, *leaf).unwrap() {
+                assert!(
+                    kept.0.insert(pos, h).is_none(),
+                    "position {pos} written twice"
+                );
+            }
+        }
+        let whole = InMemory::new(leaves);
+        for size in [1, 2, 3, 31, 32, 33, 64, 77] {
+            assert_eq!(root(&kept, size).unwrap(), root(&whole, size).unwrap());
+        }
+        let empty = ByPosition(Default::default());
+        assert!(matches!(
+            appended(&empty, 1, leaf_hash(b"x")),
+            Err(TreeError::MissingNode { level: 0, index: 0 })
+        ));
+    }
+}

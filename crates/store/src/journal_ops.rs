@@ -37,20 +37,7 @@ pub(crate) fn now() -> i64 {
         .unwrap_or_else(|| SystemClock.now())
 }
 
-/// Where the complete subtree `(level, index)` sits in `journal_tree`: its place in the order
-/// in which appends create nodes (each leaf, then the nodes it completes, lowest first).
-///
-/// Keying the table by (level, index) put each level in a region of its own, so one commit
-/// wrote a page per level; in append order a commit's nodes share the table's last page.
-/// `None` for a node no tree of at most 2⁶² leaves has.
-pub(crate) fn tree_position(level: u32, index: u64) -> Option<i64> {
-    // The subtree's last leaf completes it; `2n - popcount(n)` nodes precede leaf n's own
-    // (every complete subtree of the first n leaves), and leaf n then completes levels 1, 2, …
-    let width = 1u64.checked_shl(level)?;
-    let last = index.checked_add(1)?.checked_mul(width)? - 1;
-    let before = last.checked_mul(2)? - u64::from(last.count_ones());
-    i64::try_from(before.checked_add(u64::from(level))?).ok()
-}
+pub(crate) use mailkeep_journal::merkle::tree_position;
 
 /// Complete-subtree hashes as stored.
 pub(crate) struct DbNodes<'a>(pub &'a Connection);
@@ -97,30 +84,18 @@ pub(crate) fn append_leaf(c: &Connection, ev: &Event) -> Result<u64> {
             (ev.uid != 0).then_some(ev.uid),
         ],
     )?;
-    let insert = |level: u32, i: u64, h: &Hash| -> Result<()> {
-        let pos = tree_position(level, i).ok_or_else(|| Error::Corrupt {
-            hash: format!("journal node {level}/{i}"),
-            reason: "the journal is larger than a tree can hold".into(),
-        })?;
+    // `journal_tree` is keyed by the order appends create nodes in, so that one commit's
+    // nodes share the table's last page.
+    let added = merkle::appended(&DbNodes(c), idx, hash).map_err(|e| Error::Corrupt {
+        hash: format!("journal leaf {idx}"),
+        reason: format!("cannot extend the tree: {e:?}"),
+    })?;
+    for (pos, h) in added {
         exec(
             c,
             "INSERT INTO journal_tree (pos, hash) VALUES (?1, ?2)",
             params![pos, &h[..]],
         )?;
-        Ok(())
-    };
-    insert(0, idx, &hash)?;
-    let nodes = DbNodes(c);
-    // Each completed node's right child is the node completed just below it (at first, the
-    // leaf): only its left sibling has to be read.
-    let mut right = hash;
-    for (level, i) in merkle::completed_by(idx) {
-        let left = nodes.node(level - 1, 2 * i).ok_or_else(|| Error::Corrupt {
-            hash: format!("journal node {}/{}", level - 1, 2 * i),
-            reason: "a journal node the next one needs is missing".into(),
-        })?;
-        right = merkle::node_hash(&left, &right);
-        insert(level, i, &right)?;
     }
     Ok(idx)
 }
@@ -686,22 +661,6 @@ impl Journal for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tree_positions_follow_the_order_appends_create_nodes() {
-        let mut expected = 0i64;
-        for leaf in 0..5000u64 {
-            assert_eq!(tree_position(0, leaf), Some(expected), "leaf {leaf}");
-            expected += 1;
-            for (level, i) in merkle::completed_by(leaf) {
-                assert_eq!(tree_position(level, i), Some(expected), "node {level}/{i}");
-                expected += 1;
-            }
-        }
-        assert_eq!(tree_position(64, 0), None);
-        assert_eq!(tree_position(0, u64::MAX), None);
-        assert_eq!(tree_position(40, 1 << 30), None);
-    }
 
     #[test]
     fn a_tree_reads_back_its_nodes_and_leaves() {

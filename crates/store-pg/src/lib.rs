@@ -1,0 +1,111 @@
+//! mailkeep's storage on PostgreSQL: the seam's traits (`mailkeep-store-api`) for several
+//! nodes that share one database, passing the same conformance suite as the embedded backend
+//! (`tests/conformance.rs`).
+//!
+//! # Durability
+//! A write returns `Ok` only after its transaction committed; the server runs with
+//! `synchronous_commit = on` (the default), so the commit is in the WAL on disk — and on a
+//! synchronous standby when one is configured. Message bodies are stored in the same
+//! transaction that enters them in mailboxes, so a message never exists without its bytes.
+//!
+//! # Why synchronous
+//! The seam is synchronous (the server calls it on its blocking pool), so this backend uses
+//! `postgres`, the blocking facade of tokio-postgres, and a plain pool of connections instead
+//! of deadpool, which is built for async callers. See [`conn`] for how writes are grouped and
+//! ordered across nodes.
+//!
+//! # Layout
+//! One module per area of the seam, next to its SQL: `directory`, `mailboxes`, `bodies`,
+//! `journal`, `queue`, `holds`, `throttle`, `changes`; `schema` holds the migrations.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bodies;
+mod changes;
+mod conn;
+mod directory;
+mod holds;
+mod journal;
+mod mailboxes;
+mod queue;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod throttle;
+
+use std::sync::Arc;
+
+use mailkeep_store_api::{Actor, Backend, Clock, Error, Result, SystemClock};
+
+use crate::conn::{Readers, Writer};
+
+/// How to reach the database.
+pub struct Options {
+    /// A libpq-style connection string or URL (`postgres://user@host:port/db`).
+    pub url: String,
+    /// The password, when not in `url` (read from a file or the environment by the caller,
+    /// so that it never shows in `ps`).
+    pub password: Option<String>,
+    /// The time source of writes (journal leaf times, holds, purges).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+struct Inner {
+    reads: Readers,
+    writer: Writer,
+}
+
+/// A PostgreSQL backend. Cheap to clone; every clone shares the connections.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+    actor: Actor,
+}
+
+impl PgStore {
+    /// Connects, migrates the schema to this build's version (refusing a newer one), and
+    /// starts the committer.
+    pub fn open(options: Options) -> Result<PgStore> {
+        let mut config: postgres::Config = options
+            .url
+            .parse()
+            .map_err(|e| Error::Conflict(format!("the database URL is not valid: {e}")))?;
+        if let Some(p) = &options.password {
+            config.password(p);
+        }
+        let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let reads = Readers::new(config.clone());
+        conn::off_runtime(|| -> Result<()> {
+            let mut c = reads.connect()?;
+            schema::migrate(&mut c)?;
+            Ok(())
+        })?;
+        let writer = Writer::start(config, clock)?;
+        Ok(PgStore {
+            inner: Arc::new(Inner { reads, writer }),
+            actor: Actor::system(),
+        })
+    }
+
+    fn reads(&self) -> &Readers {
+        &self.inner.reads
+    }
+
+    fn writer(&self) -> &Writer {
+        &self.inner.writer
+    }
+}
+
+impl Backend for PgStore {
+    fn acting(&self, actor: Actor) -> Arc<dyn Backend> {
+        Arc::new(PgStore {
+            inner: self.inner.clone(),
+            actor,
+        })
+    }
+
+    fn close(&self) {
+        self.inner.writer.close();
+    }
+}
