@@ -55,6 +55,52 @@ pub struct Config {
     /// Memory that message content in flight may take.
     #[serde(default)]
     pub memory: Memory,
+    /// Where metadata lives: this data directory (the default) or a PostgreSQL database
+    /// shared by several nodes.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// Which backend holds metadata and bodies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// SQLite and segment files in the data directory.
+    #[default]
+    Embedded,
+    /// PostgreSQL, shared by every node that points at it.
+    Postgres,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The backend.
+    pub backend: BackendKind,
+    /// For `postgres`: the database, `postgres://user@host:port/db` (no password in it).
+    pub url: Option<String>,
+    /// A file holding the database password (first line), readable by the server only.
+    pub password_file: Option<std::path::PathBuf>,
+    /// Or the environment variable holding it.
+    pub password_env: Option<String>,
+}
+
+impl StoreConfig {
+    /// The database password from its file or variable (`None`: the URL needs none).
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("store.password_file {}: {e}", path.display()))?;
+            return Ok(Some(text.lines().next().unwrap_or("").to_owned()));
+        }
+        if let Some(var) = &self.password_env {
+            return std::env::var(var)
+                .map(Some)
+                .map_err(|_| format!("store.password_env: ${var} is not set"));
+        }
+        Ok(None)
+    }
 }
 
 /// Memory for message content in flight. While a message arrives (SMTP DATA/BDAT, IMAP
@@ -558,6 +604,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        match (self.store.backend, &self.store.url) {
+            (BackendKind::Postgres, None) => {
+                return Err("store.url is required with backend = \"postgres\"".into());
+            }
+            // A password in the URL would be in every copy of this file and in error
+            // messages: it belongs in password_file or password_env.
+            (BackendKind::Postgres, Some(url)) if url_has_password(url) => {
+                return Err(
+                    "store.url must not contain a password; use store.password_file or store.password_env"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
         crate::address::parse_domain(&self.hostname).map_err(|e| format!("hostname: {e}"))?;
         if self.smtp.max_command_line < 512 {
             return Err("smtp.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into());
@@ -805,6 +865,21 @@ wait_secs = {memw}                     # then 451 4.3.1 / NO [UNAVAILABLE]: try 
     }
 }
 
+/// Whether a `postgres://user:password@…` URL (or a `password=` key) carries a password.
+fn url_has_password(url: &str) -> bool {
+    if url.split_whitespace().any(|kv| kv.starts_with("password=")) {
+        return true;
+    }
+    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        || rest.contains("password=")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -888,5 +963,31 @@ mod tests {
             err.contains("imap.reserved_for_authenticated (200)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_postgres_backend_needs_a_url_without_a_password() {
+        let base = "hostname = \"mx.example.org\"\n[store]\nbackend = \"postgres\"\n";
+        assert!(
+            Config::parse(base)
+                .unwrap_err()
+                .contains("store.url is required")
+        );
+        for bad in [
+            "postgres://mk:secret@db.example:5432/mail",
+            "host=db user=mk password=secret",
+            "postgres://mk@db/mail?password=secret",
+        ] {
+            let text = format!("{base}url = \"{bad}\"\n");
+            let e = Config::parse(&text).unwrap_err();
+            assert!(e.contains("must not contain a password"), "{bad}: {e}");
+        }
+        let ok =
+            format!("{base}url = \"postgres://mk@[::1]:5432/mail\"\npassword_env = \"PGPW\"\n");
+        let c = Config::parse(&ok).unwrap();
+        assert_eq!(c.store.backend, BackendKind::Postgres);
+        assert!(c.store.password().unwrap_err().contains("$PGPW is not set"));
+        let embedded = Config::parse("hostname = \"mx.example.org\"\n").unwrap();
+        assert_eq!(embedded.store.backend, BackendKind::Embedded);
     }
 }

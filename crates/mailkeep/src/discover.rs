@@ -1,6 +1,5 @@
 //! `mailkeep discover …` and `mailkeep verify-export`.
 
-use mailkeep_core::store::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -8,15 +7,15 @@ use anyhow::{Context, Result, bail};
 use mailkeep_core::admin::{Exported, Found};
 use mailkeep_core::config::Config;
 use mailkeep_core::discover::{self, Format, Query};
-use mailkeep_core::embedded::{OpenOptions, Store};
 
 use crate::{DiscoverCmd, HoldCmd};
 
 pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     let index = match cmd {
         DiscoverCmd::Search { no_index: true, .. } => None,
-        _ => crate::index::current(dir, &store),
+        _ => crate::index::current(dir, store),
     };
     match cmd {
         DiscoverCmd::Search {
@@ -26,7 +25,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             ..
         } => {
             let q = Query::parse(&query).map_err(anyhow::Error::msg)?;
-            let found = discover::search(&store, index.as_ref(), &q, include_deleted)?;
+            let found = discover::search(store, index.as_ref(), &q, include_deleted)?;
             let hits: Vec<Found> = found.hits.iter().map(Found::from).collect();
             crate::print_each(&hits, json, |h| {
                 let mut line = format!(
@@ -79,7 +78,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             let config = Config::load(dir)?;
             let signer = Arc::new(mailkeep_core::journal::load_signer(dir, &config.hostname)?);
             let m = discover::export(
-                &store,
+                store,
                 index.as_ref(),
                 signer,
                 &config.hostname,
@@ -99,7 +98,7 @@ pub fn run(dir: &Path, cmd: DiscoverCmd) -> Result<()> {
             }
         }
         DiscoverCmd::Status => {
-            let found = discover::search(&store, index.as_ref(), &Query::default(), true)?;
+            let found = discover::search(store, index.as_ref(), &Query::default(), true)?;
             println!(
                 "{} message(s), deleted included; {} not parseable as MIME (searched as raw text); {} unreadable; {} purged",
                 found.examined,
@@ -163,7 +162,8 @@ pub fn verify_export(bundle: &Path, pubkey: &Path, json: bool) -> Result<()> {
 }
 
 pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     match cmd {
         HoldCmd::Add {
             account,
@@ -187,7 +187,7 @@ pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
             );
         }
         HoldCmd::List { json } => {
-            let holds = mailkeep_core::admin::holds(&store)?;
+            let holds = mailkeep_core::admin::holds(store)?;
             if holds.is_empty() && !json {
                 println!("no holds");
             }
@@ -222,13 +222,14 @@ pub fn hold(dir: &Path, cmd: HoldCmd) -> Result<()> {
 
 pub fn purge(dir: &Path, dry_run: bool) -> Result<()> {
     let config = Config::load(dir)?;
-    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     if !dry_run {
         store.note_retention(&config.retention.describe())?;
     }
-    let index = crate::index::current(dir, &store);
+    let index = crate::index::current(dir, store);
     let plan = mailkeep_core::retention::plan(
-        &store,
+        store,
         index.as_ref(),
         &config.retention,
         mailkeep_core::time::now(),

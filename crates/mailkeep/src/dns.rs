@@ -1,12 +1,10 @@
 //! `mailkeep dns DOMAIN`: the records to publish, as zone-file lines.
 
-use mailkeep_core::store::prelude::*;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use mailkeep_core::config::Config;
-use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_server::dkim::{ED25519_SELECTOR, RSA_SELECTOR, key_paths};
 
 /// A TXT value split into quoted strings of at most 255 bytes (RFC 1035 §3.3.14).
@@ -34,7 +32,8 @@ fn public_key(path: &Path, raw: bool) -> Result<String> {
 
 pub fn run(dir: &Path, domain: &str) -> Result<()> {
     let config = Config::load(dir)?;
-    let store = Store::open(dir, OpenOptions::default())?;
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     let domain = mailkeep_core::address::parse_domain(domain)?;
     if !store.has_domain(&domain)? {
         bail!("{domain} is not one of this server's domains (see `mailkeep domain list`)");

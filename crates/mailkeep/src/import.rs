@@ -5,13 +5,12 @@
 //! bounded whatever the size of the source, and UIDs follow the source's order. Re-running is safe: a message already in its target mailbox (same bytes) is
 //! skipped, which also makes an interrupted import resumable.
 
-use mailkeep_core::store::prelude::*;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mailkeep_core::address::Address;
-use mailkeep_core::embedded::{self as store, OpenOptions, Store};
+use mailkeep_core::embedded as store;
 use mailkeep_core::import::{self, ImportError, Message, Source};
 use mailkeep_core::time::now;
 
@@ -30,15 +29,16 @@ fn closed(path: &Path) -> ImportError {
 pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Result<()> {
     let address = Address::parse(account)?.to_string();
     let source = import::detect(path)?;
-    let store = match Store::open(dir, OpenOptions::exclusive()) {
+    let config = mailkeep_core::config::Config::load(dir)?;
+    let store = match crate::backend::open(dir, &config, true) {
         // Beside a running server: its sessions hear of the new mail through the change
         // feed; large bodies go into the database, as the server holds the segment files.
-        Err(store::Error::Locked(_)) => {
+        Err(e) if matches!(e.downcast_ref(), Some(store::Error::Locked(_))) => {
             eprintln!(
                 "the server is running on {}; importing beside it",
                 dir.display()
             );
-            Store::open(dir, OpenOptions::default())?
+            crate::backend::open(dir, &config, false)?
         }
         other => other?,
     }
@@ -196,7 +196,7 @@ pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Res
     bar.finish_and_clear();
     read_result?;
     println!("imported {imported} messages into {address} ({skipped} already there, skipped)");
-    crate::index::after_import(dir, &store)?;
+    crate::index::after_import(dir, &*store)?;
     store.close();
     skipped_items.extend(unreadable.iter().map(|e| format!("unreadable: {e}")));
     if unplaced > 0 {

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::index::{IndexError, Indexer, MailIndex};
+use mailkeep_core::store::Backend;
 
 fn bar() -> ProgressBar {
     let bar = ProgressBar::new(0);
@@ -17,7 +17,7 @@ fn bar() -> ProgressBar {
     bar
 }
 
-fn catch_up(ix: &mut Indexer, store: &Store) -> Result<u64, IndexError> {
+fn catch_up(ix: &mut Indexer, store: &dyn Backend) -> Result<u64, IndexError> {
     let bar = bar();
     let n = ix.catch_up(store, &mut |done, total| {
         bar.set_length(total);
@@ -31,7 +31,7 @@ fn catch_up(ix: &mut Indexer, store: &Store) -> Result<u64, IndexError> {
 /// The index to search with: brought up to date first when no one else writes it (a running
 /// server keeps it current itself, and a search reads what it has not reached yet). `None`
 /// when it cannot be used; searches then read every body.
-pub fn current(dir: &Path, store: &Store) -> Option<MailIndex> {
+pub fn current(dir: &Path, store: &dyn Backend) -> Option<MailIndex> {
     match Indexer::open(dir) {
         Ok(mut ix) => {
             if let Err(e) = catch_up(&mut ix, store) {
@@ -48,7 +48,7 @@ pub fn current(dir: &Path, store: &Store) -> Option<MailIndex> {
 }
 
 /// Indexes what an import added; reports the rate.
-pub fn after_import(dir: &Path, store: &Store) -> Result<()> {
+pub fn after_import(dir: &Path, store: &dyn Backend) -> Result<()> {
     let mut ix = match Indexer::open(dir) {
         // The running server follows the store's bodies and indexes them itself.
         Err(IndexError::Busy(_)) => return Ok(()),
@@ -71,7 +71,8 @@ fn report(n: u64, t: Instant, index: &MailIndex) {
 
 /// `mailkeep reindex`: rebuilds the index from the store.
 pub fn reindex(dir: &Path) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?;
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     let mut ix = match Indexer::open(dir) {
         Err(IndexError::Busy(_)) => bail!(
             "the server running on {} keeps the index; stop it to rebuild the index",
@@ -81,7 +82,7 @@ pub fn reindex(dir: &Path) -> Result<()> {
     };
     ix.clear()?;
     let t = Instant::now();
-    let n = catch_up(&mut ix, &store)?;
+    let n = catch_up(&mut ix, store)?;
     report(n, t, ix.index());
     Ok(())
 }

@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use mailkeep_core::config::Config;
-use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::{admin, journal};
 
 use crate::JournalCmd;
 
 pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
     let config = Config::load(dir)?;
-    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     let signer = Arc::new(journal::load_signer(dir, &config.hostname)?);
     match cmd {
         JournalCmd::Checkpoint { json } => {
-            let cp = admin::checkpoint(&store, signer, &config.hostname)?;
+            let cp = admin::checkpoint(store, signer, &config.hostname)?;
             if json {
                 println!("{}", serde_json::to_string(&cp)?);
             } else {
@@ -32,7 +32,7 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
                 ),
                 None => None,
             };
-            let report = journal::verify(&store, &signer.verifier_key(), external.as_deref())?;
+            let report = journal::verify(store, &signer.verifier_key(), external.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
                 if report.problems.is_empty() {
@@ -65,7 +65,7 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
             uid,
             json,
         } => {
-            let proof = admin::prove(&store, signer, &config.hostname, &account, &mailbox, uid)?;
+            let proof = admin::prove(store, signer, &config.hostname, &account, &mailbox, uid)?;
             if json {
                 println!("{}", serde_json::to_string(&proof)?);
             } else {
@@ -79,14 +79,15 @@ pub fn run(dir: &Path, cmd: JournalCmd) -> Result<()> {
 /// `mailkeep audit`: the journal's events, filtered, as text or JSON lines.
 pub fn audit(dir: &Path, account: Option<&str>, since: Option<&str>, json: bool) -> Result<()> {
     use mailkeep_core::time::parse_time;
-    let store = Store::open(dir, OpenOptions::default())?;
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     let since = match since {
         Some(s) => Some(parse_time(s).with_context(|| {
             format!("--since {s}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds")
         })?),
         None => None,
     };
-    let events = admin::audit(&store, account, since)?;
+    let events = admin::audit(store, account, since)?;
     crate::print_each(&events, json, |e| {
         let mut line = format!("{}  {:<17} {}", e.time, e.kind, e.actor_kind);
         if !e.actor.is_empty() {

@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+mod backend;
 mod discover;
 mod dns;
 mod files;
@@ -551,6 +552,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Throttle(cmd) => throttle::run(dir, cmd),
         Command::Reindex => index::reindex(dir),
         Command::Fsck { repair } => {
+            backend::embedded_only(&Config::load(dir)?, "fsck")?;
             let r = mailkeep_core::embedded::fsck::fsck(dir, repair, admin())?;
             println!(
                 "checked {} index entries and {} segment records",
@@ -591,6 +593,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { out } => {
             let config = Config::load(dir)?;
+            backend::embedded_only(&config, "backup")?;
             let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
             store.audit("", &format!("backup to {}", out.display()))?;
             let signer =
@@ -640,9 +643,11 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Config plus a store opened for administration (no blob writer lock, so this works next
 /// to a running server).
-pub(crate) fn open_admin(dir: &Path) -> Result<(Config, Store)> {
-    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
+pub(crate) fn open_admin(
+    dir: &Path,
+) -> Result<(Config, std::sync::Arc<dyn mailkeep_core::store::Backend>)> {
     let config = Config::load(dir)?;
+    let store = backend::open(dir, &config, false)?.acting(crate::admin());
     Ok((config, store))
 }
 
@@ -675,19 +680,20 @@ fn read_password() -> Result<String> {
 
 fn user(dir: &Path, cmd: UserCmd) -> Result<()> {
     let (config, store) = open_admin(dir)?;
+    let store = &*store;
     let min = config.accounts.min_password_length;
     match cmd {
         UserCmd::Add { address, .. } => {
             let password = read_password()?;
-            let a = accounts::add_user(&store, &address, &password, min, now(), rand::random())?;
+            let a = accounts::add_user(store, &address, &password, min, now(), rand::random())?;
             println!("added user {a}");
         }
-        UserCmd::List { json } => print_each(&mailkeep_core::admin::users(&store)?, json, |u| {
+        UserCmd::List { json } => print_each(&mailkeep_core::admin::users(store)?, json, |u| {
             u.address.clone()
         }),
         UserCmd::Passwd { address, .. } => {
             let password = read_password()?;
-            accounts::set_password(&store, &address, &password, min)?;
+            accounts::set_password(store, &address, &password, min)?;
             println!("password changed for {address}");
         }
         UserCmd::Del { address } => {
@@ -695,12 +701,12 @@ fn user(dir: &Path, cmd: UserCmd) -> Result<()> {
             store.delete_account(&a.to_string(), now())?;
             println!("deleted user {a} (its mail is kept)");
         }
-        UserCmd::AppPassword(cmd) => app_password(&store, cmd)?,
+        UserCmd::AppPassword(cmd) => app_password(store, cmd)?,
     }
     Ok(())
 }
 
-fn app_password(store: &Store, cmd: AppPasswordCmd) -> Result<()> {
+fn app_password(store: &dyn mailkeep_core::store::Backend, cmd: AppPasswordCmd) -> Result<()> {
     let canonical =
         |a: &str| -> Result<String> { Ok(mailkeep_core::address::Address::parse(a)?.to_string()) };
     match cmd {
@@ -740,21 +746,20 @@ fn app_password(store: &Store, cmd: AppPasswordCmd) -> Result<()> {
 
 fn domain(dir: &Path, cmd: DomainCmd) -> Result<()> {
     let (_, store) = open_admin(dir)?;
+    let store = &*store;
     match cmd {
         DomainCmd::Add { domain } => {
-            let d = mailkeep_core::admin::add_domain(&store, &dir.join("keys"), &domain, now())?;
+            let d = mailkeep_core::admin::add_domain(store, &dir.join("keys"), &domain, now())?;
             println!(
                 "added domain {d} (DKIM keys in {}; `mailkeep dns {d}` prints the records)",
                 dir.join("keys").display()
             );
         }
-        DomainCmd::List { json } => {
-            print_each(&mailkeep_core::admin::domains(&store)?, json, |d| {
-                d.name.clone()
-            })
-        }
+        DomainCmd::List { json } => print_each(&mailkeep_core::admin::domains(store)?, json, |d| {
+            d.name.clone()
+        }),
         DomainCmd::Del { domain, force } => {
-            let (d, gone) = accounts::delete_domain(&store, &domain, force, now())?;
+            let (d, gone) = accounts::delete_domain(store, &domain, force, now())?;
             for u in &gone.users {
                 println!("deleted user {u}");
             }
@@ -772,16 +777,17 @@ fn domain(dir: &Path, cmd: DomainCmd) -> Result<()> {
 
 fn alias(dir: &Path, cmd: AliasCmd) -> Result<()> {
     let (_, store) = open_admin(dir)?;
+    let store = &*store;
     match cmd {
         AliasCmd::Add { source, target } => {
-            let s = accounts::add_alias(&store, &source, &target, now())?;
+            let s = accounts::add_alias(store, &source, &target, now())?;
             println!("added alias {s} -> {target}");
         }
         AliasCmd::Del { source } => {
-            let (s, target) = accounts::delete_alias(&store, &source)?;
+            let (s, target) = accounts::delete_alias(store, &source)?;
             println!("deleted alias {s} -> {target}");
         }
-        AliasCmd::List { json } => print_each(&mailkeep_core::admin::aliases(&store)?, json, |a| {
+        AliasCmd::List { json } => print_each(&mailkeep_core::admin::aliases(store)?, json, |a| {
             format!("{} -> {}", a.source, a.target)
         }),
     }
@@ -799,10 +805,8 @@ pub(crate) fn serve(dir: &Path) -> Result<()> {
         }
         Err(e.into())
     })?;
-    // The backend the server works through; the embedded one is the only one so far, and
-    // this is where a configured other one is opened.
-    let store: mailkeep_server::Store =
-        std::sync::Arc::new(Store::open(dir, OpenOptions::exclusive())?);
+    // The backend the server works through, as `[store]` says.
+    let store: mailkeep_server::Store = backend::open(dir, &config, true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,11 +1,9 @@
 //! `mailkeep queue …`: the admin's view of the outbound queue.
 
-use mailkeep_core::store::prelude::*;
 use std::path::Path;
 
 use anyhow::{Result, bail};
 use mailkeep_core::admin::Queued;
-use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::time::{now, rfc5322};
 
 use crate::QueueCmd;
@@ -23,10 +21,11 @@ fn summary(e: &Queued) -> String {
 }
 
 pub fn run(dir: &Path, cmd: QueueCmd) -> Result<()> {
-    let store = Store::open(dir, OpenOptions::default())?.acting(crate::admin());
+    let (_, store) = crate::open_admin(dir)?;
+    let store = &*store;
     match cmd {
         QueueCmd::List { all, json } => {
-            let entries = mailkeep_core::admin::queue(&store, all)?;
+            let entries = mailkeep_core::admin::queue(store, all)?;
             if entries.is_empty() && !json {
                 println!("the queue is empty");
             }

@@ -3,7 +3,6 @@
 //! against a running server too: a server that refuses a login asks the store again before
 //! it does, and so sees a clear at once.
 
-use mailkeep_core::store::prelude::*;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -31,10 +30,11 @@ pub(crate) enum ThrottleCmd {
 
 pub(crate) fn run(dir: &Path, cmd: ThrottleCmd) -> Result<()> {
     let (config, store) = crate::open_admin(dir)?;
+    let store = &*store;
     match cmd {
         ThrottleCmd::List { json } => {
             let now = mailkeep_core::time::now();
-            let list = mailkeep_core::admin::throttled(&store, &config.auth, now)
+            let list = mailkeep_core::admin::throttled(store, &config.auth, now)
                 .context("reading failed logins")?;
             if list.is_empty() && !json {
                 println!(

@@ -9,8 +9,8 @@
 //! allocated and committed while the lock is held, so no later-committing transaction can
 //! hold a lower one. UIDs and MODSEQs come from `UPDATE … RETURNING` on the mailbox row.
 //!
-//! The `postgres` client runs its own small runtime and must not be entered from inside a
-//! tokio runtime; [`off_runtime`] moves such a call to a scoped thread instead of panicking.
+//! The `postgres` client runs its own small runtime and must not be entered from async code,
+//! so every call runs on one of this node's threads: readers and the committer.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -24,8 +24,8 @@ use crate::changes::Note;
 /// The advisory lock every write transaction takes (an arbitrary constant: "mk" + 1).
 const WRITE_LOCK: i64 = 0x6d6b_0001;
 
-/// Connections kept idle for reads.
-const MAX_IDLE: usize = 16;
+/// Reader threads (and connections) per node.
+const READERS: usize = 8;
 
 /// Writes run in one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -64,68 +64,62 @@ pub(crate) fn conflict_on_unique(e: postgres::Error, what: String) -> Error {
     }
 }
 
-/// Runs `f` here, or on a scoped thread when this thread is inside a tokio runtime (where
-/// the blocking client would panic).
-pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
-    }
-    std::thread::scope(|s| {
-        s.spawn(f)
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here leaves its data consistent, also when it panics.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Connections for reads.
+/// A read, run by a reader thread with its connection (or the reason it has none).
+type ReadJob = Box<dyn FnOnce(Result<&mut Client>) + Send>;
+
+/// Reader threads, each with its own connection. Reads run there rather than on the
+/// caller's thread because the blocking client may not be entered from async code, and a
+/// caller cannot tell whether it is in some (the server's blocking pool is not).
 pub(crate) struct Readers {
-    config: Config,
-    idle: Mutex<Vec<Client>>,
+    jobs: Mutex<Option<std::sync::mpsc::Sender<ReadJob>>>,
 }
 
 impl Readers {
-    pub(crate) fn new(config: Config) -> Readers {
-        Readers {
-            config,
-            idle: Mutex::new(Vec::new()),
+    pub(crate) fn start(config: Config) -> Result<Readers> {
+        let (tx, rx) = std::sync::mpsc::channel::<ReadJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..READERS {
+            let (rx, config) = (rx.clone(), config.clone());
+            std::thread::Builder::new()
+                .name(format!("store-pg-read-{i}"))
+                .spawn(move || reader(config, rx))
+                .map_err(|e| Error::io("spawning a reader", e))?;
         }
-    }
-
-    pub(crate) fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).q()
-    }
-
-    /// Runs `f` with a connection (statements autocommit: one snapshot each).
-    pub(crate) fn with<T: Send>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T> + Send,
-    ) -> Result<T> {
-        off_runtime(|| {
-            let popped = lock(&self.idle).pop();
-            let mut c = match popped {
-                Some(c) if !c.is_closed() => c,
-                _ => self.connect()?,
-            };
-            let r = f(&mut c);
-            if !c.is_closed() {
-                let mut idle = lock(&self.idle);
-                if idle.len() < MAX_IDLE {
-                    idle.push(c);
-                }
-            }
-            r
+        Ok(Readers {
+            jobs: Mutex::new(Some(tx)),
         })
     }
 
-    /// Runs `f` in a read-only transaction that sees one snapshot.
-    pub(crate) fn snapshot<T: Send>(
+    /// Runs `f` with a connection (statements autocommit: one snapshot each).
+    pub(crate) fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T> + Send,
+        f: impl FnOnce(&mut Client) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job: ReadJob = Box::new(move |c| {
+            let _ = tx.send(c.and_then(f));
+        });
+        match &*lock(&self.jobs) {
+            Some(jobs) => jobs.send(job).map_err(|_| Error::Closed)?,
+            None => return Err(Error::Closed),
+        }
+        rx.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Stops the reader threads once the reads queued are done.
+    pub(crate) fn close(&self) {
+        lock(&self.jobs).take();
+    }
+
+    /// Runs `f` in a read-only transaction that sees one snapshot.
+    pub(crate) fn snapshot<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.with(|c| {
             let mut tx = c
@@ -138,6 +132,31 @@ impl Readers {
             tx.commit().q()?;
             Ok(r)
         })
+    }
+}
+
+/// A reader thread: keeps a connection, makes a new one when it broke.
+fn reader(config: Config, jobs: Arc<Mutex<std::sync::mpsc::Receiver<ReadJob>>>) {
+    let mut client: Option<Client> = None;
+    loop {
+        let job = match lock(&jobs).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            client = None;
+            match config.connect(NoTls) {
+                Ok(c) => client = Some(c),
+                Err(e) => {
+                    job(Err(unavailable(&e)));
+                    continue;
+                }
+            }
+        }
+        match client.as_mut() {
+            Some(c) => job(Ok(c)),
+            None => job(Err(Error::Closed)),
+        }
     }
 }
 

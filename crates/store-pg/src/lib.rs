@@ -56,6 +56,14 @@ struct Inner {
     writer: Writer,
 }
 
+impl Drop for Inner {
+    /// The last handle gone: the committer finishes what is queued and stops.
+    fn drop(&mut self) {
+        self.writer.close();
+        self.reads.close();
+    }
+}
+
 /// A PostgreSQL backend. Cheap to clone; every clone shares the connections.
 #[derive(Clone)]
 pub struct PgStore {
@@ -75,12 +83,8 @@ impl PgStore {
             config.password(p);
         }
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let reads = Readers::new(config.clone());
-        conn::off_runtime(|| -> Result<()> {
-            let mut c = reads.connect()?;
-            schema::migrate(&mut c)?;
-            Ok(())
-        })?;
+        let reads = Readers::start(config.clone())?;
+        reads.with(|c| schema::migrate(c).map(drop))?;
         let writer = Writer::start(config, clock)?;
         Ok(PgStore {
             inner: Arc::new(Inner { reads, writer }),
@@ -107,5 +111,6 @@ impl Backend for PgStore {
 
     fn close(&self) {
         self.inner.writer.close();
+        self.inner.reads.close();
     }
 }

@@ -1,0 +1,49 @@
+//! Opening the backend `[store]` names: the embedded one in the data directory, or a
+//! PostgreSQL database shared by several nodes (whose data directories then hold only what
+//! is each node's own: configuration, keys, certificates, spool and full-text index).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use mailkeep_core::config::{BackendKind, Config};
+use mailkeep_core::embedded::{OpenOptions, Store};
+use mailkeep_core::store::Backend;
+
+/// Opens the configured backend; `exclusive` (the server) also takes the embedded store's
+/// writer lock.
+pub(crate) fn open(dir: &Path, config: &Config, exclusive: bool) -> Result<Arc<dyn Backend>> {
+    match config.store.backend {
+        BackendKind::Embedded => {
+            let options = if exclusive {
+                OpenOptions::exclusive()
+            } else {
+                OpenOptions::default()
+            };
+            Ok(Arc::new(Store::open(dir, options)?))
+        }
+        BackendKind::Postgres => {
+            let url = config.store.url.clone().unwrap_or_default();
+            let password = config.store.password().map_err(anyhow::Error::msg)?;
+            let store = mailkeep_store_pg::PgStore::open(mailkeep_store_pg::Options {
+                url,
+                password,
+                clock: None,
+            })
+            .context("opening the PostgreSQL store")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// The embedded store, for commands that work on its files (backup, fsck, import's fast
+/// path); refused with a reason when this node keeps its metadata elsewhere.
+pub(crate) fn embedded_only(config: &Config, what: &str) -> Result<()> {
+    if config.store.backend != BackendKind::Embedded {
+        anyhow::bail!(
+            "`{what}` works on the embedded store's files; this node's store is PostgreSQL \
+             (use the database's own tools)"
+        );
+    }
+    Ok(())
+}
