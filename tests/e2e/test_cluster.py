@@ -1,0 +1,164 @@
+"""Several mailkeep nodes sharing one PostgreSQL database (issue 15): any node accepts mail
+for any account, a delivery on one node reaches IDLE sessions on the others within a second,
+the journal is one log that verifies from any node, and the database's outage is answered with
+"try again later" and nothing acknowledged is lost."""
+import imaplib
+import shutil
+import smtplib
+import time
+import uuid
+
+import pytest
+from imapclient import IMAPClient
+
+from conftest import PASSWORD, Server, mk
+from mailpeers import listen_on
+from pgcluster import PgCluster
+from test_mail_path import tls_context
+
+HOSTS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
+
+
+@pytest.fixture(scope="module")
+def pg():
+    c = PgCluster()
+    yield c
+    c.close()
+
+
+def message(subject):
+    return (f"From: x@example.net\r\nTo: alice@example.org\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{uuid.uuid4()}@example.net>\r\n\r\nbody of {subject}\r\n").encode()
+
+
+@pytest.fixture
+def cluster(pg, tmp_path):
+    """Three nodes on one fresh database; each data directory is a copy of one template, so
+    that they share the journal key, the TLS certificate and the DKIM keys."""
+    url = pg.database("c" + uuid.uuid4().hex[:12])
+    template = tmp_path / "template"
+    mk(template, "init", "--domain", "example.org")
+    with open(template / "mailkeep.toml", "a") as f:
+        f.write(f'\n[store]\nbackend = "postgres"\nurl = "{url}"\n')
+    mk(template, "domain", "add", "example.org")
+    for user in ("alice@example.org", "bob@example.org"):
+        mk(template, "user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
+    nodes = []
+    for i, host in enumerate(HOSTS):
+        data = tmp_path / f"node{i}"
+        shutil.copytree(template, data)
+        listen_on(data, f"{host}:0", host)
+        nodes.append(Server(data))
+    yield nodes
+    for n in nodes:
+        if n.proc.poll() is None:
+            n.stop()
+
+
+def imap(node, user="alice@example.org"):
+    host, port = node.addrs["imaps"]
+    c = IMAPClient(host, port=port, ssl=True, ssl_context=tls_context(node.data), timeout=20)
+    c.login(user, PASSWORD)
+    return c
+
+
+def subjects(node):
+    c = imap(node)
+    c.select_folder("INBOX", readonly=True)
+    got = c.fetch("1:*", ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]) if c.search(["ALL"]) else {}
+    c.logout()
+    return sorted(v[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().split(":", 1)[1].strip()
+                  for v in got.values())
+
+
+def test_mail_accepted_by_any_node_is_read_on_every_node(cluster):
+    for i, node in enumerate(cluster):
+        with smtplib.SMTP(*node.addrs["smtp"]) as s:
+            s.sendmail("x@example.net", ["alice@example.org"], message(f"via node {i}"))
+    want = [f"via node {i}" for i in range(len(cluster))]
+    for node in cluster:
+        assert subjects(node) == want
+    # An APPEND on one node and deliveries on another take distinct, ascending UIDs.
+    c = imap(cluster[2])
+    c.append("INBOX", message("appended on node 2"))
+    uids = c.select_folder("INBOX") and c.search(["ALL"])
+    assert uids == [1, 2, 3, 4], uids
+    c.logout()
+
+
+def test_idle_on_one_node_hears_a_delivery_on_another_within_a_second(cluster):
+    c = imap(cluster[2])
+    c.select_folder("INBOX")
+    c.idle()
+    start = time.time()
+    with smtplib.SMTP(*cluster[0].addrs["smtp"]) as s:
+        s.sendmail("x@example.net", ["alice@example.org"], message("heard across nodes"))
+    sent = time.time()
+    responses = []
+    while time.time() - start < 5 and not any(r[1] == b"EXISTS" for r in responses):
+        responses += c.idle_check(timeout=0.1)
+    took = time.time() - sent
+    c.idle_done()
+    c.logout()
+    assert any(r[1] == b"EXISTS" for r in responses), responses
+    assert took < 1.0, f"node 2 heard of node 0's delivery after {took:.2f} s"
+
+
+def test_the_journal_is_one_log_that_verifies_from_any_node(cluster):
+    for i, node in enumerate(cluster):
+        with smtplib.SMTP(*node.addrs["smtp"]) as s:
+            s.sendmail("x@example.net", ["alice@example.org", "bob@example.org"],
+                       message(f"journaled {i}"))
+    cp = mk(cluster[0].data, "journal", "checkpoint").stdout
+    kept = cluster[0].data / "kept.txt"
+    kept.write_text(cp)
+    for node in cluster:
+        r = mk(node.data, "journal", "verify", "--from", str(kept))
+        assert "journal verified" in r.stdout, r.stdout
+    # Every delivery is in it once, whichever node took it.
+    audit = mk(cluster[1].data, "audit", "--json").stdout
+    assert audit.count('"kind":"delivered"') == 6, audit
+
+
+def test_a_database_outage_is_answered_try_again_later_and_loses_nothing(cluster, pg):
+    acked = []
+    with smtplib.SMTP(*cluster[0].addrs["smtp"]) as s:
+        s.sendmail("x@example.net", ["alice@example.org"], message("before the outage"))
+        acked.append("before the outage")
+    pg.stop()
+    try:
+        # SMTP: a temporary failure, never a 250 for mail that was not stored.
+        with smtplib.SMTP(*cluster[1].addrs["smtp"], timeout=30) as s:
+            with pytest.raises((smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)) as e:
+                s.sendmail("x@example.net", ["alice@example.org"], message("during the outage"))
+            err = e.value
+            codes = ([c for c, _ in err.recipients.values()]
+                     if isinstance(err, smtplib.SMTPRecipientsRefused) else [err.smtp_code])
+            assert all(400 <= c < 500 for c in codes), err
+        # IMAP: NO [UNAVAILABLE] at login, a reason the client can show.
+        host, port = cluster[2].addrs["imaps"]
+        im = imaplib.IMAP4_SSL(host, port, ssl_context=tls_context(cluster[2].data), timeout=30)
+        with pytest.raises(imaplib.IMAP4.error) as e:
+            im.login("alice@example.org", PASSWORD)
+        assert "UNAVAILABLE" in str(e.value), e.value
+    finally:
+        pg.start()
+    # The nodes reconnect by themselves: within a few attempts mail flows again.
+    deadline = time.time() + 20
+    while True:
+        try:
+            with smtplib.SMTP(*cluster[1].addrs["smtp"], timeout=30) as s:
+                s.sendmail("x@example.net", ["alice@example.org"], message("after the outage"))
+            acked.append("after the outage")
+            break
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
+            assert time.time() < deadline, "the nodes did not reconnect"
+            time.sleep(0.5)
+    for node in cluster:
+        for _ in range(10):
+            try:
+                got = subjects(node)
+                break
+            except imaplib.IMAP4.error:
+                time.sleep(0.5)
+        assert got == sorted(acked), (node.data, got)
