@@ -87,6 +87,21 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    /// A PostgreSQL store needs a URL, and the URL no password: one there would be in every
+    /// copy of the configuration and in error messages.
+    pub fn validate(&self) -> Result<(), String> {
+        match (self.backend, &self.url) {
+            (BackendKind::Postgres, None) => {
+                Err("store.url is required with backend = \"postgres\"".into())
+            }
+            (BackendKind::Postgres, Some(url)) if url_has_password(url) => Err(
+                "store.url must not contain a password; use store.password_file or store.password_env"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The database password from its file or variable (`None`: the URL needs none).
     pub fn password(&self) -> Result<Option<String>, String> {
         if let Some(path) = &self.password_file {
@@ -604,20 +619,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        match (self.store.backend, &self.store.url) {
-            (BackendKind::Postgres, None) => {
-                return Err("store.url is required with backend = \"postgres\"".into());
-            }
-            // A password in the URL would be in every copy of this file and in error
-            // messages: it belongs in password_file or password_env.
-            (BackendKind::Postgres, Some(url)) if url_has_password(url) => {
-                return Err(
-                    "store.url must not contain a password; use store.password_file or store.password_env"
-                        .into(),
-                );
-            }
-            _ => {}
-        }
+        self.store.validate()?;
         crate::address::parse_domain(&self.hostname).map_err(|e| format!("hostname: {e}"))?;
         if self.smtp.max_command_line < 512 {
             return Err("smtp.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into());

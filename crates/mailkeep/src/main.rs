@@ -12,6 +12,7 @@ mod index;
 mod init;
 mod journal;
 mod logwriter;
+mod migrate;
 mod queue;
 mod quickstart;
 mod throttle;
@@ -96,6 +97,19 @@ enum Command {
         /// Backup directory.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Copy this (stopped) node's embedded store into PostgreSQL, then prove the copy with
+    /// the journal: same leaves, same tree head, every body checked.
+    MigrateStore {
+        /// The target database, `postgres://user@host:port/db` (no password in it).
+        #[arg(long)]
+        to: String,
+        /// A file holding the database password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The environment variable holding the database password.
+        #[arg(long)]
+        password_env: Option<String>,
     },
     /// Restore a backup into a new data directory (given with --data).
     Restore {
@@ -608,6 +622,21 @@ fn run(cli: Cli) -> Result<()> {
                 done.copied
             );
             Ok(())
+        }
+        Command::MigrateStore {
+            to,
+            password_file,
+            password_env,
+        } => {
+            let store = mailkeep_core::config::StoreConfig {
+                backend: mailkeep_core::config::BackendKind::Postgres,
+                url: Some(to.clone()),
+                password_file,
+                password_env,
+            };
+            store.validate().map_err(anyhow::Error::msg)?;
+            let password = store.password().map_err(anyhow::Error::msg)?;
+            migrate::run(dir, migrate::Target { url: &to, password })
         }
         Command::Restore { from } => {
             let cp = mailkeep_core::embedded::backup::restore(&from, dir)?;

@@ -28,6 +28,8 @@ mod directory;
 mod holds;
 mod journal;
 mod mailboxes;
+#[cfg(feature = "migrate")]
+pub mod migrate;
 mod queue;
 pub mod schema;
 #[cfg(feature = "testing")]
@@ -54,6 +56,7 @@ pub struct Options {
 struct Inner {
     reads: Readers,
     writer: Writer,
+    config: postgres::Config,
 }
 
 impl Drop for Inner {
@@ -85,11 +88,22 @@ impl PgStore {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let reads = Readers::start(config.clone())?;
         reads.with(|c| schema::migrate(c).map(drop))?;
-        let writer = Writer::start(config, clock)?;
+        let writer = Writer::start(config.clone(), clock)?;
         Ok(PgStore {
-            inner: Arc::new(Inner { reads, writer }),
+            inner: Arc::new(Inner {
+                reads,
+                writer,
+                config,
+            }),
             actor: Actor::system(),
         })
+    }
+
+    /// A connection of its own, outside the committer's ordering (bulk copies).
+    #[cfg(feature = "migrate")]
+    fn connect(&self) -> Result<postgres::Client> {
+        use crate::conn::Q;
+        self.inner.config.connect(postgres::NoTls).q()
     }
 
     fn reads(&self) -> &Readers {
