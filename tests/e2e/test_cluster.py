@@ -33,8 +33,7 @@ def message(subject):
             f"Message-ID: <{uuid.uuid4()}@example.net>\r\n\r\nbody of {subject}\r\n").encode()
 
 
-@pytest.fixture
-def cluster(pg, tmp_path):
+def start_cluster(pg, tmp_path, configure=None):
     """Three nodes on one fresh database; each data directory is a copy of one template, so
     that they share the journal key, the TLS certificate and the DKIM keys."""
     url = pg.database("c" + uuid.uuid4().hex[:12])
@@ -42,6 +41,8 @@ def cluster(pg, tmp_path):
     mk(template, "init", "--domain", "example.org")
     with open(template / "mailkeep.toml", "a") as f:
         f.write(f'\n[store]\nbackend = "postgres"\nurl = "{url}"\n')
+    if configure:
+        configure(template)
     mk(template, "domain", "add", "example.org")
     for user in ("alice@example.org", "bob@example.org"):
         mk(template, "user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
@@ -51,10 +52,20 @@ def cluster(pg, tmp_path):
         shutil.copytree(template, data)
         listen_on(data, f"{host}:0", host)
         nodes.append(Server(data))
-    yield nodes
+    return nodes
+
+
+def stop_cluster(nodes):
     for n in nodes:
         if n.proc.poll() is None:
             n.stop()
+
+
+@pytest.fixture
+def cluster(pg, tmp_path):
+    nodes = start_cluster(pg, tmp_path)
+    yield nodes
+    stop_cluster(nodes)
 
 
 def imap(node, user="alice@example.org"):
@@ -253,3 +264,35 @@ def test_search_on_one_node_finds_mail_delivered_on_another_at_once(cluster):
     c.logout()
     r = mk(cluster[1].data, "discover", "search", "zanzibar", "--json")
     assert len([l for l in r.stdout.splitlines() if l.strip()]) == 1, r.stdout
+
+
+def test_every_node_works_the_queue_and_no_message_is_sent_twice(pg, tmp_path, monkeypatch):
+    """Mail submitted on any node goes out from whichever node claims it first; the peer
+    records every delivery, and each recipient gets each message exactly once."""
+    import dnszone
+    from mailpeers import ScriptedMX, free_port, set_key, submit, wait_for
+    port = free_port("127.0.0.4")
+    dns = dnszone.Server(dnszone.Zone({"peer.test": [{"A": "127.0.0.4"}]}))
+    monkeypatch.setenv("MAILKEEP_DNS_RESOLVER", f"127.0.0.1:{dns.port}")
+    peer = ScriptedMX(port, [])
+
+    def outbound(data):
+        set_key(data, "port", str(port))
+        set_key(data, "retry_initial_secs", "1")
+
+    nodes = start_cluster(pg, tmp_path, outbound)
+    try:
+        want = []
+        for i in range(30):
+            submit(nodes[i % 3], [f"r{i}@peer.test"], f"queued-{i}")
+            want.append(f"queued-{i}")
+        got = wait_for(lambda: len(peer.received) >= len(want) and peer.received, timeout=60)
+        assert got, f"only {len(peer.received)} of {len(want)} deliveries arrived"
+        time.sleep(3)   # a second sending of any of them would arrive by now
+        subjects = [next(l for l in m.split(b"\r\n") if l.startswith(b"Subject: "))
+                    .split(b": ", 1)[1].decode() for m in peer.received]
+        assert sorted(subjects) == sorted(want), sorted(subjects)
+    finally:
+        stop_cluster(nodes)
+        peer.stop()
+        dns.stop()
