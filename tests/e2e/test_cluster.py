@@ -296,3 +296,18 @@ def test_every_node_works_the_queue_and_no_message_is_sent_twice(pg, tmp_path, m
         stop_cluster(nodes)
         peer.stop()
         dns.stop()
+
+
+def test_the_hourly_sending_limit_is_one_limit_across_nodes(pg, tmp_path):
+    """Submissions are counted in the database: spreading them over nodes does not multiply
+    the limit."""
+    from mailpeers import set_key, submit
+    nodes = start_cluster(pg, tmp_path, lambda d: set_key(d, "max_messages_per_hour", "3"))
+    try:
+        for i in range(3):
+            submit(nodes[i], ["bob@example.org"], f"within the limit {i}")
+        with pytest.raises(smtplib.SMTPSenderRefused) as e:
+            submit(nodes[0], ["bob@example.org"], "one too many")
+        assert e.value.smtp_code == 451 and b"limit of 3" in e.value.smtp_error, e.value
+    finally:
+        stop_cluster(nodes)

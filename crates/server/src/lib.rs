@@ -140,14 +140,10 @@ pub(crate) struct Shared {
     pub dkim: dkim::Signer,
     /// Failed logins per address and per user name (`[auth]`).
     pub auth_throttle: throttle::AuthThrottle,
-    /// Submissions per account in the last hour (`[submission] max_messages_per_hour`).
-    pub send_rate: limits::RateWindow,
     /// Wakes the outbound queue when something was queued.
     pub queue_wake: tokio::sync::Notify,
     /// Certificate authorities trusted for outbound TLS (system bundle + `[outbound] ca_file`).
     pub roots: Arc<rustls::RootCertStore>,
-    /// MTA-STS policies of destinations.
-    pub mta_sts: outbound::mta_sts::Cache,
     /// Our domains under the directory stamp they were read at (anti-spoofing checks).
     pub own_domains: std::sync::Mutex<(Vec<u8>, Vec<String>)>,
     /// Signs journal checkpoints.
@@ -326,10 +322,8 @@ impl Server {
             recipients: Default::default(),
             resolver,
             dkim: signer,
-            send_rate: limits::RateWindow::new(std::time::Duration::from_secs(3600)),
             queue_wake: tokio::sync::Notify::new(),
             roots,
-            mta_sts: Default::default(),
             journal_signer,
             own_domains: Default::default(),
             changes: tokio::sync::broadcast::channel(4096).0,

@@ -240,42 +240,6 @@ impl Drop for AccountSlot {
     }
 }
 
-/// Events per key within a sliding window (e.g. messages per account per hour).
-pub(crate) struct RateWindow {
-    window: std::time::Duration,
-    seen: Mutex<HashMap<i64, std::collections::VecDeque<std::time::Instant>>>,
-}
-
-impl RateWindow {
-    pub fn new(window: std::time::Duration) -> RateWindow {
-        RateWindow {
-            window,
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// How many events `key` had within the window before `now`.
-    pub fn count(&self, key: i64, now: std::time::Instant) -> usize {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(q) = seen.get_mut(&key) else {
-            return 0;
-        };
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            q.pop_front();
-        }
-        q.len()
-    }
-
-    /// Records one event of `key` at `now`.
-    pub fn record(&self, key: i64, now: std::time::Instant) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.entry(key).or_default().push_back(now);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

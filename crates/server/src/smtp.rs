@@ -363,8 +363,15 @@ async fn sender(shared: &Arc<Shared>, convo: &Conversation, address: &str) -> Rc
     let Some(acc) = convo.account.clone() else {
         return RcptVerdict::Reject(reply(530, (5, 7, 0), "Authentication required"));
     };
-    let limit = shared.config.submission.max_messages_per_hour as usize;
-    if shared.send_rate.count(acc.id, Instant::now()) >= limit {
+    let limit = shared.config.submission.max_messages_per_hour as u64;
+    let (store, id) = (shared.store.clone(), acc.id);
+    let hour_ago = mailkeep_core::time::now() - 3600;
+    let sent = match blocking(move || store.submissions_since(id, hour_ago)).await {
+        Some(Ok(n)) => n,
+        // A limit that fails open is no limit.
+        _ => return RcptVerdict::Reject(temp_failure()),
+    };
+    if sent >= limit {
         return RcptVerdict::Reject(reply(
             451,
             (4, 7, 1),
@@ -642,7 +649,14 @@ async fn message(
                 shared.committed();
             }
             if let Some(acc) = &account {
-                shared.send_rate.record(acc.id, Instant::now());
+                // Counted for every node; a count lost to a crash here only errs in the
+                // sender's favour by one.
+                let (store, id) = (shared.store.clone(), acc.id);
+                let now = mailkeep_core::time::now();
+                let counted = blocking(move || store.record_submission(id, now, now - 3600)).await;
+                if let Some(Err(e)) = counted {
+                    tracing::warn!(error = %e, "recording a submission for the hourly limit failed");
+                }
             }
             if !remote.is_empty() {
                 shared.queue_wake.notify_one();

@@ -709,6 +709,43 @@ pub fn a_queue_lease_hands_a_recipient_to_one_worker(f: Fixture) {
     assert_eq!(b.queue_next_due().unwrap(), None);
 }
 
+/// Submissions are counted per account over a window and forgotten after it; an MTA-STS
+/// policy is kept per domain and replaced by a newer one. Another handle on the same backend
+/// (another node) sees the same state.
+pub fn protection_state_is_kept_and_shared(f: Fixture) {
+    let b = &*f.backend;
+    let other = f.backend.acting(crate::Actor::system());
+    let (a, c) = (account(b, "u@example.org"), account(b, "v@example.org"));
+    for at in [START - 4000, START - 100, START - 10, START] {
+        b.record_submission(a, at, START - 3600).unwrap();
+    }
+    b.record_submission(c, START, START - 3600).unwrap();
+    assert_eq!(other.submissions_since(a, START - 3600).unwrap(), 3);
+    assert_eq!(other.submissions_since(a, START - 50).unwrap(), 2);
+    assert_eq!(other.submissions_since(c, START - 3600).unwrap(), 1);
+    assert_eq!(
+        other.submissions_since(a, START - 5000).unwrap(),
+        3,
+        "records before the window were forgotten"
+    );
+    assert_eq!(b.sts_policy("example.net").unwrap(), None);
+    let first = crate::StsPolicy {
+        id: "2026a".into(),
+        text: "version: STSv1\nmode: enforce\nmx: mx.example.net\nmax_age: 86400\n".into(),
+        expires_at: START + 86400,
+    };
+    b.put_sts_policy("example.net", &first).unwrap();
+    assert_eq!(other.sts_policy("example.net").unwrap(), Some(first));
+    let second = crate::StsPolicy {
+        id: "2026b".into(),
+        text: "version: STSv1\nmode: testing\nmx: mx.example.net\nmax_age: 600\n".into(),
+        expires_at: START + 600,
+    };
+    other.put_sts_policy("example.net", &second).unwrap();
+    assert_eq!(b.sts_policy("example.net").unwrap(), Some(second));
+    assert_eq!(b.sts_policy("example.com").unwrap(), None);
+}
+
 /// One `#[test]` per contract, for a backend's test crate:
 /// `mailkeep_store_api::conformance_tests!(make_fixture);` where `make_fixture: fn() -> Fixture`.
 #[macro_export]
@@ -728,6 +765,7 @@ macro_rules! conformance_tests {
             a_purge_keeps_the_record_and_drops_the_bytes,
             a_queue_lease_hands_a_recipient_to_one_worker,
             entries_are_filtered_by_place_time_state_and_body,
+            protection_state_is_kept_and_shared,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

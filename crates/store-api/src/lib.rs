@@ -53,7 +53,7 @@ use mailkeep_journal::{Event, Kind};
 /// methods are called.
 pub mod prelude {
     pub use crate::{
-        Backend, Bodies, Changes, Directory, Holds, Journal, Mailboxes, Queue, Throttle,
+        Backend, Bodies, Changes, Directory, Holds, Journal, Mailboxes, Protection, Queue, Throttle,
     };
 }
 
@@ -343,6 +343,20 @@ pub trait Holds {
     fn purged_at(&self, blob: &Hash) -> Result<Option<i64>>;
 }
 
+/// Protection state that must not be per process: every node counts the same submissions
+/// and trusts the same MTA-STS policies, and a restart resets neither.
+pub trait Protection {
+    /// Records that `account_id` submitted a message at `at`, forgetting records before
+    /// `forget_before`.
+    fn record_submission(&self, account_id: i64, at: i64, forget_before: i64) -> Result<()>;
+    /// How many messages `account_id` submitted at or after `since`.
+    fn submissions_since(&self, account_id: i64, since: i64) -> Result<u64>;
+    /// The MTA-STS policy last fetched for `domain` (expired ones too: the caller decides).
+    fn sts_policy(&self, domain: &str) -> Result<Option<StsPolicy>>;
+    /// Stores the policy fetched for `domain`, replacing the one before.
+    fn put_sts_policy(&self, domain: &str, policy: &StsPolicy) -> Result<()>;
+}
+
 /// Login throttling state.
 pub trait Throttle {
     /// Records a failed login (journaled), forgetting failures before `forget_before`.
@@ -376,7 +390,17 @@ pub trait Changes {
 
 /// A whole backend: every area, plus who is acting.
 pub trait Backend:
-    Directory + Mailboxes + Bodies + Journal + Queue + Holds + Throttle + Changes + Send + Sync
+    Directory
+    + Mailboxes
+    + Bodies
+    + Journal
+    + Queue
+    + Holds
+    + Throttle
+    + Protection
+    + Changes
+    + Send
+    + Sync
 {
     /// The same backend, recording `actor` in the journal for writes made through it.
     fn acting(&self, actor: Actor) -> Arc<dyn Backend>;

@@ -581,3 +581,15 @@ pub struct EntryFilter {
     /// Only entries of these bodies.
     pub blobs: Option<Vec<Hash>>,
 }
+
+/// An MTA-STS policy as fetched (RFC 8461), kept so that every node and every restart keeps
+/// trusting what was seen (the policy protects against a later downgrade).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsPolicy {
+    /// The `id` of the `_mta-sts` record it was fetched under.
+    pub id: String,
+    /// The policy file's text.
+    pub text: String,
+    /// When it stops applying (Unix seconds): fetched time plus its `max_age`.
+    pub expires_at: i64,
+}

@@ -30,6 +30,7 @@ mod journal;
 mod mailboxes;
 #[cfg(feature = "migrate")]
 pub mod migrate;
+mod protection;
 mod queue;
 pub mod schema;
 #[cfg(feature = "testing")]

@@ -169,6 +169,17 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("released_by", Col::Text),
         ],
     ),
+    // Not `submissions`: an hour's counts, and rows without a key a resumed copy would
+    // double.
+    (
+        "sts_policies",
+        &[
+            ("domain", Col::Text),
+            ("id", Col::Text),
+            ("text", Col::Text),
+            ("expires_at", Col::Int),
+        ],
+    ),
     (
         "auth_failures",
         &[

@@ -175,6 +175,22 @@ pub const MIGRATIONS: &[&str] = &[
         old         text NOT NULL
     );
     "#,
+    // 1 → 2: protection state every node shares (the embedded format 13): submissions per
+    // account for the hourly limit, and the MTA-STS policies seen.
+    r#"
+    CREATE TABLE submissions (
+        account_id  bigint NOT NULL,
+        at          bigint NOT NULL
+    );
+    CREATE INDEX submissions_by_account ON submissions(account_id, at);
+    CREATE INDEX submissions_by_time ON submissions(at);
+    CREATE TABLE sts_policies (
+        domain      text PRIMARY KEY,
+        id          text NOT NULL,
+        text        text NOT NULL,
+        expires_at  bigint NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build knows.

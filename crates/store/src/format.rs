@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::{Error, Result};
 
 /// The format this binary writes.
-pub const CURRENT: u32 = 12;
+pub const CURRENT: u32 = 13;
 
 const FILE: &str = "FORMAT";
 const PREFIX: &str = "mailkeep-data ";

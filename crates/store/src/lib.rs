@@ -53,6 +53,7 @@ mod model;
 mod ops;
 mod pipeline;
 pub mod private;
+mod protection_ops;
 mod queue_ops;
 pub mod salvage;
 pub mod schema;

@@ -243,6 +243,23 @@ pub const MIGRATIONS: &[&str] = &[
         old         TEXT NOT NULL               -- former name of a rename
     );
     "#,
+    // 12 → 13: protection state that outlives the process (and, on PostgreSQL, is shared by
+    // every node): submissions per account for the hourly limit, and the MTA-STS policies
+    // seen, which protect later deliveries against a downgrade.
+    r#"
+    CREATE TABLE submissions (
+        account_id  INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE INDEX submissions_by_account ON submissions(account_id, at);
+    CREATE INDEX submissions_by_time ON submissions(at);
+    CREATE TABLE sts_policies (
+        domain      TEXT PRIMARY KEY,
+        id          TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The Merkle tree's complete-subtree hashes, level 0 being the leaf hashes, keyed by

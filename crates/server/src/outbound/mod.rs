@@ -125,7 +125,7 @@ async fn deliver_domain(shared: &Arc<Shared>, domain: &str, items: Vec<Claimed>)
         Ok(mut targets) => {
             let policy = mta_sts::policy(
                 &shared.resolver,
-                &shared.mta_sts,
+                &shared.store,
                 &shared.roots,
                 domain,
                 cfg.mta_sts_port,

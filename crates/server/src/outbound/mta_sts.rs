@@ -2,8 +2,7 @@
 //! its id; the policy comes over HTTPS from `mta-sts.<domain>` (a certificate that verifies,
 //! no redirects) and is cached for its `max_age`, refetched when the id changes.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mail_auth::common::cache::NoCache;
@@ -16,50 +15,53 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Largest policy body read.
 const MAX_POLICY: usize = 64 * 1024;
 
-struct Cached {
-    id: String,
-    policy: Policy,
-    expires: i64,
-}
-
-/// Policies fetched so far, by domain.
-#[derive(Default)]
-pub struct Cache {
-    map: Mutex<HashMap<String, Cached>>,
-}
-
-impl Cache {
-    fn get(&self, domain: &str, now: i64) -> Option<(String, Policy)> {
-        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(domain)
-            .filter(|c| c.expires > now)
-            .map(|c| (c.id.clone(), c.policy.clone()))
+/// The policy stored for `domain` that has not expired, with the id it was fetched under.
+/// Stored, not cached in memory: every node and every restart keeps trusting what was seen.
+async fn stored(store: &crate::Store, domain: &str, now: i64) -> Option<(String, Policy)> {
+    let (store, d) = (store.clone(), domain.to_owned());
+    let found = match crate::blocking(move || store.sts_policy(&d)).await? {
+        Ok(found) => found?,
+        Err(e) => {
+            tracing::warn!(%domain, error = %e, "reading the stored MTA-STS policy failed");
+            return None;
+        }
+    };
+    if found.expires_at <= now {
+        return None;
     }
+    Some((found.id, mta_sts::parse(&found.text)?))
+}
 
-    fn put(&self, domain: &str, id: String, policy: Policy, now: i64) {
-        let expires = now + policy.max_age as i64;
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(
-            domain.to_owned(),
-            Cached {
-                id,
-                policy,
-                expires,
-            },
-        );
+async fn store_policy(
+    store: &crate::Store,
+    domain: &str,
+    id: String,
+    text: String,
+    policy: &Policy,
+    now: i64,
+) {
+    let expires_at = now.saturating_add(policy.max_age as i64);
+    let (store, d) = (store.clone(), domain.to_owned());
+    let record = mailkeep_core::store::StsPolicy {
+        id,
+        text,
+        expires_at,
+    };
+    if let Some(Err(e)) = crate::blocking(move || store.put_sts_policy(&d, &record)).await {
+        tracing::warn!(%domain, error = %e, "storing the MTA-STS policy failed");
     }
 }
 
 /// The policy that applies to `domain`, if any.
 pub async fn policy(
     resolver: &MessageAuthenticator,
-    cache: &Cache,
+    store: &crate::Store,
     roots: &Arc<rustls::RootCertStore>,
     domain: &str,
     port: u16,
     now: i64,
 ) -> Option<Policy> {
-    let cached = cache.get(domain, now);
+    let cached = stored(store, domain, now).await;
     let record = resolver
         .txt_lookup::<MtaSts>(format!("_mta-sts.{domain}."), None::<&NoCache<_, _>>)
         .await;
@@ -74,8 +76,8 @@ pub async fn policy(
         return Some(p.clone());
     }
     match fetch(resolver, roots, domain, port).await {
-        Ok(p) => {
-            cache.put(domain, id, p.clone(), now);
+        Ok((p, text)) => {
+            store_policy(store, domain, id, text, &p, now).await;
             Some(p)
         }
         Err(e) => {
@@ -90,7 +92,7 @@ async fn fetch(
     roots: &Arc<rustls::RootCertStore>,
     domain: &str,
     port: u16,
-) -> Result<Policy, String> {
+) -> Result<(Policy, String), String> {
     let host = format!("mta-sts.{domain}");
     let ips = resolver
         .ip_lookup(
@@ -142,5 +144,6 @@ async fn fetch(
         // Redirects are not followed (RFC 8461 §3.3).
         return Err(format!("{host}: {status}"));
     }
-    mta_sts::parse(body).ok_or_else(|| format!("{host}: not a valid STSv1 policy"))
+    let policy = mta_sts::parse(body).ok_or_else(|| format!("{host}: not a valid STSv1 policy"))?;
+    Ok((policy, body.to_owned()))
 }
