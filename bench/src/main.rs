@@ -93,7 +93,8 @@ enum Cmd {
     },
     /// SMTP ingest load.
     Smtp {
-        /// Server address.
+        /// Server address; several, comma-separated, share the sessions round-robin (nodes
+        /// of one cluster).
         #[arg(long, default_value = "127.0.0.1:2525")]
         addr: String,
         /// Recipient address (must exist on the server).
@@ -224,8 +225,9 @@ async fn smtp(
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..sessions {
-        let (addr, rcpt, next) = (addr.clone(), rcpt.clone(), next.clone());
+    let addrs: Vec<String> = addr.split(',').map(str::to_owned).collect();
+    for s in 0..sessions {
+        let (addr, rcpt, next) = (addrs[s % addrs.len()].clone(), rcpt.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let stream = TcpStream::connect(&addr).await.context("connect")?;

@@ -29,7 +29,7 @@ fn closed(path: &Path) -> ImportError {
 pub fn run(dir: &Path, account: &str, mailbox: Option<&str>, path: &Path) -> Result<()> {
     let address = Address::parse(account)?.to_string();
     let source = import::detect(path)?;
-    let config = mailkeep_core::config::Config::load(dir)?;
+    let config = crate::load_config(dir)?;
     let store = match crate::backend::open(dir, &config, true) {
         // Beside a running server: its sessions hear of the new mail through the change
         // feed; large bodies go into the database, as the server holds the segment files.

@@ -566,7 +566,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Throttle(cmd) => throttle::run(dir, cmd),
         Command::Reindex => index::reindex(dir),
         Command::Fsck { repair } => {
-            backend::embedded_only(&Config::load(dir)?, "fsck")?;
+            // A damaged directory may have lost its configuration too: fsck still runs.
+            if let Ok(config) = Config::load(dir) {
+                backend::embedded_only(&config, "fsck")?;
+            }
             let r = mailkeep_core::embedded::fsck::fsck(dir, repair, admin())?;
             println!(
                 "checked {} index entries and {} segment records",
@@ -670,12 +673,26 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The data directory's configuration; a directory that was never initialised is named as
+/// such rather than by the file it lacks.
+pub(crate) fn load_config(dir: &Path) -> Result<Config> {
+    Config::load(dir).or_else(|e| {
+        if !dir.join("FORMAT").exists() {
+            bail!(
+                "{} is not a mailkeep data directory (run `mailkeep init` first)",
+                dir.display()
+            )
+        }
+        Err(e.into())
+    })
+}
+
 /// Config plus a store opened for administration (no blob writer lock, so this works next
 /// to a running server).
 pub(crate) fn open_admin(
     dir: &Path,
 ) -> Result<(Config, std::sync::Arc<dyn mailkeep_core::store::Backend>)> {
-    let config = Config::load(dir)?;
+    let config = load_config(dir)?;
     let store = backend::open(dir, &config, false)?.acting(crate::admin());
     Ok((config, store))
 }
@@ -825,15 +842,7 @@ fn alias(dir: &Path, cmd: AliasCmd) -> Result<()> {
 
 /// Opens everything `serve` needs, failing early with a clear reason.
 pub(crate) fn serve(dir: &Path) -> Result<()> {
-    let config = Config::load(dir).or_else(|e| {
-        if !dir.join("FORMAT").exists() {
-            bail!(
-                "{} is not a mailkeep data directory (run `mailkeep init` first)",
-                dir.display()
-            )
-        }
-        Err(e.into())
-    })?;
+    let config = load_config(dir)?;
     // The backend the server works through, as `[store]` says.
     let store: mailkeep_server::Store = backend::open(dir, &config, true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

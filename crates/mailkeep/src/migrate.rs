@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use mailkeep_core::config::Config;
 use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::journal;
 use mailkeep_core::store::prelude::*;
@@ -19,7 +18,7 @@ pub struct Target<'a> {
 }
 
 pub fn run(dir: &Path, to: Target<'_>) -> Result<()> {
-    let config = Config::load(dir)?;
+    let config = crate::load_config(dir)?;
     crate::backend::embedded_only(&config, "migrate-store")?;
     let signer = Arc::new(journal::load_signer(dir, &config.hostname)?);
     // 1. A signed checkpoint of the source, kept outside both stores: what the copy must

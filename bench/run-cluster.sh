@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Cluster ingest: durable SMTP ingest through 1, 2 and 3 nodes sharing one PostgreSQL, next to
+# one embedded node, with the same load in the same run; CPU per message of each node and of
+# PostgreSQL (on one small machine every process shares the cores, so CPU per message is what
+# predicts throughput on real hardware). Usage: bench/run-cluster.sh [SESSIONS SIZE MESSAGES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-16}; S=${2:-10240}; M=${3:-5000}
+cargo build --release -q -p mailkeep -p mailkeep-bench
+BIN=$PWD/target/release/mailkeep; BENCH=$PWD/target/release/mailkeep-bench
+WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/cluster-bench.XXXXXX")
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "${PGPID:-}" ] && kill -INT "$PGPID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
+}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+mkdir "$WORK/pg"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
+as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 >/dev/null
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+as_pg "$PGBIN/postgres" -D "$WORK/pg/data" -p "$PGPORT" -k "$WORK/pg" -c listen_addresses=127.0.0.1 \
+  -c max_connections=300 >"$WORK/pg/log" 2>&1 & PGPID=$!
+for _ in $(seq 100); do as_pg "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1; done
+
+# Clock ticks (user + system) of processes, summed.
+ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+pg_pids() { pgrep -f "postgres: .*|$PGBIN/postgres -D $WORK" | tr '\n' ' '; }
+HZ=$(getconf CLK_TCK)
+
+run() { # label nodes backend
+  local label=$1 nodes=$2 backend=$3 t="$WORK/$1" addrs="" node_pids=()
+  $BIN --data "$t" init --domain example.test >/dev/null
+  if [ "$backend" = postgres ]; then
+    as_pg "$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -c "CREATE DATABASE $label" >/dev/null
+    printf '\n[store]\nbackend = "postgres"\nurl = "postgres://postgres@127.0.0.1:%s/%s"\n' "$PGPORT" "$label" >>"$t/mailkeep.toml"
+    $BIN --data "$t" domain add example.test >/dev/null
+  fi
+  echo 'bench-password-123' | $BIN --data "$t" user add bench@example.test --password-stdin >/dev/null
+  for i in $(seq "$nodes"); do
+    local d="$t.node$i" host="127.0.0.1$i"
+    cp -a "$t" "$d"
+    sed -i "s/127.0.0.1:2525/$host:12525/; s/\"127.0.0.1:\([0-9]*\)\"/\"$host:1\1\"/g" "$d/mailkeep.toml"
+    MAILKEEP_DNS_RESOLVER=none MAILKEEP_LOG=warn $BIN --data "$d" serve & node_pids+=($!); PIDS+=($!)
+    addrs="${addrs:+$addrs,}$host:12525"
+  done
+  for a in ${addrs//,/ }; do
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/${a%:*}/${a#*:}") 2>/dev/null && break; sleep 0.1; done
+  done
+  local n0 p0 n1 p1
+  n0=$(ticks "${node_pids[@]}"); p0=$(ticks $(pg_pids))
+  $BENCH smtp --addr "$addrs" --rcpt bench@example.test --sessions "$N" --size "$S" --messages "$M" | tee "$WORK/$label.txt"
+  n1=$(ticks "${node_pids[@]}"); p1=$(ticks $(pg_pids))
+  awk -v n=$((n1 - n0)) -v p=$((p1 - p0)) -v m="$M" -v hz="$HZ" -v k="$nodes" -v l="$label" 'BEGIN {
+    printf "%s: CPU per message: mailkeep %.0f us (%.0f us per node), PostgreSQL %.0f us\n",
+      l, n / hz / m * 1e6, n / hz / m * 1e6 / k, p / hz / m * 1e6 }'
+  for p in "${node_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+}
+
+run embedded 1 embedded
+run pg1 1 postgres
+run pg2 2 postgres
+run pg3 3 postgres
+E=$(grep -o '[0-9.]* msg/s' "$WORK/embedded.txt" | cut -d' ' -f1)
+for l in pg1 pg2 pg3; do
+  R=$(grep -o '[0-9.]* msg/s' "$WORK/$l.txt" | cut -d' ' -f1)
+  echo "$l: ${R} msg/s = $(awk "BEGIN{printf \"%.2f\", $R/$E}")x the embedded node"
+done
