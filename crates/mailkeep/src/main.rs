@@ -676,14 +676,14 @@ fn run(cli: Cli) -> Result<()> {
 /// The data directory's configuration; a directory that was never initialised is named as
 /// such rather than by the file it lacks.
 pub(crate) fn load_config(dir: &Path) -> Result<Config> {
-    Config::load(dir).or_else(|e| {
-        if !dir.join("FORMAT").exists() {
-            bail!(
-                "{} is not a mailkeep data directory (run `mailkeep init` first)",
-                dir.display()
-            )
-        }
-        Err(e.into())
+    Config::load(dir).or_else(|e| match mailkeep_core::embedded::format::read(dir) {
+        // Not this user's to read, and such: the directory's own reason comes first.
+        Err(why) => Err(why.into()),
+        Ok(None) => bail!(
+            "{} is not a mailkeep data directory (run `mailkeep init` first)",
+            dir.display()
+        ),
+        Ok(Some(_)) => Err(e.into()),
     })
 }
 
