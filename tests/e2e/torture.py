@@ -281,16 +281,19 @@ class PowerCut:
         return out.strip()
 
 
-def run_round(data, model, rnd, rng, log=print, power_cut=False):
+def run_round(data, model, rnd, rng, log=print, power_cut=False, peer=None):
+    """One kill round on `data`. With `peer` (another node on the same database, left
+    running), half the clients work the peer, and the check goes through it."""
     power = PowerCut(data, rng.randrange(1 << 32)) if power_cut else None
     srv = Server(power.mount if power else data)
     stop = threading.Event()
     workers = [deliverer, deliverer, submitter, imap_worker]
+    targets = [srv, peer or srv, peer or srv, srv]
     threads = []
-    for w in workers:
-        def go(w=w):
+    for w, target in zip(workers, targets):
+        def go(w=w, target=target):
             try:
-                w(srv, model, rnd, stop, random.Random(rng.random()))
+                w(target, model, rnd, stop, random.Random(rng.random()))
             except Exception:
                 pass  # the server was killed under it: that operation is unacknowledged
         t = threading.Thread(target=go, daemon=True)
@@ -304,6 +307,8 @@ def run_round(data, model, rnd, rng, log=print, power_cut=False):
     stop.set()
     for t in threads:
         t.join(15)
+    if peer:
+        return check(peer, model)
     srv = Server(data)
     try:
         return check(srv, model)
