@@ -9,37 +9,26 @@ N=${1:-16}; S=${2:-10240}; M=${3:-5000}
 cargo build --release -q -p mailkeep -p mailkeep-bench
 BIN=$PWD/target/release/mailkeep; BENCH=$PWD/target/release/mailkeep-bench
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/cluster-bench.XXXXXX")
-chmod 755 "$WORK"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "${PGPID:-}" ] && kill -INT "$PGPID" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "${PGDIR:-}"
 }
 trap cleanup EXIT
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
-}
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-mkdir "$WORK/pg"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
-as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 >/dev/null
-PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$PGBIN/postgres" -D "$WORK/pg/data" -p "$PGPORT" -k "$WORK/pg" -c listen_addresses=127.0.0.1 \
-  -c max_connections=300 >"$WORK/pg/log" 2>&1 & PGPID=$!
-for _ in $(seq 100); do as_pg "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1; done
+. bench/pg.sh
 
 # Clock ticks (user + system) of processes, summed.
 ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
-pg_pids() { pgrep -f "postgres: .*|$PGBIN/postgres -D $WORK" | tr '\n' ' '; }
 HZ=$(getconf CLK_TCK)
 
 run() { # label nodes backend
   local label=$1 nodes=$2 backend=$3 t="$WORK/$1" addrs="" node_pids=()
   $BIN --data "$t" init --domain example.test >/dev/null
   if [ "$backend" = postgres ]; then
-    as_pg "$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -c "CREATE DATABASE $label" >/dev/null
-    printf '\n[store]\nbackend = "postgres"\nurl = "postgres://postgres@127.0.0.1:%s/%s"\n' "$PGPORT" "$label" >>"$t/mailkeep.toml"
+    pg_createdb "$label"
+    printf '\n[store]\nbackend = "postgres"\nurl = "%s"\n' "$(pg_url "$label")" >>"$t/mailkeep.toml"
     $BIN --data "$t" domain add example.test >/dev/null
   fi
   echo 'bench-password-123' | $BIN --data "$t" user add bench@example.test --password-stdin >/dev/null

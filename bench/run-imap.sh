@@ -3,16 +3,23 @@
 # `mailkeep import`, then SELECT, UID FETCH 1:* (FLAGS), 100 random full bodies, UID SEARCH by
 # header and by date, and the server's memory per idle authenticated connection (1,000).
 # Usage: bench/run-imap.sh [MESSAGES [IDLE_CONNECTIONS]]; MAILKEEP_BIN=other/binary runs another
-# build (a baseline) under the same load.
+# build (a baseline) under the same load; STORE=postgres keeps the store in a PostgreSQL the
+# script starts (a cluster node's view).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; IDLE=${2:-1000}
 cargo build --release -q -p mailkeep -p mailkeep-bench
 BIN=${MAILKEEP_BIN:-target/release/mailkeep}; BENCH=target/release/mailkeep-bench
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/target}/bench-imap.XXXXXX")
-trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $PID 2>/dev/null || true; [ -n "${PGPID:-}" ] && kill -INT $PGPID; wait 2>/dev/null || true; rm -rf "$WORK" "${PGDIR:-}"' EXIT
 DATA=$WORK/data
 $BIN --data "$DATA" init --domain example.test >/dev/null
+if [ "${STORE:-embedded}" = postgres ]; then
+  . bench/pg.sh
+  pg_createdb imap
+  printf '\n[store]\nbackend = "postgres"\nurl = "%s"\n' "$(pg_url imap)" >>"$DATA/mailkeep.toml"
+  $BIN --data "$DATA" domain add example.test >/dev/null
+fi
 sed -i 's/"127.0.0.1:2525"/"127.0.0.1:13525"/; s/"127.0.0.1:2587"/"127.0.0.1:13587"/; s/"127.0.0.1:2465"/"127.0.0.1:13465"/; s/"127.0.0.1:2143"/"127.0.0.1:13143"/; s/"127.0.0.1:2993"/"127.0.0.1:13993"/' "$DATA/mailkeep.toml"
 sed -i "s/^reserved_for_authenticated = .*/reserved_for_authenticated = 0/; s/^max_connections_per_ip = .*/max_connections_per_ip = $((IDLE + 10))/; s/^max_sessions_per_account = .*/max_sessions_per_account = $((IDLE + 10))/; s/^max_connections = .*/max_connections = $((IDLE + 10))/" "$DATA/mailkeep.toml"
 echo 'bench-password-123' | $BIN --data "$DATA" user add bench@example.test --password-stdin >/dev/null
