@@ -86,6 +86,8 @@ impl PgStore {
         if let Some(p) = &options.password {
             config.password(p);
         }
+        // The migration's IF NOT EXISTS notices are not news to log on every start.
+        config.options("-c client_min_messages=warning");
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let reads = Readers::start(config.clone())?;
         reads.with(|c| schema::migrate(c).map(drop))?;
