@@ -37,6 +37,7 @@ mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+pub mod flags;
 pub mod model;
 
 use std::collections::HashMap;

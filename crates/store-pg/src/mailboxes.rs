@@ -31,9 +31,7 @@ pub(crate) fn mailbox_row(r: &postgres::Row) -> Mailbox {
     }
 }
 
-pub(crate) fn split_flags(s: &str) -> Vec<String> {
-    s.split_ascii_whitespace().map(str::to_owned).collect()
-}
+use mailkeep_store_api::flags::{normalise, split as split_flags};
 
 /// A [`MessageEntry`] from a `uid, modseq, flags, blob_hash, size, internal_date` row.
 fn message_entry(r: &postgres::Row) -> Result<MessageEntry> {
@@ -76,16 +74,6 @@ fn uidvalidity(c: &mut impl GenericClient, mailbox_id: i64) -> Result<u32> {
         .q()?
         .get(0);
     Ok(v as u32)
-}
-
-fn normalise(flags: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for f in flags {
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(f)) {
-            out.push(f.clone());
-        }
-    }
-    out
 }
 
 fn live_uids(c: &mut impl GenericClient, mailbox_id: i64) -> Result<Vec<u32>> {
@@ -553,20 +541,9 @@ impl Mailboxes for PgStore {
                     modified.push(uid);
                     continue;
                 }
-                let old = split_flags(cur.get(0));
-                let has = |set: &[String], f: &str| set.iter().any(|x| x.eq_ignore_ascii_case(f));
-                let new: Vec<String> = match mode {
-                    FlagMode::Replace => flags.clone(),
-                    FlagMode::Add => {
-                        let mut n = old.clone();
-                        n.extend(flags.iter().filter(|f| !has(&old, f)).cloned());
-                        n
-                    }
-                    FlagMode::Remove => old.iter().filter(|f| !has(&flags, f)).cloned().collect(),
-                };
-                if new.len() == old.len() && new.iter().all(|f| has(&old, f)) {
+                let Some(new) = mode.apply(&split_flags(cur.get(0)), &flags) else {
                     continue;
-                }
+                };
                 let modseq = w.next_modseq(mailbox_id)?;
                 w.tx.execute(
                     "UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4",
@@ -605,16 +582,9 @@ impl Mailboxes for PgStore {
                     )
                     .q()?;
                 let Some(cur) = cur else { continue };
-                let mut set = split_flags(cur.get(0));
-                let before = set.len();
-                for f in &flags {
-                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
-                        set.push(f.clone());
-                    }
-                }
-                if set.len() == before {
+                let Some(set) = FlagMode::Add.apply(&split_flags(cur.get(0)), &flags) else {
                     continue;
-                }
+                };
                 let m = match modseq {
                     Some(m) => m,
                     None => *modseq.insert(w.next_modseq(mailbox_id)?),

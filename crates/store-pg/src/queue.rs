@@ -14,12 +14,7 @@ use crate::PgStore;
 use crate::conn::{Q, W};
 use crate::journal::hash32;
 
-fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or("", |(_, d)| d)
-        .to_ascii_lowercase()
-}
+use mailkeep_store_api::flags::domain_of;
 
 impl W<'_, '_> {
     fn insert_outbound(

@@ -15,9 +15,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::change_ops::{self, What};
 use crate::journal_ops::record_message;
 use crate::model::*;
-use crate::ops::{exec, row, split_flags};
+use crate::ops::{exec, row};
 use crate::{Error, Result, Store};
 use mailkeep_journal::Kind;
+use mailkeep_store_api::flags::{normalise, split as split_flags};
 
 fn live_mailbox_id(c: &Connection, account_id: i64, name: &str) -> Result<i64> {
     row(
@@ -187,16 +188,6 @@ fn copy_into(
     Ok(pairs)
 }
 
-fn normalise(flags: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for f in flags {
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(f)) {
-            out.push(f.clone());
-        }
-    }
-    out
-}
-
 impl Mailboxes for Store {
     /// Creates a mailbox and any missing parents (`a/b/c` creates `a` and `a/b`).
     /// `Conflict` if it exists.
@@ -341,21 +332,9 @@ impl Mailboxes for Store {
                     modified.push(uid);
                     continue;
                 }
-                let old = split_flags(&cur);
-                let has = |set: &[String], f: &str| set.iter().any(|x| x.eq_ignore_ascii_case(f));
-                let new: Vec<String> = match mode {
-                    FlagMode::Replace => flags.clone(),
-                    FlagMode::Add => {
-                        let mut n = old.clone();
-                        n.extend(flags.iter().filter(|f| !has(&old, f)).cloned());
-                        n
-                    }
-                    FlagMode::Remove => old.iter().filter(|f| !has(&flags, f)).cloned().collect(),
-                };
-                let same = new.len() == old.len() && new.iter().all(|f| has(&old, f));
-                if same {
+                let Some(new) = mode.apply(&split_flags(&cur), &flags) else {
                     continue;
-                }
+                };
                 let modseq = next_modseq(c, mailbox_id)?;
                 exec(
                     c,
@@ -712,16 +691,9 @@ impl Mailboxes for Store {
                     )
                     .optional()?;
                 let Some(cur) = cur else { continue };
-                let mut set = split_flags(&cur);
-                let before = set.len();
-                for f in &flags {
-                    if !set.iter().any(|x| x.eq_ignore_ascii_case(f)) {
-                        set.push(f.clone());
-                    }
-                }
-                if set.len() == before {
+                let Some(set) = FlagMode::Add.apply(&split_flags(&cur), &flags) else {
                     continue;
-                }
+                };
                 let modseq = match modseq {
                     Some(m) => m,
                     None => *modseq.insert(row(c,

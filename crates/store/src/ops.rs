@@ -42,9 +42,7 @@ pub(crate) fn exec<P: rusqlite::Params>(
     c.prepare_cached(sql)?.execute(p)
 }
 
-pub(crate) fn split_flags(s: &str) -> Vec<String> {
-    s.split_ascii_whitespace().map(str::to_owned).collect()
-}
+pub(crate) use mailkeep_store_api::flags::split as split_flags;
 
 /// A [`MessageEntry`] from a `uid, modseq, flags, blob_hash, size, internal_date` row.
 pub(crate) fn message_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageEntry> {

@@ -17,12 +17,7 @@ use crate::ops::{exec, hash_from, row};
 use crate::{Error, Result, Store};
 use mailkeep_journal::Kind;
 
-fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or("", |(_, d)| d)
-        .to_ascii_lowercase()
-}
+use mailkeep_store_api::flags::domain_of;
 
 pub(crate) fn insert_outbound(
     c: &Connection,
