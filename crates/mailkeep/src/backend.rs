@@ -29,6 +29,7 @@ pub(crate) fn open(dir: &Path, config: &Config, exclusive: bool) -> Result<Arc<d
                 url,
                 password,
                 clock: None,
+                objects: None,
             })
             .context("opening the PostgreSQL store")?;
             Ok(Arc::new(store))

@@ -37,6 +37,7 @@ pub fn run(dir: &Path, to: Target<'_>) -> Result<()> {
         url: to.url.to_owned(),
         password: to.password,
         clock: None,
+        objects: None,
     })
     .context("opening the target database")?;
     let bar = ProgressBar::new(0);

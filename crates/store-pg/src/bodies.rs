@@ -4,12 +4,126 @@
 //! sequence number a follower has seen is what it has seen.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use mailkeep_store_api::{Bodies, Error, FedBlob, Hash, Result};
 
 use crate::PgStore;
 use crate::conn::Q;
 use crate::journal::hash32;
+
+/// How long a writer may take from an object's PUT to its commit; a slower one fails (the
+/// client retries) rather than commit a key the collector may already judge an orphan
+/// (see `objects`).
+pub(crate) const WRITE_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// A body ready to enter the database: its bytes (for `blobs.data`), or the key of the
+/// object an S3 store has acknowledged.
+pub(crate) enum Staged {
+    Inline(Vec<u8>),
+    Object {
+        key: String,
+        length: u64,
+        at: Instant,
+    },
+}
+
+impl Staged {
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Staged::Inline(b) => b.len() as u64,
+            Staged::Object { length, .. } => *length,
+        }
+    }
+}
+
+impl PgStore {
+    /// Puts a body where bodies go; with an object store, waits for its acknowledgement.
+    pub(crate) fn stage(&self, hash: &Hash, bytes: Vec<u8>) -> Result<Staged> {
+        #[cfg(feature = "s3")]
+        if let Some(o) = &self.inner.objects {
+            let (length, at) = (bytes.len() as u64, Instant::now());
+            let key = o.put_blocking(hash, bytes)?;
+            return Ok(Staged::Object { key, length, at });
+        }
+        let _ = hash;
+        Ok(Staged::Inline(bytes))
+    }
+
+    /// [`PgStore::stage`] without blocking the caller: `then` runs once the body is
+    /// acknowledged (on the S3 client's runtime), or at once when it goes in the database.
+    pub(crate) fn stage_then(
+        &self,
+        hash: &Hash,
+        bytes: Vec<u8>,
+        then: impl FnOnce(Result<Staged>) + Send + 'static,
+    ) {
+        #[cfg(feature = "s3")]
+        if let Some(o) = &self.inner.objects {
+            let (length, at) = (bytes.len() as u64, Instant::now());
+            return o.put_then(hash, bytes, move |r| {
+                then(r.map(|key| Staged::Object { key, length, at }))
+            });
+        }
+        let _ = hash;
+        then(Ok(Staged::Inline(bytes)))
+    }
+
+    /// The bytes of an object, checked against the hash the row names.
+    #[cfg_attr(not(feature = "s3"), allow(clippy::unused_self))]
+    fn object_bytes(&self, hash: &Hash, key: &str) -> Result<Vec<u8>> {
+        #[cfg(feature = "s3")]
+        if let Some(o) = &self.inner.objects {
+            return o.get(key)?.ok_or_else(|| Error::Corrupt {
+                hash: hex::encode(hash),
+                reason: format!("object {key} is missing from the object store"),
+            });
+        }
+        Err(Error::Conflict(format!(
+            "body {} is in an object store ({key}), which this node is not configured for",
+            hex::encode(hash)
+        )))
+    }
+
+    /// Deletes the objects of purged bodies; one left behind is collected later.
+    pub(crate) fn drop_objects(&self, keys: Vec<String>) {
+        #[cfg(feature = "s3")]
+        if let (Some(o), false) = (&self.inner.objects, keys.is_empty())
+            && let Err(e) = o.delete(keys)
+        {
+            tracing::warn!("purged bodies stay in the object store until collected: {e}");
+        }
+        #[cfg(not(feature = "s3"))]
+        let _ = keys;
+    }
+
+    /// Removes objects no live row names and older than `grace` (bodies of deliveries that
+    /// never committed, and of purges whose delete failed); returns (seen, deleted). Below
+    /// [`crate::GC_GRACE`], a body being delivered right now may be taken for an orphan.
+    #[cfg(feature = "s3")]
+    pub fn collect_garbage(&self, grace: Duration) -> Result<(u64, u64)> {
+        let Some(o) = &self.inner.objects else {
+            return Ok((0, 0));
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        o.collect(grace, now, |keys| {
+            let keys = keys.to_vec();
+            self.reads().with(move |c| {
+                Ok(c.query(
+                    "SELECT object_key FROM blobs
+                     WHERE object_key = ANY($1) AND purged_at IS NULL",
+                    &[&keys],
+                )
+                .q()?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+            })
+        })
+    }
+}
 
 fn fed_blob(r: &postgres::Row) -> Result<FedBlob> {
     Ok(FedBlob {
@@ -30,7 +144,7 @@ impl Bodies for PgStore {
         let h = *hash;
         let row = self.reads().with(move |c| {
             c.query_opt(
-                "SELECT purged_at, data FROM blobs WHERE hash = $1",
+                "SELECT purged_at, data, object_key FROM blobs WHERE hash = $1",
                 &[&&h[..]],
             )
             .q()
@@ -43,7 +157,11 @@ impl Bodies for PgStore {
                 at,
             });
         }
-        let data: Vec<u8> = row.get::<_, Option<Vec<u8>>>(1).ok_or_else(not_found)?;
+        let data: Vec<u8> = match (row.get(1), row.get::<_, Option<String>>(2)) {
+            (Some(data), _) => data,
+            (None, Some(key)) => self.object_bytes(hash, &key)?,
+            (None, None) => return Err(not_found()),
+        };
         if &mailkeep_store_api::hash(&data) != hash {
             return Err(Error::Corrupt {
                 hash: hex::encode(hash),

@@ -94,7 +94,7 @@ impl Holds for PgStore {
     fn purge_blob(&self, blob: Hash, reason: &str) -> Result<usize> {
         let actor = self.actor.clone();
         let reason = reason.to_owned();
-        self.writer().write(move |w| {
+        let (count, keys) = self.writer().write(move |w| {
             let live: bool = w
                 .tx
                 .query_one(
@@ -123,15 +123,24 @@ impl Holds for PgStore {
                 w.record_message(&actor, Kind::Purged, *mailbox_id, *uid, &blob, &reason)?;
             }
             let now = w.now;
-            w.tx.execute(
-                "UPDATE blobs SET data = NULL, secret = NULL, purged_at = $2 WHERE hash = $1",
-                &[&&blob[..], &now],
-            )
-            .q()?;
+            // The object's key stays on the row: a purged row names no live object, so a
+            // delete that fails below leaves the collector an orphan to remove.
+            let keys: Vec<String> =
+                w.tx.query(
+                    "UPDATE blobs SET data = NULL, secret = NULL, purged_at = $2 WHERE hash = $1
+                     RETURNING object_key",
+                    &[&&blob[..], &now],
+                )
+                .q()?
+                .iter()
+                .filter_map(|r| r.get(0))
+                .collect();
             w.tx.execute("DELETE FROM parsed WHERE blob_hash = $1", &[&&blob[..]])
                 .q()?;
-            Ok(entries.len())
-        })
+            Ok((entries.len(), keys))
+        })?;
+        self.drop_objects(keys);
+        Ok(count)
     }
 
     fn purged_at(&self, blob: &Hash) -> Result<Option<i64>> {

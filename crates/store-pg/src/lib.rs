@@ -30,6 +30,8 @@ mod journal;
 mod mailboxes;
 #[cfg(feature = "migrate")]
 pub mod migrate;
+#[cfg(feature = "s3")]
+mod objects;
 mod protection;
 mod queue;
 pub mod schema;
@@ -52,12 +54,36 @@ pub struct Options {
     pub password: Option<String>,
     /// The time source of writes (journal leaf times, holds, purges).
     pub clock: Option<Arc<dyn Clock>>,
+    /// Where message bodies go: an S3 bucket, or (`None`) the database itself.
+    pub objects: Option<S3Options>,
 }
+
+/// An S3 bucket for message bodies (needs the `s3` feature).
+#[derive(Clone, Debug, Default)]
+pub struct S3Options {
+    /// The store's URL (`http://127.0.0.1:3900` for a Garage node); `None` for AWS S3.
+    pub endpoint: Option<String>,
+    /// The bucket, which must exist.
+    pub bucket: String,
+    /// The region (Garage's default is `garage`).
+    pub region: String,
+    /// The access key id.
+    pub key_id: String,
+    /// The secret key (read from a file by the caller).
+    pub secret: String,
+    /// Keys go under this prefix (`bodies` when empty).
+    pub prefix: String,
+}
+
+#[cfg(feature = "s3")]
+pub use objects::GC_GRACE;
 
 struct Inner {
     reads: Readers,
     writer: Writer,
     config: postgres::Config,
+    #[cfg(feature = "s3")]
+    objects: Option<objects::Objects>,
 }
 
 impl Drop for Inner {
@@ -88,6 +114,18 @@ impl PgStore {
         }
         // The migration's IF NOT EXISTS notices are not news to log on every start.
         config.options("-c client_min_messages=warning");
+        #[cfg(feature = "s3")]
+        let objects = options
+            .objects
+            .as_ref()
+            .map(objects::Objects::open)
+            .transpose()?;
+        #[cfg(not(feature = "s3"))]
+        if options.objects.is_some() {
+            return Err(Error::Conflict(
+                "this build has no S3 support (feature \"s3\" of mailkeep-store-pg)".into(),
+            ));
+        }
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let reads = Readers::start(config.clone())?;
         reads.with(|c| schema::migrate(c).map(drop))?;
@@ -97,6 +135,8 @@ impl PgStore {
                 reads,
                 writer,
                 config,
+                #[cfg(feature = "s3")]
+                objects,
             }),
             actor: Actor::system(),
         })

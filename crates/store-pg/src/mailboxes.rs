@@ -11,6 +11,7 @@ use mailkeep_store_api::{
 use postgres::GenericClient;
 
 use crate::PgStore;
+use crate::bodies::{Staged, WRITE_DEADLINE};
 use crate::changes::What;
 use crate::conn::{Q, W};
 use crate::journal::hash32;
@@ -114,12 +115,24 @@ impl W<'_, '_> {
     }
 
     /// Stores a body unless it is there already (content-addressed: one row per body).
-    pub(crate) fn put_blob(&mut self, hash: &Hash, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn put_blob(&mut self, hash: &Hash, body: &Staged) -> Result<()> {
+        let (data, key): (Option<&[u8]>, Option<&str>) = match body {
+            Staged::Inline(bytes) => (Some(bytes), None),
+            Staged::Object { key, at, .. } => {
+                if at.elapsed() > WRITE_DEADLINE {
+                    return Err(Error::io(
+                        "committing a body stored in the object store",
+                        std::io::Error::from(std::io::ErrorKind::TimedOut),
+                    ));
+                }
+                (None, Some(key))
+            }
+        };
         self.tx
             .execute(
-                "INSERT INTO blobs (hash, length, data) VALUES ($1, $2, $3)
+                "INSERT INTO blobs (hash, length, data, object_key) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (hash) DO NOTHING",
-                &[&&hash[..], &(bytes.len() as i64), &bytes],
+                &[&&hash[..], &(body.len() as i64), &data, &key],
             )
             .q()?;
         Ok(())
@@ -636,10 +649,11 @@ impl Mailboxes for PgStore {
         let mailbox = mailbox.to_owned();
         let flags = normalise(&flags).join(" ");
         let hash = mailkeep_store_api::hash(&bytes);
+        let body = self.stage(&hash, bytes)?;
         self.writer().write(move |w| {
             let id = live_mailbox_id(w.tx, account_id, &mailbox)?;
-            w.put_blob(&hash, &bytes)?;
-            let size = bytes.len() as u64;
+            w.put_blob(&hash, &body)?;
+            let size = body.len();
             let uid = w.insert_message(&actor, id, &flags, &hash, size, internal_date)?;
             Ok(Copied {
                 uidvalidity: uidvalidity(w.tx, id)?,
@@ -662,33 +676,41 @@ impl Mailboxes for PgStore {
         let mailbox = mailbox.to_owned();
         let flags = normalise(&flags).join(" ");
         let hash = mailkeep_store_api::hash(&bytes);
-        self.writer().submit(
-            move |w| {
-                let id = live_mailbox_id(w.tx, account_id, &mailbox)?;
-                let present: bool =
-                    w.tx.query_one(
-                        "SELECT EXISTS(SELECT 1 FROM messages
+        let store = self.clone();
+        // An upload of bytes the mailbox already holds is wasted, and collected as garbage.
+        self.stage_then(&hash, bytes, move |staged| {
+            let body = match staged {
+                Ok(body) => body,
+                Err(e) => return done(Err(e)),
+            };
+            store.writer().submit(
+                move |w| {
+                    let id = live_mailbox_id(w.tx, account_id, &mailbox)?;
+                    let present: bool =
+                        w.tx.query_one(
+                            "SELECT EXISTS(SELECT 1 FROM messages
                          WHERE mailbox_id = $1 AND blob_hash = $2 AND expunged_at IS NULL)",
-                        &[&id, &&hash[..]],
-                    )
-                    .q()?
-                    .get(0);
-                if present {
-                    return Ok(None);
-                }
-                w.put_blob(&hash, &bytes)?;
-                let size = bytes.len() as u64;
-                Ok(Some(w.insert_message(
-                    &actor,
-                    id,
-                    &flags,
-                    &hash,
-                    size,
-                    internal_date,
-                )?))
-            },
-            done,
-        );
+                            &[&id, &&hash[..]],
+                        )
+                        .q()?
+                        .get(0);
+                    if present {
+                        return Ok(None);
+                    }
+                    w.put_blob(&hash, &body)?;
+                    let size = body.len();
+                    Ok(Some(w.insert_message(
+                        &actor,
+                        id,
+                        &flags,
+                        &hash,
+                        size,
+                        internal_date,
+                    )?))
+                },
+                done,
+            );
+        });
     }
 
     fn copy_messages(

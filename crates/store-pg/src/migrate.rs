@@ -14,6 +14,7 @@ use postgres::types::ToSql;
 use rusqlite::types::Value;
 
 use crate::PgStore;
+use crate::bodies::Staged;
 use crate::conn::Q;
 
 /// Rows per committed batch.
@@ -273,7 +274,7 @@ pub fn from_embedded(
     let mut pg = target.connect()?;
     for (i, (table, cols)) in TABLES.iter().enumerate() {
         if i == 5 {
-            bodies = copy_blobs(&sqlite, &source, &mut pg, progress)?;
+            bodies = copy_blobs(&sqlite, &source, target, &mut pg, progress)?;
             rows += bodies;
         }
         rows += copy_table(&sqlite, &mut pg, table, cols, progress)?;
@@ -377,9 +378,12 @@ fn insert_batch(
 
 /// Bodies, in the order they were first stored (their sequence numbers are kept); bytes kept
 /// in segment files are read through the source store, which checks each against its hash.
+/// With an object store, each body is uploaded before its row commits, as in delivery, and
+/// one already copied is not uploaded again.
 fn copy_blobs(
     sqlite: &rusqlite::Connection,
     source: &mailkeep_store::Store,
+    target: &PgStore,
     pg: &mut postgres::Client,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<u64> {
@@ -401,18 +405,29 @@ fn copy_blobs(
         let inline: Option<Vec<u8>> = r.get(4).map_err(db)?;
         let secret: Option<Vec<u8>> = r.get(5).map_err(db)?;
         let purged_at: Option<i64> = r.get(6).map_err(db)?;
-        let data = match (purged_at, segment, inline) {
-            (Some(_), _, _) => None,
-            (None, 0, Some(d)) => Some(d),
-            (None, _, _) => {
+        let copied = tx
+            .query_opt("SELECT 1 FROM blobs WHERE hash = $1", &[&hash])
+            .q()?
+            .is_some();
+        let data = match (copied, purged_at, segment, inline) {
+            (true, ..) | (false, Some(_), _, _) => None,
+            (false, None, 0, Some(d)) => Some(d),
+            (false, None, _, _) => {
                 let h = crate::journal::hash32(&hash)?;
                 Some(source.read_blob(&h)?)
             }
         };
+        let (data, key) = match data {
+            Some(bytes) => match target.stage(&crate::journal::hash32(&hash)?, bytes)? {
+                Staged::Inline(bytes) => (Some(bytes), None),
+                Staged::Object { key, .. } => (None, Some(key)),
+            },
+            None => (None, None),
+        };
         tx.execute(
-            "INSERT INTO blobs (hash, seq, length, data, secret, purged_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[&hash, &seq, &length, &data, &secret, &purged_at],
+            "INSERT INTO blobs (hash, seq, length, data, secret, purged_at, object_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            &[&hash, &seq, &length, &data, &secret, &purged_at, &key],
         )
         .q()?;
         done += 1;

@@ -215,27 +215,34 @@ impl Queue for PgStore {
         let delivery_id = delivery_id.to_owned();
         let actor = self.actor.clone();
         let hash = mailkeep_store_api::hash(&bytes);
-        self.writer().submit(
-            move |w| {
-                let size = bytes.len() as u64;
-                w.put_blob(&hash, &bytes)?;
-                let (from, rcpts) = &envelope;
-                let placed = w.place(
-                    &actor,
-                    (from, rcpts),
-                    &targets,
-                    &hash,
-                    size,
-                    now,
-                    &delivery_id,
-                )?;
-                if let Some(out) = &outbound {
-                    w.insert_outbound(&actor, out, &hash, size, now)?;
-                }
-                Ok(placed)
-            },
-            done,
-        );
+        let store = self.clone();
+        self.stage_then(&hash, bytes, move |staged| {
+            let body = match staged {
+                Ok(body) => body,
+                Err(e) => return done(Err(e)),
+            };
+            store.writer().submit(
+                move |w| {
+                    let size = body.len();
+                    w.put_blob(&hash, &body)?;
+                    let (from, rcpts) = &envelope;
+                    let placed = w.place(
+                        &actor,
+                        (from, rcpts),
+                        &targets,
+                        &hash,
+                        size,
+                        now,
+                        &delivery_id,
+                    )?;
+                    if let Some(out) = &outbound {
+                        w.insert_outbound(&actor, out, &hash, size, now)?;
+                    }
+                    Ok(placed)
+                },
+                done,
+            );
+        });
     }
 
     fn queue_claim(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<Claimed>> {

@@ -2,7 +2,8 @@
 //! migrates a database up to what it knows, and refuses one newer than that without writing.
 //!
 //! Times are Unix seconds (`bigint`), hashes and secrets `bytea`, UIDs `bigint` (they are
-//! unsigned 32-bit). Message bodies live in `blobs.data` until an object store takes them.
+//! unsigned 32-bit). A message body lives in `blobs.data`, or in an S3 object store under
+//! `blobs.object_key` when one is configured.
 
 use mailkeep_store_api::{Error, Result};
 use postgres::Client;
@@ -190,6 +191,11 @@ pub const MIGRATIONS: &[&str] = &[
         text        text NOT NULL,
         expires_at  bigint NOT NULL
     );
+    "#,
+    // 2 → 3: bodies in an object store; the key of the object that holds a body.
+    r#"
+    ALTER TABLE blobs ADD COLUMN object_key text;
+    CREATE UNIQUE INDEX blobs_object_key ON blobs(object_key) WHERE object_key IS NOT NULL;
     "#,
 ];
 

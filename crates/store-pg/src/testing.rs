@@ -179,3 +179,110 @@ pub fn shared() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(Cluster::start)
 }
+
+/// A throwaway 3-node Garage cluster (`tests/garage/cluster.sh`): S3 on 127.0.0.2–4,
+/// replication factor 3, one bucket and key. It stops by itself when the test process ends.
+#[cfg(feature = "s3")]
+pub struct Garage {
+    dir: PathBuf,
+    env: std::collections::HashMap<String, String>,
+}
+
+#[cfg(feature = "s3")]
+impl Garage {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/garage/cluster.sh")
+    }
+
+    /// Starts the cluster; panics with the reason if it cannot (Garage not installed: run
+    /// `.ci/run`, which installs it, or put `garage` on `PATH`).
+    pub fn start() -> Garage {
+        let dir = tempfile::Builder::new()
+            .prefix("mailkeep-garage-")
+            .tempdir()
+            .expect("temporary directory")
+            .keep();
+        // Four ports from a base that is free on every node's address.
+        let base = loop {
+            let p = 20_000 + rand::random::<u16>() % 20_000;
+            let free = (2..=4).all(|n| {
+                [p, p + 1, p + 3].iter().all(|q| {
+                    std::net::TcpListener::bind((std::net::Ipv4Addr::new(127, 0, 0, n), *q)).is_ok()
+                })
+            });
+            if free {
+                break p;
+            }
+        };
+        let out = Command::new(Self::script())
+            .arg("start")
+            .arg(&dir)
+            .arg(base.to_string())
+            .env("WATCH_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/garage/cluster.sh (is `garage` installed?)");
+        assert!(
+            out.status.success(),
+            "Garage did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Garage { dir, env }
+    }
+
+    fn var(&self, k: &str) -> &str {
+        self.env
+            .get(k)
+            .unwrap_or_else(|| panic!("cluster.sh printed no {k}"))
+    }
+
+    /// The S3 endpoint of node `n` (0–2).
+    pub fn endpoint(&self, n: usize) -> String {
+        self.var("S3_ENDPOINTS").split(',').nth(n).unwrap().into()
+    }
+
+    /// Settings for a store whose bodies go under `prefix`, through node 0.
+    pub fn options(&self, prefix: &str) -> crate::S3Options {
+        crate::S3Options {
+            endpoint: Some(self.endpoint(0)),
+            bucket: self.var("S3_BUCKET").into(),
+            region: self.var("S3_REGION").into(),
+            key_id: self.var("S3_KEY_ID").into(),
+            secret: self.var("S3_SECRET").into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Stops node `n` (0–2) with SIGKILL.
+    pub fn stop_node(&self, n: usize) {
+        self.node("stop-node", n)
+    }
+
+    /// Starts node `n` (0–2) again.
+    pub fn start_node(&self, n: usize) {
+        self.node("start-node", n)
+    }
+
+    fn node(&self, what: &str, n: usize) {
+        let ok = Command::new(Self::script())
+            .arg(what)
+            .arg(&self.dir)
+            .arg((n + 1).to_string())
+            .env("WATCH_PID", std::process::id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cluster.sh {what} {n} failed");
+    }
+}
+
+/// One Garage cluster for the whole test process, started on first use.
+#[cfg(feature = "s3")]
+pub fn garage() -> &'static Garage {
+    static GARAGE: OnceLock<Garage> = OnceLock::new();
+    GARAGE.get_or_init(Garage::start)
+}

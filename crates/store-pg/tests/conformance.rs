@@ -14,6 +14,7 @@ fn postgres() -> Fixture {
         url,
         password: None,
         clock: Some(clock.clone()),
+        objects: None,
     })
     .unwrap();
     Fixture {

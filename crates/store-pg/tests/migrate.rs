@@ -77,6 +77,7 @@ fn a_copied_store_is_the_same_store_with_the_same_journal_head() {
         url,
         password: None,
         clock: None,
+        objects: None,
     })
     .unwrap();
     let mut steps = 0;

@@ -15,6 +15,7 @@ fn node(url: &str) -> PgStore {
         url: url.to_owned(),
         password: None,
         clock: None,
+        objects: None,
     })
     .unwrap()
 }
@@ -145,6 +146,7 @@ fn a_newer_schema_is_refused_untouched() {
         url: url.clone(),
         password: None,
         clock: None,
+        objects: None,
     }) {
         Err(Error::TooNew { found, supported }) => {
             assert_eq!((found, supported), (newer as u32, schema::CURRENT));

@@ -1,0 +1,239 @@
+//! Message bodies in an S3 object store (AWS S3, Garage, Ceph RGW, MinIO), through the
+//! `object_store` crate.
+//!
+//! # Order of writes
+//! A body is PUT (and acknowledged by the store) *before* the transaction that enters it in
+//! mailboxes commits, so a committed message always has its bytes. A body whose transaction
+//! never commits is an object no row names: garbage, removed by [`Objects::collect`].
+//!
+//! # Why every PUT gets its own key
+//! Keys are `<prefix>/<sha256 hex>.<random>`, not the hash alone. With one key per hash, a
+//! collector that found an orphan (a failed delivery) could delete it just after another
+//! delivery of the same bytes overwrote it and before that delivery committed: a committed
+//! message without bytes. With a key per PUT, only the writer that PUT an object can make a
+//! row name it, and it must do so within `bodies::WRITE_DEADLINE` of the PUT
+//! (`put_blob` checks), while the collector leaves objects younger than
+//! [`GC_GRACE`] alone. The price: the same bytes delivered twice are uploaded twice and the
+//! second copy is collected.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mailkeep_store_api::{Error, Hash, Result};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+
+use crate::S3Options;
+
+/// How old an unnamed object must be before the collector removes it (twice the deadline).
+pub const GC_GRACE: Duration = Duration::from_secs(60 * 60);
+
+/// The runtime the S3 client runs on. The seam is synchronous and is also called from async
+/// code, so requests are spawned here and waited for on a plain channel, which works from
+/// any thread.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("store-s3")
+            .enable_all()
+            .build()
+            .expect("starting the S3 client's runtime")
+    })
+}
+
+/// Runs `f` on the S3 runtime and waits for it.
+fn run<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    rx.recv().map_err(|_| Error::Closed)
+}
+
+/// A failed request: transient (the SMTP client is told 4xx and retries).
+fn unavailable(what: &str, e: object_store::Error) -> Error {
+    Error::io(
+        format!("the object store failed to {what}"),
+        std::io::Error::other(e),
+    )
+}
+
+/// An object the collector found: its key and when it was written (Unix seconds).
+struct Listed {
+    key: String,
+    written: i64,
+}
+
+/// The bucket and the prefix bodies go under.
+#[derive(Clone)]
+pub(crate) struct Objects {
+    store: std::sync::Arc<AmazonS3>,
+    prefix: String,
+}
+
+impl Objects {
+    pub(crate) fn open(o: &S3Options) -> Result<Objects> {
+        let mut b = AmazonS3Builder::new()
+            .with_bucket_name(&o.bucket)
+            .with_region(&o.region)
+            .with_access_key_id(&o.key_id)
+            .with_secret_access_key(&o.secret)
+            // A store that is down must become a temporary failure (4xx) within seconds,
+            // not after object_store's default three minutes of retries.
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(3))
+                    .with_timeout(Duration::from_secs(30)),
+            );
+        if let Some(endpoint) = &o.endpoint {
+            // Self-hosted stores (Garage, MinIO) are addressed by path, often over plain
+            // HTTP on a private network.
+            b = b
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        let store = b
+            .build()
+            .map_err(|e| Error::Conflict(format!("the object store settings: {e}")))?;
+        let prefix = o.prefix.trim_matches('/');
+        Ok(Objects {
+            store: std::sync::Arc::new(store),
+            prefix: if prefix.is_empty() {
+                "bodies".into()
+            } else {
+                prefix.into()
+            },
+        })
+    }
+
+    fn new_key(&self, hash: &Hash) -> String {
+        format!(
+            "{}/{}.{:016x}",
+            self.prefix,
+            hex::encode(hash),
+            rand::random::<u64>()
+        )
+    }
+
+    /// Stores `bytes` under a fresh key; returns the key once the store acknowledged it.
+    pub(crate) async fn put(&self, hash: &Hash, bytes: Vec<u8>) -> Result<String> {
+        let key = self.new_key(hash);
+        self.store
+            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
+            .await
+            .map_err(|e| unavailable("store a body", e))?;
+        Ok(key)
+    }
+
+    /// [`Objects::put`], waiting.
+    pub(crate) fn put_blocking(&self, hash: &Hash, bytes: Vec<u8>) -> Result<String> {
+        let (me, hash) = (self.clone(), *hash);
+        run(async move { me.put(&hash, bytes).await })?
+    }
+
+    /// Starts [`Objects::put`]; `then` gets its result on the S3 runtime.
+    pub(crate) fn put_then(
+        &self,
+        hash: &Hash,
+        bytes: Vec<u8>,
+        then: impl FnOnce(Result<String>) + Send + 'static,
+    ) {
+        let (me, hash) = (self.clone(), *hash);
+        runtime().spawn(async move { then(me.put(&hash, bytes).await) });
+    }
+
+    /// The object's bytes; `None` when the store has no such object.
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let (store, path) = (self.store.clone(), Path::from(key));
+        run(async move {
+            match store.get(&path).await {
+                Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?
+        .map_err(|e| unavailable("read a body", e))
+    }
+
+    /// Removes objects; a missing one is not an error.
+    pub(crate) fn delete(&self, keys: Vec<String>) -> Result<()> {
+        let store = self.store.clone();
+        run(async move {
+            for key in keys {
+                match store.delete(&Path::from(key)).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })?
+        .map_err(|e| unavailable("delete a body", e))
+    }
+
+    /// Walks every object under the prefix in pages of `page`, handing each page to `f`.
+    fn list_pages(&self, page: usize, mut f: impl FnMut(Vec<Listed>) -> Result<()>) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Listed>>>(2);
+        let (store, prefix) = (self.store.clone(), Path::from(self.prefix.as_str()));
+        runtime().spawn(async move {
+            let mut chunks = store.list(Some(&prefix)).chunks(page);
+            while let Some(chunk) = chunks.next().await {
+                let listed: Result<Vec<Listed>> = chunk
+                    .into_iter()
+                    .map(|m| {
+                        let m = m.map_err(|e| unavailable("list bodies", e))?;
+                        Ok(Listed {
+                            key: m.location.to_string(),
+                            written: m.last_modified.timestamp(),
+                        })
+                    })
+                    .collect();
+                if tx.send(listed).is_err() {
+                    return;
+                }
+            }
+        });
+        for listed in rx {
+            f(listed?)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every object older than `grace` that `live` (given a page of keys, returns
+    /// those a live row names) does not name. Returns (objects seen, objects deleted).
+    pub(crate) fn collect(
+        &self,
+        grace: Duration,
+        now: i64,
+        mut live: impl FnMut(&[String]) -> Result<Vec<String>>,
+    ) -> Result<(u64, u64)> {
+        let before = now - grace.as_secs() as i64;
+        let (mut seen, mut deleted) = (0u64, 0u64);
+        self.list_pages(1000, |page| {
+            seen += page.len() as u64;
+            let old: Vec<String> = page
+                .into_iter()
+                .filter(|l| l.written <= before)
+                .map(|l| l.key)
+                .collect();
+            if old.is_empty() {
+                return Ok(());
+            }
+            let named: std::collections::HashSet<String> = live(&old)?.into_iter().collect();
+            let orphans: Vec<String> = old.into_iter().filter(|k| !named.contains(k)).collect();
+            deleted += orphans.len() as u64;
+            self.delete(orphans)
+        })?;
+        Ok((seen, deleted))
+    }
+}
