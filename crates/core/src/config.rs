@@ -59,6 +59,10 @@ pub struct Config {
     /// shared by several nodes.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Where message bodies live: with the metadata (the default), or an S3 object store
+    /// shared by the nodes.
+    #[serde(default)]
+    pub blobs: BlobsConfig,
 }
 
 /// Which backend holds metadata and bodies.
@@ -104,18 +108,93 @@ impl StoreConfig {
 
     /// The database password from its file or variable (`None`: the URL needs none).
     pub fn password(&self) -> Result<Option<String>, String> {
-        if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("store.password_file {}: {e}", path.display()))?;
-            return Ok(Some(text.lines().next().unwrap_or("").to_owned()));
-        }
-        if let Some(var) = &self.password_env {
-            return std::env::var(var)
-                .map(Some)
-                .map_err(|_| format!("store.password_env: ${var} is not set"));
-        }
-        Ok(None)
+        secret_from("store.password", &self.password_file, &self.password_env)
     }
+}
+
+/// Where message bodies go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobsKind {
+    /// With the metadata: segment files (embedded) or the database (PostgreSQL).
+    #[default]
+    Store,
+    /// An S3-compatible object store (AWS S3, Garage, Ceph RGW, MinIO).
+    S3,
+}
+
+/// `[blobs]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsConfig {
+    /// The backend.
+    pub backend: BlobsKind,
+    /// The store's URL (`http://127.0.0.1:3900` for a local Garage node); unset for AWS S3.
+    pub endpoint: Option<String>,
+    /// The bucket (it must exist).
+    pub bucket: Option<String>,
+    /// The region (`garage` for Garage; AWS: the bucket's region).
+    pub region: Option<String>,
+    /// The access key id.
+    pub key_id: Option<String>,
+    /// A file holding the secret key (first line), readable by the server only.
+    pub secret_file: Option<std::path::PathBuf>,
+    /// Or the environment variable holding it.
+    pub secret_env: Option<String>,
+    /// Keys go under this prefix (default `bodies`).
+    pub prefix: Option<String>,
+}
+
+impl BlobsConfig {
+    /// S3 needs a bucket, a key and its secret, and the PostgreSQL store: the embedded
+    /// store's segment files are its bodies.
+    pub fn validate(&self, store: BackendKind) -> Result<(), String> {
+        if self.backend != BlobsKind::S3 {
+            return Ok(());
+        }
+        if store != BackendKind::Postgres {
+            return Err(
+                "blobs.backend = \"s3\" needs store.backend = \"postgres\" (the embedded store keeps bodies in its own files)"
+                    .into(),
+            );
+        }
+        for (name, v) in [("bucket", &self.bucket), ("key_id", &self.key_id)] {
+            if v.as_deref().is_none_or(str::is_empty) {
+                return Err(format!("blobs.{name} is required with backend = \"s3\""));
+            }
+        }
+        if self.secret_file.is_none() && self.secret_env.is_none() {
+            return Err(
+                "blobs.secret_file or blobs.secret_env is required with backend = \"s3\"".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The secret key from its file or variable.
+    pub fn secret(&self) -> Result<String, String> {
+        secret_from("blobs.secret", &self.secret_file, &self.secret_env)
+            .map(Option::unwrap_or_default)
+    }
+}
+
+/// A secret's first line from a file, or an environment variable (`None`: neither given).
+fn secret_from(
+    what: &str,
+    file: &Option<std::path::PathBuf>,
+    env: &Option<String>,
+) -> Result<Option<String>, String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{what}_file {}: {e}", path.display()))?;
+        return Ok(Some(text.lines().next().unwrap_or("").to_owned()));
+    }
+    if let Some(var) = env {
+        return std::env::var(var)
+            .map(Some)
+            .map_err(|_| format!("{what}_env: ${var} is not set"));
+    }
+    Ok(None)
 }
 
 /// Memory for message content in flight. While a message arrives (SMTP DATA/BDAT, IMAP
@@ -620,6 +699,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.store.validate()?;
+        self.blobs.validate(self.store.backend)?;
         crate::address::parse_domain(&self.hostname).map_err(|e| format!("hostname: {e}"))?;
         if self.smtp.max_command_line < 512 {
             return Err("smtp.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into());
@@ -991,5 +1071,36 @@ mod tests {
         assert!(c.store.password().unwrap_err().contains("$PGPW is not set"));
         let embedded = Config::parse("hostname = \"mx.example.org\"\n").unwrap();
         assert_eq!(embedded.store.backend, BackendKind::Embedded);
+    }
+
+    #[test]
+    fn s3_bodies_need_postgres_a_bucket_a_key_and_a_secret_file() {
+        let pg = "hostname = \"mx.example.org\"\n[store]\nbackend = \"postgres\"\nurl = \"postgres://mk@db/mail\"\n";
+        let e = Config::parse("hostname = \"mx.example.org\"\n[blobs]\nbackend = \"s3\"\n")
+            .unwrap_err();
+        assert!(e.contains("needs store.backend = \"postgres\""), "{e}");
+        let e = Config::parse(&format!("{pg}[blobs]\nbackend = \"s3\"\n")).unwrap_err();
+        assert!(e.contains("blobs.bucket is required"), "{e}");
+        let e = Config::parse(&format!(
+            "{pg}[blobs]\nbackend = \"s3\"\nbucket = \"mail\"\nkey_id = \"GK1\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("blobs.secret_file or blobs.secret_env"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("s3-secret");
+        std::fs::write(&secret, "s3cr3t\n").unwrap();
+        let c = Config::parse(&format!(
+            "{pg}[blobs]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.2:3900\"\nbucket = \"mail\"\n\
+             region = \"garage\"\nkey_id = \"GK1\"\nsecret_file = \"{}\"\n",
+            secret.display()
+        ))
+        .unwrap();
+        assert_eq!(c.blobs.backend, BlobsKind::S3);
+        assert_eq!(c.blobs.secret().unwrap(), "s3cr3t");
+        assert_eq!(
+            Config::parse(pg).unwrap().blobs.backend,
+            BlobsKind::Store,
+            "bodies stay with the metadata unless told"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use mailkeep_core::config::{BackendKind, Config};
+use mailkeep_core::config::{BackendKind, BlobsConfig, BlobsKind, Config};
 use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::store::Backend;
 
@@ -29,12 +29,27 @@ pub(crate) fn open(dir: &Path, config: &Config, exclusive: bool) -> Result<Arc<d
                 url,
                 password,
                 clock: None,
-                objects: None,
+                objects: objects(&config.blobs)?,
             })
             .context("opening the PostgreSQL store")?;
             Ok(Arc::new(store))
         }
     }
+}
+
+/// The object store `[blobs]` names, if any.
+pub(crate) fn objects(blobs: &BlobsConfig) -> Result<Option<mailkeep_store_pg::S3Options>> {
+    if blobs.backend != BlobsKind::S3 {
+        return Ok(None);
+    }
+    Ok(Some(mailkeep_store_pg::S3Options {
+        endpoint: blobs.endpoint.clone(),
+        bucket: blobs.bucket.clone().unwrap_or_default(),
+        region: blobs.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        key_id: blobs.key_id.clone().unwrap_or_default(),
+        secret: blobs.secret().map_err(anyhow::Error::msg)?,
+        prefix: blobs.prefix.clone().unwrap_or_default(),
+    }))
 }
 
 /// The embedded store, for commands that work on its files (backup, fsck, import's fast

@@ -110,6 +110,24 @@ enum Command {
         /// The environment variable holding the database password.
         #[arg(long)]
         password_env: Option<String>,
+        /// Put the bodies in an S3 bucket, `s3://BUCKET[/PREFIX]`, instead of the database.
+        #[arg(long, requires = "s3_key_id")]
+        blobs: Option<String>,
+        /// The S3 store's URL (`http://127.0.0.1:3900` for a Garage node); unset for AWS.
+        #[arg(long, requires = "blobs")]
+        s3_endpoint: Option<String>,
+        /// The S3 region.
+        #[arg(long, requires = "blobs", default_value = "us-east-1")]
+        s3_region: String,
+        /// The S3 access key id.
+        #[arg(long, requires = "blobs")]
+        s3_key_id: Option<String>,
+        /// A file holding the S3 secret key.
+        #[arg(long, requires = "blobs")]
+        s3_secret_file: Option<PathBuf>,
+        /// The environment variable holding the S3 secret key.
+        #[arg(long, requires = "blobs")]
+        s3_secret_env: Option<String>,
     },
     /// Restore a backup into a new data directory (given with --data).
     Restore {
@@ -630,6 +648,12 @@ fn run(cli: Cli) -> Result<()> {
             to,
             password_file,
             password_env,
+            blobs,
+            s3_endpoint,
+            s3_region,
+            s3_key_id,
+            s3_secret_file,
+            s3_secret_env,
         } => {
             let store = mailkeep_core::config::StoreConfig {
                 backend: mailkeep_core::config::BackendKind::Postgres,
@@ -639,7 +663,40 @@ fn run(cli: Cli) -> Result<()> {
             };
             store.validate().map_err(anyhow::Error::msg)?;
             let password = store.password().map_err(anyhow::Error::msg)?;
-            migrate::run(dir, migrate::Target { url: &to, password })
+            let blobs = match blobs {
+                None => mailkeep_core::config::BlobsConfig::default(),
+                Some(url) => {
+                    let Some(rest) = url.strip_prefix("s3://") else {
+                        anyhow::bail!("--blobs takes s3://BUCKET[/PREFIX], not {url}");
+                    };
+                    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                    mailkeep_core::config::BlobsConfig {
+                        backend: mailkeep_core::config::BlobsKind::S3,
+                        endpoint: s3_endpoint,
+                        bucket: Some(bucket.to_owned()),
+                        region: Some(s3_region),
+                        key_id: s3_key_id,
+                        secret_file: s3_secret_file,
+                        secret_env: s3_secret_env,
+                        prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+                    }
+                }
+            };
+            if blobs.backend == mailkeep_core::config::BlobsKind::S3
+                && blobs.secret_file.is_none()
+                && blobs.secret_env.is_none()
+            {
+                bail!("--blobs needs --s3-secret-file or --s3-secret-env");
+            }
+            let objects = backend::objects(&blobs)?;
+            migrate::run(
+                dir,
+                migrate::Target {
+                    url: &to,
+                    password,
+                    objects,
+                },
+            )
         }
         Command::Restore { from } => {
             let cp = mailkeep_core::embedded::backup::restore(&from, dir)?;

@@ -15,6 +15,7 @@ use mailkeep_store_pg::{Options, PgStore, migrate};
 pub struct Target<'a> {
     pub url: &'a str,
     pub password: Option<String>,
+    pub objects: Option<mailkeep_store_pg::S3Options>,
 }
 
 pub fn run(dir: &Path, to: Target<'_>) -> Result<()> {
@@ -37,7 +38,7 @@ pub fn run(dir: &Path, to: Target<'_>) -> Result<()> {
         url: to.url.to_owned(),
         password: to.password,
         clock: None,
-        objects: None,
+        objects: to.objects,
     })
     .context("opening the target database")?;
     let bar = ProgressBar::new(0);

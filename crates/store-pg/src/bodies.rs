@@ -21,6 +21,7 @@ pub(crate) const WRITE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// object an S3 store has acknowledged.
 pub(crate) enum Staged {
     Inline(Vec<u8>),
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     Object {
         key: String,
         length: u64,

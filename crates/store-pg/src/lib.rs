@@ -81,6 +81,7 @@ pub use objects::GC_GRACE;
 struct Inner {
     reads: Readers,
     writer: Writer,
+    #[cfg_attr(not(feature = "migrate"), allow(dead_code))]
     config: postgres::Config,
     #[cfg(feature = "s3")]
     objects: Option<objects::Objects>,
@@ -130,7 +131,7 @@ impl PgStore {
         let reads = Readers::start(config.clone())?;
         reads.with(|c| schema::migrate(c).map(drop))?;
         let writer = Writer::start(config.clone(), clock)?;
-        Ok(PgStore {
+        let store = PgStore {
             inner: Arc::new(Inner {
                 reads,
                 writer,
@@ -139,7 +140,49 @@ impl PgStore {
                 objects,
             }),
             actor: Actor::system(),
-        })
+        };
+        #[cfg(feature = "s3")]
+        if store.inner.objects.is_some() {
+            store.collect_garbage_hourly();
+        }
+        Ok(store)
+    }
+
+    /// Runs [`PgStore::collect_garbage`] every hour while the store is open. Every node does;
+    /// two collectors deleting the same orphan is harmless.
+    #[cfg(feature = "s3")]
+    fn collect_garbage_hourly(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("store-s3-gc".into())
+            .spawn(move || {
+                let tick = std::time::Duration::from_secs(5);
+                let mut waited = std::time::Duration::ZERO;
+                loop {
+                    std::thread::sleep(tick);
+                    waited += tick;
+                    let Some(inner) = weak.upgrade() else { return };
+                    if waited < GC_GRACE {
+                        continue;
+                    }
+                    waited = std::time::Duration::ZERO;
+                    let store = PgStore {
+                        inner,
+                        actor: Actor::system(),
+                    };
+                    match store.collect_garbage(GC_GRACE) {
+                        Ok((seen, deleted)) => tracing::info!(
+                            seen,
+                            deleted,
+                            "collected bodies no committed message names"
+                        ),
+                        Err(e) => tracing::warn!("collecting orphan bodies failed: {e}"),
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("orphan bodies will not be collected: {e}");
+        }
     }
 
     /// A connection of its own, outside the committer's ordering (bulk copies).
