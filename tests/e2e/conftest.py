@@ -16,9 +16,9 @@ os.environ.setdefault("MAILKEEP_DNS_RESOLVER", "none")
 PASSWORD = "correct horse battery"
 
 
-def mk(data, *args, stdin=None, check=True):
+def mk(data, *args, stdin=None, check=True, timeout=60):
     r = subprocess.run([BIN, "--data", str(data), *args], input=stdin, capture_output=True,
-                       text=True, env={**os.environ, "MAILKEEP_LOG": "warn"}, timeout=60)
+                       text=True, env={**os.environ, "MAILKEEP_LOG": "warn"}, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"mailkeep {args} failed: {r.stderr}")
     return r

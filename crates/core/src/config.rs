@@ -88,9 +88,24 @@ pub struct StoreConfig {
     pub password_file: Option<std::path::PathBuf>,
     /// Or the environment variable holding it.
     pub password_env: Option<String>,
+    /// TLS to the database, the server's certificate verified against the system's roots
+    /// and `ca_file`. Also on when the URL says `sslmode=require`.
+    pub tls: bool,
+    /// Extra trusted certificates (PEM) for the database's certificate, such as a private CA.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl StoreConfig {
+    /// Whether connections to the database must be TLS.
+    pub fn tls_required(&self) -> bool {
+        self.tls
+            || self.ca_file.is_some()
+            || self
+                .url
+                .as_deref()
+                .is_some_and(|u| u.contains("sslmode=require"))
+    }
+
     /// A PostgreSQL store needs a URL, and the URL no password: one there would be in every
     /// copy of the configuration and in error messages.
     pub fn validate(&self) -> Result<(), String> {
@@ -1102,5 +1117,23 @@ mod tests {
             BlobsKind::Store,
             "bodies stay with the metadata unless told"
         );
+    }
+
+    #[test]
+    fn tls_to_the_database_is_asked_for_by_tls_a_ca_file_or_sslmode_require() {
+        let store = |extra: &str| {
+            Config::parse(&format!(
+                "hostname = \"mx.example.org\"\n[store]\nbackend = \"postgres\"\n{extra}"
+            ))
+            .unwrap()
+            .store
+        };
+        assert!(!store("url = \"postgres://mk@db/mail\"\n").tls_required());
+        assert!(store("url = \"postgres://mk@db/mail\"\ntls = true\n").tls_required());
+        assert!(
+            store("url = \"postgres://mk@db/mail\"\nca_file = \"/etc/mk/db-ca.pem\"\n")
+                .tls_required()
+        );
+        assert!(store("url = \"postgres://mk@db/mail?sslmode=require\"\n").tls_required());
     }
 }

@@ -145,6 +145,8 @@ fn hex(h: &[u8]) -> String {
 /// Leaves read from the store at a time by [`verify`] (a few in unit tests, so that they
 /// cross chunk boundaries).
 const VERIFY_CHUNK: u64 = if cfg!(test) { 5 } else { 4096 };
+/// Bodies handed to the store to read at once.
+const BODY_BATCH: usize = if cfg!(test) { 3 } else { 512 };
 
 /// Recomputes the tree from the stored leaves and checks it against every stored checkpoint,
 /// the stored nodes, an optional checkpoint kept outside (`external`), every mailbox entry,
@@ -289,6 +291,25 @@ pub fn verify(
     //    expunged by one.
     let entries = store.all_entries()?;
     let mut seen = std::collections::HashSet::new();
+    // Bodies are read in batches, so a store that reads over a network can overlap them.
+    let mut unread: Vec<(Hash, String)> = Vec::new();
+    let check_bodies = |unread: &mut Vec<(Hash, String)>, r: &mut Report| {
+        // One body may be in several mailboxes: each of them is named if it is damaged.
+        let mut names: HashMap<Hash, Vec<String>> = HashMap::new();
+        for (hash, name) in unread.drain(..) {
+            names.entry(hash).or_default().push(name);
+        }
+        let hashes: Vec<Hash> = names.keys().copied().collect();
+        store.check_blobs(&hashes, &mut |hash, result| {
+            if let Err(err) = result {
+                for name in names.get(hash).into_iter().flatten() {
+                    r.problems.push(format!(
+                        "message {name}: its bytes are damaged or missing ({err})"
+                    ));
+                }
+            }
+        });
+    };
     for e in &entries {
         r.entries += 1;
         let key = (e.mailbox_id, e.uid);
@@ -320,10 +341,9 @@ pub fn verify(
             (Some(_), Some(_)) => {}
             (None, None) => {
                 r.bodies += 1;
-                if let Err(err) = store.read_blob(&e.blob) {
-                    r.problems.push(format!(
-                        "message {name}: its bytes are damaged or missing ({err})"
-                    ));
+                unread.push((e.blob, name.clone()));
+                if unread.len() >= BODY_BATCH {
+                    check_bodies(&mut unread, &mut r);
                 }
                 // The bytes' hash is checked above; the leaf's commitment ties that hash
                 // to this entry, so a body reference pointed elsewhere shows here.
@@ -340,6 +360,7 @@ pub fn verify(
             }
         }
     }
+    check_bodies(&mut unread, &mut r);
     // 4. Bodies against the journal: every stored body is one some leaf committed to.
     store.for_each_live_blob(&mut |hash, secret| {
         let known = secret.is_some_and(|s| committed.contains(&leaf::commitment(&s, &hash)));

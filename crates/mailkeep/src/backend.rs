@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use mailkeep_core::config::{BackendKind, BlobsConfig, BlobsKind, Config};
+use mailkeep_core::config::{BackendKind, BlobsConfig, BlobsKind, Config, StoreConfig};
 use mailkeep_core::embedded::{OpenOptions, Store};
 use mailkeep_core::store::Backend;
 
@@ -30,11 +30,24 @@ pub(crate) fn open(dir: &Path, config: &Config, exclusive: bool) -> Result<Arc<d
                 password,
                 clock: None,
                 objects: objects(&config.blobs)?,
+                tls: database_tls(&config.store),
             })
             .context("opening the PostgreSQL store")?;
             Ok(Arc::new(store))
         }
     }
+}
+
+/// TLS to the database when `[store]` asks for it: the server's certificate is always
+/// verified (libpq's `require` would accept any certificate, which stops no one who can
+/// reach the network between node and database).
+pub(crate) fn database_tls(store: &StoreConfig) -> Option<rustls::ClientConfig> {
+    store.tls_required().then(|| {
+        let roots = mailkeep_server::load_roots(store.ca_file.as_deref());
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    })
 }
 
 /// The object store `[blobs]` names, if any.

@@ -110,6 +110,10 @@ enum Command {
         /// The environment variable holding the database password.
         #[arg(long)]
         password_env: Option<String>,
+        /// Extra trusted certificates (PEM) for the database's TLS certificate; TLS is
+        /// required with this or with `sslmode=require` in the URL.
+        #[arg(long)]
+        db_ca_file: Option<PathBuf>,
         /// Put the bodies in an S3 bucket, `s3://BUCKET[/PREFIX]`, instead of the database.
         #[arg(long, requires = "s3_key_id")]
         blobs: Option<String>,
@@ -648,6 +652,7 @@ fn run(cli: Cli) -> Result<()> {
             to,
             password_file,
             password_env,
+            db_ca_file,
             blobs,
             s3_endpoint,
             s3_region,
@@ -660,6 +665,8 @@ fn run(cli: Cli) -> Result<()> {
                 url: Some(to.clone()),
                 password_file,
                 password_env,
+                tls: false,
+                ca_file: db_ca_file,
             };
             store.validate().map_err(anyhow::Error::msg)?;
             let password = store.password().map_err(anyhow::Error::msg)?;
@@ -695,6 +702,7 @@ fn run(cli: Cli) -> Result<()> {
                     url: &to,
                     password,
                     objects,
+                    tls: backend::database_tls(&store),
                 },
             )
         }

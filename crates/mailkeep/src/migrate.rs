@@ -16,6 +16,7 @@ pub struct Target<'a> {
     pub url: &'a str,
     pub password: Option<String>,
     pub objects: Option<mailkeep_store_pg::S3Options>,
+    pub tls: Option<rustls::ClientConfig>,
 }
 
 pub fn run(dir: &Path, to: Target<'_>) -> Result<()> {
@@ -39,6 +40,7 @@ pub fn run(dir: &Path, to: Target<'_>) -> Result<()> {
         password: to.password,
         clock: None,
         objects: to.objects,
+        tls: to.tls,
     })
     .context("opening the target database")?;
     let bar = ProgressBar::new(0);

@@ -23,6 +23,9 @@ mod http;
 mod imap;
 mod limits;
 mod outbound;
+
+/// The trusted roots (the system's bundle plus an extra file), also for TLS to the database.
+pub use outbound::client::load_roots;
 mod smtp;
 mod spool;
 mod throttle;

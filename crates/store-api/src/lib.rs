@@ -228,6 +228,14 @@ pub trait Mailboxes {
 pub trait Bodies {
     /// A body's bytes, checked against its address.
     fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>>;
+    /// Reads and checks each of `hashes` as [`Bodies::read_blob`] does, handing each
+    /// outcome to `each`, in any order. A store whose reads wait on a network (an object
+    /// store) overlaps them; the default reads one at a time.
+    fn check_blobs(&self, hashes: &[Hash], each: &mut dyn FnMut(&Hash, Result<()>)) {
+        for hash in hashes {
+            each(hash, self.read_blob(hash).map(drop));
+        }
+    }
     /// Bodies in the order they were first stored, after sequence number `seq`.
     fn blobs_after(&self, seq: u64, limit: usize) -> Result<Vec<FedBlob>>;
     /// Bodies after `seq` that have no parsed record yet.

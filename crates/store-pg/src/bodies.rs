@@ -51,6 +51,28 @@ impl PgStore {
         Ok(Staged::Inline(bytes))
     }
 
+    /// [`PgStore::stage`] for many bodies, in order; with an object store, up to
+    /// [`OBJECT_WRITES_IN_FLIGHT`] uploads overlap (a bulk copy would otherwise wait for
+    /// each PUT's replication in turn).
+    #[cfg(feature = "migrate")]
+    pub(crate) fn stage_all(&self, bodies: Vec<(Hash, Vec<u8>)>) -> Result<Vec<Staged>> {
+        #[cfg(feature = "s3")]
+        if let Some(o) = &self.inner.objects {
+            let at = Instant::now();
+            let lengths: Vec<u64> = bodies.iter().map(|(_, b)| b.len() as u64).collect();
+            let keys = o.put_all(bodies, OBJECT_WRITES_IN_FLIGHT)?;
+            return Ok(keys
+                .into_iter()
+                .zip(lengths)
+                .map(|(key, length)| Staged::Object { key, length, at })
+                .collect());
+        }
+        Ok(bodies
+            .into_iter()
+            .map(|(_, bytes)| Staged::Inline(bytes))
+            .collect())
+    }
+
     /// [`PgStore::stage`] without blocking the caller: `then` runs once the body is
     /// acknowledged (on the S3 client's runtime), or at once when it goes in the database.
     pub(crate) fn stage_then(
@@ -84,6 +106,55 @@ impl PgStore {
             "body {} is in an object store ({key}), which this node is not configured for",
             hex::encode(hash)
         )))
+    }
+
+    /// Checks those of `hashes` whose bytes are in the object store, many reads at a time;
+    /// returns the others (inline, purged, unknown), which the caller reads one by one.
+    #[cfg(feature = "s3")]
+    fn check_objects(&self, hashes: &[Hash], each: &mut dyn FnMut(&Hash, Result<()>)) -> Vec<Hash> {
+        let Some(o) = &self.inner.objects else {
+            return hashes.to_vec();
+        };
+        let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
+        let keys = self.reads().with(move |c| {
+            c.query(
+                "SELECT hash, object_key FROM blobs WHERE hash = ANY($1)
+                   AND purged_at IS NULL AND data IS NULL AND object_key IS NOT NULL",
+                &[&wanted],
+            )
+            .q()?
+            .iter()
+            .map(|r| Ok((hash32(r.get(0))?, r.get::<_, String>(1))))
+            .collect::<Result<HashMap<Hash, String>>>()
+        });
+        // The database failing here fails each read below with its own error.
+        let keys = keys.unwrap_or_default();
+        o.hash_each(
+            keys.iter().map(|(h, k)| (*h, k.clone())).collect(),
+            OBJECT_READS_IN_FLIGHT,
+            &mut |(hash, key, got)| {
+                let corrupt = |reason: String| Error::Corrupt {
+                    hash: hex::encode(hash),
+                    reason,
+                };
+                each(
+                    &hash,
+                    match got {
+                        Ok(Some(h)) if h == hash => Ok(()),
+                        Ok(Some(_)) => Err(corrupt("content does not match its SHA-256".into())),
+                        Ok(None) => Err(corrupt(format!(
+                            "object {key} is missing from the object store"
+                        ))),
+                        Err(e) => Err(e),
+                    },
+                )
+            },
+        );
+        hashes
+            .iter()
+            .filter(|h| !keys.contains_key(*h))
+            .copied()
+            .collect()
     }
 
     /// Deletes the objects of purged bodies; one left behind is collected later.
@@ -138,6 +209,14 @@ fn seq(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
 }
 
+/// Object reads [`Bodies::check_blobs`] keeps waiting at once: enough to hide a store's
+/// latency, few enough that their bodies fit in memory.
+#[cfg(feature = "s3")]
+const OBJECT_READS_IN_FLIGHT: usize = 16;
+/// Uploads [`PgStore::stage_all`] keeps waiting at once.
+#[cfg(all(feature = "s3", feature = "migrate"))]
+const OBJECT_WRITES_IN_FLIGHT: usize = 16;
+
 impl Bodies for PgStore {
     fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>> {
         // Counted by tests and benchmarks that show an operation reads no body.
@@ -170,6 +249,14 @@ impl Bodies for PgStore {
             });
         }
         Ok(data)
+    }
+
+    fn check_blobs(&self, hashes: &[Hash], each: &mut dyn FnMut(&Hash, Result<()>)) {
+        #[cfg(feature = "s3")]
+        let hashes = &self.check_objects(hashes, each)[..];
+        for hash in hashes {
+            each(hash, self.read_blob(hash).map(drop));
+        }
     }
 
     fn blobs_after(&self, after: u64, limit: usize) -> Result<Vec<FedBlob>> {

@@ -18,8 +18,26 @@ use std::thread::JoinHandle;
 use mailkeep_store_api::{Clock, DbError, Done, Error, Result};
 use postgres::error::SqlState;
 use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::changes::Note;
+
+/// Where the database is and how connections reach it: plain TCP, or TLS with the server's
+/// certificate verified (`PgStore::open` requires TLS then, so no connection falls back).
+#[derive(Clone)]
+pub(crate) struct Db {
+    pub(crate) config: Config,
+    pub(crate) tls: Option<MakeRustlsConnect>,
+}
+
+impl Db {
+    pub(crate) fn connect(&self) -> std::result::Result<Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+    }
+}
 
 /// The advisory lock every write transaction takes (an arbitrary constant: "mk" + 1).
 const WRITE_LOCK: i64 = 0x6d6b_0001;
@@ -80,14 +98,14 @@ pub(crate) struct Readers {
 }
 
 impl Readers {
-    pub(crate) fn start(config: Config) -> Result<Readers> {
+    pub(crate) fn start(db: Db) -> Result<Readers> {
         let (tx, rx) = std::sync::mpsc::channel::<ReadJob>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..READERS {
-            let (rx, config) = (rx.clone(), config.clone());
+            let (rx, db) = (rx.clone(), db.clone());
             std::thread::Builder::new()
                 .name(format!("store-pg-read-{i}"))
-                .spawn(move || reader(config, rx))
+                .spawn(move || reader(db, rx))
                 .map_err(|e| Error::io("spawning a reader", e))?;
         }
         Ok(Readers {
@@ -136,7 +154,7 @@ impl Readers {
 }
 
 /// A reader thread: keeps a connection, makes a new one when it broke.
-fn reader(config: Config, jobs: Arc<Mutex<std::sync::mpsc::Receiver<ReadJob>>>) {
+fn reader(db: Db, jobs: Arc<Mutex<std::sync::mpsc::Receiver<ReadJob>>>) {
     let mut client: Option<Client> = None;
     loop {
         let job = match lock(&jobs).recv() {
@@ -145,7 +163,7 @@ fn reader(config: Config, jobs: Arc<Mutex<std::sync::mpsc::Receiver<ReadJob>>>) 
         };
         if client.as_ref().is_none_or(|c| c.is_closed()) {
             client = None;
-            match config.connect(NoTls) {
+            match db.connect() {
                 Ok(c) => client = Some(c),
                 Err(e) => {
                     job(Err(unavailable(&e)));
@@ -226,12 +244,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Writer> {
+    pub(crate) fn start(db: Db, clock: Arc<dyn Clock>) -> Result<Writer> {
         let queue = Arc::new(Queue::default());
         let q = queue.clone();
         let thread = std::thread::Builder::new()
             .name("store-pg-commit".into())
-            .spawn(move || committer(config, clock, q))
+            .spawn(move || committer(db, clock, q))
             .map_err(|e| Error::io("spawning the committer", e))?;
         Ok(Writer {
             queue,
@@ -295,11 +313,11 @@ fn take_jobs(queue: &Queue) -> Option<Vec<Box<dyn Job>>> {
     }
 }
 
-fn committer(config: Config, clock: Arc<dyn Clock>, queue: Arc<Queue>) {
+fn committer(db: Db, clock: Arc<dyn Clock>, queue: Arc<Queue>) {
     let mut client: Option<Client> = None;
     while let Some(jobs) = take_jobs(&queue) {
         if client.as_ref().is_none_or(|c| c.is_closed()) {
-            match config.connect(NoTls) {
+            match db.connect() {
                 Ok(c) => client = Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "the database is unreachable; writes fail until it returns");
@@ -318,8 +336,16 @@ fn committer(config: Config, clock: Arc<dyn Clock>, queue: Arc<Queue>) {
 }
 
 fn unavailable(e: &postgres::Error) -> Error {
+    // The error's own text is often just "db error" or "error performing TLS handshake";
+    // the reason an operator needs is further down its chain.
+    let mut message = format!("database unavailable: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     Error::Db(DbError {
-        message: format!("database unavailable: {e}"),
+        message,
         storage_full: false,
     })
 }

@@ -43,9 +43,10 @@ use std::sync::Arc;
 
 use mailkeep_store_api::{Actor, Backend, Clock, Error, Result, SystemClock};
 
-use crate::conn::{Readers, Writer};
+use crate::conn::{Db, Readers, Writer};
 
 /// How to reach the database.
+#[derive(Default)]
 pub struct Options {
     /// A libpq-style connection string or URL (`postgres://user@host:port/db`).
     pub url: String,
@@ -56,6 +57,10 @@ pub struct Options {
     pub clock: Option<Arc<dyn Clock>>,
     /// Where message bodies go: an S3 bucket, or (`None`) the database itself.
     pub objects: Option<S3Options>,
+    /// TLS to the database: when set, every connection must be TLS (whatever `sslmode` the
+    /// URL names) and the server's certificate is verified by this configuration, against
+    /// the host name in `url`.
+    pub tls: Option<rustls::ClientConfig>,
 }
 
 /// An S3 bucket for message bodies (needs the `s3` feature).
@@ -82,7 +87,7 @@ struct Inner {
     reads: Readers,
     writer: Writer,
     #[cfg_attr(not(feature = "migrate"), allow(dead_code))]
-    config: postgres::Config,
+    db: Db,
     #[cfg(feature = "s3")]
     objects: Option<objects::Objects>,
 }
@@ -127,15 +132,20 @@ impl PgStore {
                 "this build has no S3 support (feature \"s3\" of mailkeep-store-pg)".into(),
             ));
         }
+        let tls = options.tls.map(|tls| {
+            config.ssl_mode(postgres::config::SslMode::Require);
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls)
+        });
+        let db = Db { config, tls };
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let reads = Readers::start(config.clone())?;
+        let reads = Readers::start(db.clone())?;
         reads.with(|c| schema::migrate(c).map(drop))?;
-        let writer = Writer::start(config.clone(), clock)?;
+        let writer = Writer::start(db.clone(), clock)?;
         let store = PgStore {
             inner: Arc::new(Inner {
                 reads,
                 writer,
-                config,
+                db,
                 #[cfg(feature = "s3")]
                 objects,
             }),
@@ -189,7 +199,7 @@ impl PgStore {
     #[cfg(feature = "migrate")]
     fn connect(&self) -> Result<postgres::Client> {
         use crate::conn::Q;
-        self.inner.config.connect(postgres::NoTls).q()
+        self.inner.db.connect().q()
     }
 
     fn reads(&self) -> &Readers {

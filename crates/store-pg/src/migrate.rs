@@ -19,6 +19,8 @@ use crate::conn::Q;
 
 /// Rows per committed batch.
 const BATCH: usize = 500;
+/// Body bytes per committed batch (they are all in memory while it is stored).
+const BATCH_BYTES: usize = 32 << 20;
 
 /// How a column crosses over.
 #[derive(Clone, Copy)]
@@ -395,17 +397,13 @@ fn copy_blobs(
         .map_err(db)?;
     let mut src = st.query([]).map_err(db)?;
     let mut done = 0u64;
-    let mut tx = pg.transaction().q()?;
-    let mut in_batch = 0usize;
+    let (mut batch, mut bytes) = (Vec::new(), 0usize);
     while let Some(r) = src.next().map_err(db)? {
-        let seq: i64 = r.get(0).map_err(db)?;
         let hash: Vec<u8> = r.get(1).map_err(db)?;
         let segment: i64 = r.get(2).map_err(db)?;
-        let length: i64 = r.get(3).map_err(db)?;
         let inline: Option<Vec<u8>> = r.get(4).map_err(db)?;
-        let secret: Option<Vec<u8>> = r.get(5).map_err(db)?;
         let purged_at: Option<i64> = r.get(6).map_err(db)?;
-        let copied = tx
+        let copied = pg
             .query_opt("SELECT 1 FROM blobs WHERE hash = $1", &[&hash])
             .q()?
             .is_some();
@@ -417,38 +415,82 @@ fn copy_blobs(
                 Some(source.read_blob(&h)?)
             }
         };
-        let (data, key) = match data {
-            Some(bytes) => match target.stage(&crate::journal::hash32(&hash)?, bytes)? {
-                Staged::Inline(bytes) => (Some(bytes), None),
-                Staged::Object { key, .. } => (None, Some(key)),
-            },
-            None => (None, None),
-        };
-        tx.execute(
-            "INSERT INTO blobs (hash, seq, length, data, secret, purged_at, object_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            &[&hash, &seq, &length, &data, &secret, &purged_at, &key],
-        )
-        .q()?;
-        done += 1;
-        in_batch += 1;
-        // Large bodies make a batch heavy: commit by bytes as well as by rows.
-        if in_batch == BATCH || length > 1 << 20 {
-            tx.commit().q()?;
+        bytes += data.as_ref().map_or(0, Vec::len);
+        batch.push(BlobRow {
+            seq: r.get(0).map_err(db)?,
+            hash,
+            length: r.get(3).map_err(db)?,
+            data,
+            secret: r.get(5).map_err(db)?,
+            purged_at,
+        });
+        if batch.len() == BATCH || bytes > BATCH_BYTES {
+            done += insert_blobs(target, pg, std::mem::take(&mut batch))?;
+            bytes = 0;
             progress(Progress {
                 table: "blobs",
                 done,
                 total,
             });
-            tx = pg.transaction().q()?;
-            in_batch = 0;
         }
     }
-    tx.commit().q()?;
+    done += insert_blobs(target, pg, batch)?;
     progress(Progress {
         table: "blobs",
         done,
         total,
     });
     Ok(done)
+}
+
+/// A body's row on its way over (`data`: the bytes still to store, `None` when there are none
+/// to copy: purged, or copied by an earlier run).
+struct BlobRow {
+    seq: i64,
+    hash: Vec<u8>,
+    length: i64,
+    data: Option<Vec<u8>>,
+    secret: Option<Vec<u8>>,
+    purged_at: Option<i64>,
+}
+
+/// Stores a batch's bytes (uploads overlapping, with an object store), then its rows in one
+/// transaction; a row that is already there is kept.
+fn insert_blobs(
+    target: &PgStore,
+    pg: &mut postgres::Client,
+    mut rows: Vec<BlobRow>,
+) -> Result<u64> {
+    let (mut bodies, mut has_bytes) = (Vec::new(), Vec::new());
+    for row in &mut rows {
+        has_bytes.push(row.data.is_some());
+        if let Some(data) = row.data.take() {
+            bodies.push((crate::journal::hash32(&row.hash)?, data));
+        }
+    }
+    let mut staged = target.stage_all(bodies)?.into_iter();
+    let mut tx = pg.transaction().q()?;
+    for (row, has_bytes) in rows.iter().zip(has_bytes) {
+        let (data, key) = match has_bytes.then(|| staged.next()).flatten() {
+            Some(Staged::Inline(bytes)) => (Some(bytes), None),
+            Some(Staged::Object { key, .. }) => (None, Some(key)),
+            None => (None, None),
+        };
+        tx.execute(
+            "INSERT INTO blobs (hash, seq, length, data, secret, purged_at, object_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            &[
+                &row.hash,
+                &row.seq,
+                &row.length,
+                &data,
+                &row.secret,
+                &row.purged_at,
+                &key,
+            ],
+        )
+        .q()?;
+    }
+    tx.commit().q()?;
+    Ok(rows.len() as u64)
 }

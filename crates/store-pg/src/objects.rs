@@ -63,6 +63,9 @@ fn unavailable(what: &str, e: object_store::Error) -> Error {
     )
 }
 
+/// A read of [`Objects::hash_each`]: the body's hash, its key, the SHA-256 of what came back.
+pub(crate) type HashedRead = (Hash, String, Result<Option<Hash>>);
+
 /// An object the collector found: its key and when it was written (Unix seconds).
 struct Listed {
     key: String,
@@ -142,6 +145,28 @@ impl Objects {
         run(async move { me.put(&hash, bytes).await })?
     }
 
+    /// [`Objects::put`] for many bodies, up to `in_flight` at once; their keys in order.
+    #[cfg(feature = "migrate")]
+    pub(crate) fn put_all(
+        &self,
+        bodies: Vec<(Hash, Vec<u8>)>,
+        in_flight: usize,
+    ) -> Result<Vec<String>> {
+        let me = self.clone();
+        run(async move {
+            futures_util::stream::iter(bodies)
+                .map(|(hash, bytes)| {
+                    let me = me.clone();
+                    async move { me.put(&hash, bytes).await }
+                })
+                .buffered(in_flight.max(1))
+                .collect::<Vec<_>>()
+                .await
+        })?
+        .into_iter()
+        .collect()
+    }
+
     /// Starts [`Objects::put`]; `then` gets its result on the S3 runtime.
     pub(crate) fn put_then(
         &self,
@@ -164,6 +189,42 @@ impl Objects {
             }
         })?
         .map_err(|e| unavailable("read a body", e))
+    }
+
+    /// Reads the objects named in `items`, up to `in_flight` at a time, and hands `each` the
+    /// SHA-256 of every one (`None`: the store has no such object). The bytes are hashed on
+    /// the runtime and dropped there, so memory holds at most `in_flight` bodies.
+    pub(crate) fn hash_each(
+        &self,
+        items: Vec<(Hash, String)>,
+        in_flight: usize,
+        each: &mut dyn FnMut(HashedRead),
+    ) {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<HashedRead>(in_flight);
+        let store = self.store.clone();
+        runtime().spawn(async move {
+            let mut reads = futures_util::stream::iter(items)
+                .map(|(hash, key)| {
+                    let store = store.clone();
+                    async move {
+                        let got = match store.get(&Path::from(key.as_str())).await {
+                            Ok(r) => r.bytes().await.map(|b| Some(mailkeep_store_api::hash(&b))),
+                            Err(object_store::Error::NotFound { .. }) => Ok(None),
+                            Err(e) => Err(e),
+                        };
+                        (hash, key, got.map_err(|e| unavailable("read a body", e)))
+                    }
+                })
+                .buffer_unordered(in_flight.max(1));
+            while let Some(read) = reads.next().await {
+                if tx.send(read).is_err() {
+                    return;
+                }
+            }
+        });
+        for read in rx {
+            each(read);
+        }
     }
 
     /// Removes objects; a missing one is not an error.

@@ -70,9 +70,35 @@ fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
+/// Writes `text` to `path`, owned by the server's user and readable by it alone.
+fn write_server_file(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("writing a server file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .expect("restricting a server file");
+    if is_root() {
+        let ok = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot hand {} to the postgres user", path.display());
+    }
+}
+
 impl Cluster {
     /// Creates and starts a cluster; panics with the reason if it cannot.
     pub fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    /// A cluster that serves TCP connections only over TLS, with this certificate chain and
+    /// key (PEM); plain TCP connections are refused by `pg_hba.conf`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Cluster {
+        Cluster::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Cluster {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("mailkeep-pg-")
@@ -108,12 +134,24 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut options = String::new();
+        if let Some((cert, key)) = tls {
+            write_server_file(&data.join("server.crt"), cert);
+            write_server_file(&data.join("server.key"), key);
+            write_server_file(
+                &data.join("pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all all 127.0.0.1/32 trust\n\
+                 hostnossl all all 127.0.0.1/32 reject\n",
+            );
+            options.push_str(" -c ssl=on");
+        }
         let port = free_port();
         // The server, and a watchdog that stops it (fast shutdown) and removes the directory
         // when this process is gone.
         let script = format!(
             "{postgres} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 \
-             -c max_connections=300 -c shared_buffers=32MB >{dir}/server.log 2>&1 &
+             -c max_connections=300 -c shared_buffers=32MB{options} >{dir}/server.log 2>&1 &
              pg=$!
              while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done
              kill -INT $pg 2>/dev/null; wait $pg; rm -rf {dir}",
@@ -136,7 +174,7 @@ impl Cluster {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            match postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls) {
+            match postgres::Client::connect(&cluster.admin_url(), postgres::NoTls) {
                 Ok(_) => break,
                 Err(e) if Instant::now() > deadline => panic!(
                     "PostgreSQL did not start: {e}\n{}",
@@ -153,6 +191,15 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// The `postgres` database through the cluster's Unix socket (which needs no TLS).
+    fn admin_url(&self) -> String {
+        format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.dir.display(),
+            self.port
+        )
+    }
+
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -166,7 +213,7 @@ impl Cluster {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
+        let mut c = postgres::Client::connect(&self.admin_url(), postgres::NoTls)
             .expect("connecting to the test cluster");
         c.batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("creating a test database");

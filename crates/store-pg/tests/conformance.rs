@@ -15,6 +15,7 @@ fn postgres() -> Fixture {
         password: None,
         clock: Some(clock.clone()),
         objects: None,
+        tls: None,
     })
     .unwrap();
     Fixture {

@@ -16,6 +16,7 @@ fn postgres_and_garage() -> Fixture {
         password: None,
         clock: Some(clock.clone()),
         objects: Some(testing::garage().options(&prefix)),
+        tls: None,
     })
     .unwrap();
     Fixture {

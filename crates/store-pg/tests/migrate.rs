@@ -78,6 +78,7 @@ fn a_copied_store_is_the_same_store_with_the_same_journal_head() {
         password: None,
         clock: None,
         objects: None,
+        tls: None,
     })
     .unwrap();
     let mut steps = 0;

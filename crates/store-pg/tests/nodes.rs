@@ -16,6 +16,7 @@ fn node(url: &str) -> PgStore {
         password: None,
         clock: None,
         objects: None,
+        tls: None,
     })
     .unwrap()
 }
@@ -147,6 +148,7 @@ fn a_newer_schema_is_refused_untouched() {
         password: None,
         clock: None,
         objects: None,
+        tls: None,
     }) {
         Err(Error::TooNew { found, supported }) => {
             assert_eq!((found, supported), (newer as u32, schema::CURRENT));

@@ -2,11 +2,12 @@
 //! checked, what happens to orphans and purges, and that one node down or the whole store
 //! down loses nothing.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use mailkeep_store_api::conformance::message;
 use mailkeep_store_api::prelude::*;
-use mailkeep_store_api::{Error, Target};
+use mailkeep_store_api::{Error, Hash, Target};
 use mailkeep_store_pg::{GC_GRACE, Options, PgStore, S3Options, testing};
 
 fn store(url: &str, objects: S3Options) -> PgStore {
@@ -15,6 +16,7 @@ fn store(url: &str, objects: S3Options) -> PgStore {
         password: None,
         clock: None,
         objects: Some(objects),
+        tls: None,
     })
     .unwrap()
 }
@@ -83,6 +85,17 @@ fn bodies_live_in_the_object_store_and_every_read_is_checked() {
         Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("SHA-256"), "{reason}"),
         other => panic!("a wrong object was accepted: {other:?}"),
     }
+    // The batched check (journal verify's) finds the same, and passes the sound body.
+    let outcomes = checked(&s, &[hs, hb, [7; 32]]);
+    assert!(
+        matches!(&outcomes[&hs], Err(Error::Corrupt { reason, .. }) if reason.contains("SHA-256")),
+        "{outcomes:?}"
+    );
+    assert!(outcomes[&hb].is_ok(), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[&[7; 32]], Err(Error::NotFound(_))),
+        "{outcomes:?}"
+    );
     // A row whose object is gone: corrupt, named as missing.
     sql(
         &url,
@@ -95,6 +108,19 @@ fn bodies_live_in_the_object_store_and_every_read_is_checked() {
         Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("missing"), "{reason}"),
         other => panic!("a missing object was not reported: {other:?}"),
     }
+    assert!(
+        matches!(&checked(&s, &[hs])[&hs], Err(Error::Corrupt { reason, .. }) if reason.contains("missing"))
+    );
+}
+
+/// [`Bodies::check_blobs`]'s outcome for each hash, which it must give exactly once.
+fn checked(s: &PgStore, hashes: &[Hash]) -> HashMap<Hash, Result<(), Error>> {
+    let mut got = HashMap::new();
+    s.check_blobs(hashes, &mut |h, r| {
+        assert!(got.insert(*h, r).is_none(), "two outcomes for one body");
+    });
+    assert_eq!(got.len(), hashes.len());
+    got
 }
 
 fn hex(h: &[u8]) -> String {
