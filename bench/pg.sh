@@ -14,6 +14,8 @@ PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 as_pg "$PGBIN/postgres" -D "$PGDIR/data" -p "$PGPORT" -k "$PGDIR" -c listen_addresses=127.0.0.1 \
   -c max_connections=300 >"$PGDIR/log" 2>&1 & PGPID=$!
 for _ in $(seq 100); do as_pg "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1; done
+# The postmaster itself (as root, $! is the shell that runs as_pg, which a signal does not stop).
+PGPID=$(head -1 "$PGDIR/data/postmaster.pid")
 pg_createdb() { as_pg "$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -c "CREATE DATABASE $1" >/dev/null; }
 pg_url() { echo "postgres://postgres@127.0.0.1:$PGPORT/$1"; }
 pg_pids() { pgrep -f "postgres: |$PGBIN/postgres -D $PGDIR" | tr '\n' ' '; }

@@ -3,6 +3,8 @@
 //! distinct, ascending values. Nothing here destroys bytes: DELETE and EXPUNGE take messages
 //! out of the view (`expunged_at`, with a new MODSEQ), retention decides about the bodies.
 
+use std::collections::HashMap;
+
 use mailkeep_journal::Kind;
 use mailkeep_store_api::{
     Copied, Done, Error, FlagChange, FlagMode, Hash, Mailbox, MailboxChanges, Mailboxes,
@@ -100,6 +102,66 @@ impl W<'_, '_> {
             )
             .q()?;
         Ok((r.get::<_, i64>(0) as u32, r.get(1)))
+    }
+
+    /// The flags and MODSEQ of those of `uids` that are live in the mailbox, in one query.
+    fn current_flags(
+        &mut self,
+        mailbox_id: i64,
+        uids: &[u32],
+    ) -> Result<HashMap<u32, (String, u64)>> {
+        let wanted: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
+        Ok(self
+            .tx
+            .query(
+                "SELECT uid, flags, modseq FROM messages
+                 WHERE mailbox_id = $1 AND uid = ANY($2) AND expunged_at IS NULL",
+                &[&mailbox_id, &wanted],
+            )
+            .q()?
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, i64>(0) as u32,
+                    (r.get(1), r.get::<_, i64>(2) as u64),
+                )
+            })
+            .collect())
+    }
+
+    /// Raises the mailbox's MODSEQ by `n`; returns the new highest (the last of the `n`).
+    fn take_modseqs(&mut self, mailbox_id: i64, n: usize) -> Result<i64> {
+        Ok(self
+            .tx
+            .query_one(
+                "UPDATE mailboxes SET highestmodseq = highestmodseq + $2 WHERE id = $1
+                 RETURNING highestmodseq",
+                &[&mailbox_id, &(n as i64)],
+            )
+            .q()?
+            .get(0))
+    }
+
+    /// Writes the new flags and MODSEQs of `changes` in one statement, and notes them.
+    fn set_flags(&mut self, mailbox_id: i64, changes: &[FlagChange]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let uids: Vec<i64> = changes.iter().map(|c| i64::from(c.uid)).collect();
+        let flags: Vec<String> = changes.iter().map(|c| c.flags.join(" ")).collect();
+        let modseqs: Vec<i64> = changes.iter().map(|c| c.modseq as i64).collect();
+        self.tx
+            .execute(
+                "UPDATE messages AS m SET flags = v.flags, modseq = v.modseq
+                 FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS v(uid, flags, modseq)
+                 WHERE m.mailbox_id = $1 AND m.uid = v.uid",
+                &[&mailbox_id, &uids, &flags, &modseqs],
+            )
+            .q()?;
+        for c in changes {
+            self.note_message(What::Flags, mailbox_id, c.uid, c.modseq as i64);
+        }
+        Ok(())
     }
 
     fn next_modseq(&mut self, mailbox_id: i64) -> Result<i64> {
@@ -537,39 +599,31 @@ impl Mailboxes for PgStore {
     ) -> Result<(Vec<FlagChange>, Vec<u32>)> {
         let flags = normalise(&flags);
         self.writer().write(move |w| {
-            let mut changed = Vec::new();
-            let mut modified = Vec::new();
-            for &uid in &uids {
-                let cur = w
-                    .tx
-                    .query_opt(
-                        "SELECT flags, modseq FROM messages
-                         WHERE mailbox_id = $1 AND uid = $2 AND expunged_at IS NULL",
-                        &[&mailbox_id, &i64::from(uid)],
-                    )
-                    .q()?;
-                let Some(cur) = cur else { continue };
-                let modseq = cur.get::<_, i64>(1) as u64;
-                if unchanged_since.is_some_and(|since| modseq > since) {
-                    modified.push(uid);
-                    continue;
-                }
-                let Some(new) = mode.apply(&split_flags(cur.get(0)), &flags) else {
+            let mut current = w.current_flags(mailbox_id, &uids)?;
+            let (mut updates, mut modified) = (Vec::new(), Vec::new());
+            for uid in uids {
+                let Some((now, modseq)) = current.remove(&uid) else {
                     continue;
                 };
-                let modseq = w.next_modseq(mailbox_id)?;
-                w.tx.execute(
-                    "UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4",
-                    &[&new.join(" "), &modseq, &mailbox_id, &i64::from(uid)],
-                )
-                .q()?;
-                w.note_message(What::Flags, mailbox_id, uid, modseq);
-                changed.push(FlagChange {
+                if unchanged_since.is_some_and(|since| modseq > since) {
+                    modified.push(uid);
+                } else if let Some(new) = mode.apply(&split_flags(&now), &flags) {
+                    updates.push((uid, new));
+                }
+            }
+            // A MODSEQ of its own for every message changed, allocated in one step.
+            let last = w.take_modseqs(mailbox_id, updates.len())?;
+            let first = last - updates.len() as i64 + 1;
+            let changed: Vec<FlagChange> = updates
+                .into_iter()
+                .zip(first..)
+                .map(|((uid, flags), modseq)| FlagChange {
                     uid,
                     modseq: modseq as u64,
-                    flags: new,
-                });
-            }
+                    flags,
+                })
+                .collect();
+            w.set_flags(mailbox_id, &changed)?;
             Ok((changed, modified))
         })
     }
@@ -581,36 +635,27 @@ impl Mailboxes for PgStore {
         flags: Vec<String>,
     ) -> Result<Vec<(u32, u64)>> {
         self.writer().write(move |w| {
-            let mut changed = Vec::new();
+            let mut current = w.current_flags(mailbox_id, &uids)?;
+            let updates: Vec<(u32, Vec<String>)> = uids
+                .into_iter()
+                .filter_map(|uid| {
+                    let (now, _) = current.remove(&uid)?;
+                    Some((uid, FlagMode::Add.apply(&split_flags(&now), &flags)?))
+                })
+                .collect();
             // One change, one MODSEQ for every message it touches (RFC 7162 asks only
             // that it be higher than before).
-            let mut modseq = None;
-            for &uid in &uids {
-                let cur = w
-                    .tx
-                    .query_opt(
-                        "SELECT flags FROM messages
-                         WHERE mailbox_id = $1 AND uid = $2 AND expunged_at IS NULL",
-                        &[&mailbox_id, &i64::from(uid)],
-                    )
-                    .q()?;
-                let Some(cur) = cur else { continue };
-                let Some(set) = FlagMode::Add.apply(&split_flags(cur.get(0)), &flags) else {
-                    continue;
-                };
-                let m = match modseq {
-                    Some(m) => m,
-                    None => *modseq.insert(w.next_modseq(mailbox_id)?),
-                };
-                w.tx.execute(
-                    "UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4",
-                    &[&set.join(" "), &m, &mailbox_id, &i64::from(uid)],
-                )
-                .q()?;
-                w.note_message(What::Flags, mailbox_id, uid, m);
-                changed.push((uid, m as u64));
-            }
-            Ok(changed)
+            let modseq = w.take_modseqs(mailbox_id, usize::from(!updates.is_empty()))?;
+            let changed: Vec<FlagChange> = updates
+                .into_iter()
+                .map(|(uid, flags)| FlagChange {
+                    uid,
+                    modseq: modseq as u64,
+                    flags,
+                })
+                .collect();
+            w.set_flags(mailbox_id, &changed)?;
+            Ok(changed.iter().map(|c| (c.uid, c.modseq)).collect())
         })
     }
 
