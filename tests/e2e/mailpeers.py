@@ -67,12 +67,14 @@ def message(frm, to, subject):
 class ScriptedMX:
     """A peer MX on 127.0.0.4 that follows a script, one entry per connection:
     "451" refuses RCPT with 451, "drop" closes the connection in the middle of DATA,
-    "ok" accepts. It keeps what it accepted."""
+    "ok" accepts, "stall" takes the whole message and never answers (until the client goes
+    away; `stalled` is set then). It keeps what it accepted."""
 
     def __init__(self, port, script, host="127.0.0.4"):
         self.script = list(script)
         self.received = []
         self.connections = 0
+        self.stalled = threading.Event()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
@@ -123,6 +125,11 @@ class ScriptedMX:
                     data += chunk
                     if mode == "drop" and len(data) > 20:
                         return  # the connection dies mid-DATA
+                if mode == "stall":
+                    self.stalled.set()
+                    while f.readline():
+                        pass
+                    return
                 self.received.append(data)
                 say("250 2.0.0 queued")
             elif cmd == b"QUIT":

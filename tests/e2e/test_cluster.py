@@ -325,6 +325,47 @@ def test_every_node_works_the_queue_and_no_message_is_sent_twice(pg, garage, tmp
         dns.stop()
 
 
+def test_a_node_killed_while_sending_holds_its_lease_until_it_expires(pg, garage, tmp_path,
+                                                                      monkeypatch):
+    """A node SIGKILLed while it waits for the peer's answer to DATA still holds the
+    recipient's lease: no other node sends the message before the lease expires (two live
+    senders would deliver it twice); once it has, a surviving node sends it, once."""
+    import dnszone
+    from mailpeers import ScriptedMX, free_port, set_key, submit, wait_for
+    port = free_port("127.0.0.4")
+    dns = dnszone.Server(dnszone.Zone({"peer.test": [{"A": "127.0.0.4"}]}))
+    monkeypatch.setenv("MAILKEEP_DNS_RESOLVER", f"127.0.0.1:{dns.port}")
+    peer = ScriptedMX(port, ["stall"])
+    lease = 8 * 3 + 60   # the server's lease: 8 replies' timeouts and a minute
+
+    def outbound(data):
+        set_key(data, "port", str(port))
+        set_key(data, "retry_initial_secs", "1")
+        set_key(data, "timeout_secs", "3")
+
+    nodes = start_cluster(pg, garage, tmp_path, outbound)
+    try:
+        submit(nodes[0], ["r@peer.test"], "leased")
+        assert peer.stalled.wait(30), "no node sent the message"
+        out = subprocess.run(["ss", "-tnpH", "state", "established", "dst",
+                              f"127.0.0.4:{port}"], capture_output=True, text=True).stdout
+        sender = next(n for n in nodes if f"pid={n.proc.pid}," in out)
+        killed = time.monotonic()
+        sender.proc.kill()
+        sender.proc.wait()
+        assert wait_for(lambda: peer.received, timeout=lease + 60), "never sent after the lease"
+        waited = time.monotonic() - killed
+        assert waited > lease - 15, f"sent again {waited:.0f} s after the kill, inside the lease"
+        time.sleep(3)
+        assert len(peer.received) == 1 and peer.connections == 2, peer.connections
+        survivor = next(n for n in nodes if n is not sender)
+        assert "journal verified" in mk(survivor.data, "journal", "verify").stdout
+    finally:
+        stop_cluster(nodes)
+        peer.stop()
+        dns.stop()
+
+
 def test_the_hourly_sending_limit_is_one_limit_across_nodes(pg, garage, tmp_path):
     """Submissions are counted in the database: spreading them over nodes does not multiply
     the limit."""
