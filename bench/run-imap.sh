@@ -4,20 +4,29 @@
 # header and by date, and the server's memory per idle authenticated connection (1,000).
 # Usage: bench/run-imap.sh [MESSAGES [IDLE_CONNECTIONS]]; MAILKEEP_BIN=other/binary runs another
 # build (a baseline) under the same load; STORE=postgres keeps the store in a PostgreSQL the
-# script starts (a cluster node's view).
+# script starts (a cluster node's view); STORE=s3 also puts the bodies in a 3-node Garage
+# cluster it starts (needs `garage` on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; IDLE=${2:-1000}
 cargo build --release -q -p mailkeep -p mailkeep-bench
 BIN=${MAILKEEP_BIN:-target/release/mailkeep}; BENCH=target/release/mailkeep-bench
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/target}/bench-imap.XXXXXX")
-trap 'kill $PID 2>/dev/null || true; [ -n "${PGPID:-}" ] && kill -INT $PGPID; wait 2>/dev/null || true; rm -rf "$WORK" "${PGDIR:-}"' EXIT
+trap 'kill $PID 2>/dev/null || true; [ -n "${PGPID:-}" ] && kill -INT $PGPID; [ -n "${GDIR:-}" ] && tests/garage/cluster.sh stop "$GDIR"; wait 2>/dev/null || true; rm -rf "$WORK" "${PGDIR:-}"' EXIT
 DATA=$WORK/data
 $BIN --data "$DATA" init --domain example.test >/dev/null
-if [ "${STORE:-embedded}" = postgres ]; then
+if [ "${STORE:-embedded}" != embedded ]; then
   . bench/pg.sh
   pg_createdb imap
   printf '\n[store]\nbackend = "postgres"\nurl = "%s"\n' "$(pg_url imap)" >>"$DATA/mailkeep.toml"
+  if [ "$STORE" = s3 ]; then
+    GDIR=$WORK/garage
+    tests/garage/cluster.sh start "$GDIR" 39300 >/dev/null
+    . "$GDIR/env"
+    printf '%s\n' "$S3_SECRET" >"$WORK/s3-secret"
+    printf '\n[blobs]\nbackend = "s3"\nendpoint = "%s"\nbucket = "%s"\nregion = "%s"\nkey_id = "%s"\nsecret_file = "%s"\n' \
+      "${S3_ENDPOINTS%%,*}" "$S3_BUCKET" "$S3_REGION" "$S3_KEY_ID" "$WORK/s3-secret" >>"$DATA/mailkeep.toml"
+  fi
   $BIN --data "$DATA" domain add example.test >/dev/null
 fi
 sed -i 's/"127.0.0.1:2525"/"127.0.0.1:13525"/; s/"127.0.0.1:2587"/"127.0.0.1:13587"/; s/"127.0.0.1:2465"/"127.0.0.1:13465"/; s/"127.0.0.1:2143"/"127.0.0.1:13143"/; s/"127.0.0.1:2993"/"127.0.0.1:13993"/' "$DATA/mailkeep.toml"
