@@ -125,36 +125,34 @@ impl PgStore {
             .q()?
             .iter()
             .map(|r| Ok((hash32(r.get(0))?, r.get::<_, String>(1))))
-            .collect::<Result<HashMap<Hash, String>>>()
+            .collect::<Result<Vec<(Hash, String)>>>()
         });
         // The database failing here fails each read below with its own error.
         let keys = keys.unwrap_or_default();
-        o.hash_each(
-            keys.iter().map(|(h, k)| (*h, k.clone())).collect(),
-            OBJECT_READS_IN_FLIGHT,
-            &mut |(hash, key, got)| {
-                let corrupt = |reason: String| Error::Corrupt {
-                    hash: hex::encode(hash),
-                    reason,
-                };
-                each(
-                    &hash,
-                    match got {
-                        Ok(Some(h)) if h == hash => Ok(()),
-                        Ok(Some(_)) => Err(corrupt("content does not match its SHA-256".into())),
-                        Ok(None) => Err(corrupt(format!(
-                            "object {key} is missing from the object store"
-                        ))),
-                        Err(e) => Err(e),
-                    },
-                )
-            },
-        );
-        hashes
+        let in_objects: std::collections::HashSet<Hash> = keys.iter().map(|(h, _)| *h).collect();
+        let others = hashes
             .iter()
-            .filter(|h| !keys.contains_key(*h))
+            .filter(|h| !in_objects.contains(*h))
             .copied()
-            .collect()
+            .collect();
+        o.hash_each(keys, OBJECT_READS_IN_FLIGHT, &mut |(hash, key, got)| {
+            let corrupt = |reason: String| Error::Corrupt {
+                hash: hex::encode(hash),
+                reason,
+            };
+            each(
+                &hash,
+                match got {
+                    Ok(Some(h)) if h == hash => Ok(()),
+                    Ok(Some(_)) => Err(corrupt("content does not match its SHA-256".into())),
+                    Ok(None) => Err(corrupt(format!(
+                        "object {key} is missing from the object store"
+                    ))),
+                    Err(e) => Err(e),
+                },
+            )
+        });
+        others
     }
 
     /// Deletes the objects of purged bodies; one left behind is collected later.

@@ -130,7 +130,10 @@ impl W<'_, '_> {
     }
 
     /// Raises the mailbox's MODSEQ by `n`; returns the new highest (the last of the `n`).
+    /// Called only with something to change: a no-op STORE or \Seen must not write (or lock)
+    /// the mailbox row.
     fn take_modseqs(&mut self, mailbox_id: i64, n: usize) -> Result<i64> {
+        debug_assert!(n > 0);
         Ok(self
             .tx
             .query_one(
@@ -144,9 +147,6 @@ impl W<'_, '_> {
 
     /// Writes the new flags and MODSEQs of `changes` in one statement, and notes them.
     fn set_flags(&mut self, mailbox_id: i64, changes: &[FlagChange]) -> Result<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
         let uids: Vec<i64> = changes.iter().map(|c| i64::from(c.uid)).collect();
         let flags: Vec<String> = changes.iter().map(|c| c.flags.join(" ")).collect();
         let modseqs: Vec<i64> = changes.iter().map(|c| c.modseq as i64).collect();
@@ -611,6 +611,9 @@ impl Mailboxes for PgStore {
                     updates.push((uid, new));
                 }
             }
+            if updates.is_empty() {
+                return Ok((Vec::new(), modified));
+            }
             // A MODSEQ of its own for every message changed, allocated in one step.
             let last = w.take_modseqs(mailbox_id, updates.len())?;
             let first = last - updates.len() as i64 + 1;
@@ -643,9 +646,12 @@ impl Mailboxes for PgStore {
                     Some((uid, FlagMode::Add.apply(&split_flags(&now), &flags)?))
                 })
                 .collect();
+            if updates.is_empty() {
+                return Ok(Vec::new());
+            }
             // One change, one MODSEQ for every message it touches (RFC 7162 asks only
             // that it be higher than before).
-            let modseq = w.take_modseqs(mailbox_id, usize::from(!updates.is_empty()))?;
+            let modseq = w.take_modseqs(mailbox_id, 1)?;
             let changed: Vec<FlagChange> = updates
                 .into_iter()
                 .map(|(uid, flags)| FlagChange {

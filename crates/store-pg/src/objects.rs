@@ -217,7 +217,9 @@ impl Objects {
                 })
                 .buffer_unordered(in_flight.max(1));
             while let Some(read) = reads.next().await {
-                if tx.send(read).is_err() {
+                // The caller may be slower than the store: wait without holding up the
+                // runtime's other work (deliveries' PUTs).
+                if tokio::task::block_in_place(|| tx.send(read)).is_err() {
                     return;
                 }
             }
@@ -259,7 +261,7 @@ impl Objects {
                         })
                     })
                     .collect();
-                if tx.send(listed).is_err() {
+                if tokio::task::block_in_place(|| tx.send(listed)).is_err() {
                     return;
                 }
             }
