@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # IMAP benchmark: a generated mailbox of N messages (default 100,000) imported with
-# `mailkeep import`, then SELECT, UID FETCH 1:* (FLAGS), 100 random full bodies, UID SEARCH by
-# header and by date, and the server's memory per idle authenticated connection (1,000).
+# `mailkeep import` (which also indexes them), then SELECT, UID FETCH 1:* (FLAGS), 100 random
+# full bodies, UID SEARCH by header, by date and by body text (the full-text index), and the
+# server's memory per idle authenticated connection (1,000).
 # Usage: bench/run-imap.sh [MESSAGES [IDLE_CONNECTIONS]]; MAILKEEP_BIN=other/binary runs another
 # build (a baseline) under the same load; STORE=postgres keeps the store in a PostgreSQL the
 # script starts (a cluster node's view); STORE=s3 also puts the bodies in a 3-node Garage

@@ -177,6 +177,15 @@ pub async fn run(
             "UID SEARCH HEADER Subject \"message 4242 \"",
         ),
         ("UID SEARCH by date", "UID SEARCH SINCE 1-Jan-2026"),
+        // The full-text index (the import indexed every body).
+        (
+            "UID SEARCH BODY, 1 hit",
+            "UID SEARCH BODY \"of message 4242:\"",
+        ),
+        (
+            "UID SEARCH BODY, every message",
+            "UID SEARCH BODY \"ipsum\"",
+        ),
     ] {
         let t = Instant::now();
         command(&mut c, "q", cmd).await?;

@@ -654,9 +654,9 @@ impl Indexer {
         self.catch_up_within(store, progress, &mut |_| ())
     }
 
-    /// [`Indexer::catch_up`], calling `admit` with a body's size before reading it and
-    /// holding what it returns until the body is indexed: a server counts those bytes in
-    /// its budget for message bytes in memory.
+    /// [`Indexer::catch_up`], calling `admit` with the size of the bodies it reads together
+    /// before reading them and holding what it returns until they are indexed: a server
+    /// counts those bytes in its budget for message bytes in memory.
     pub fn catch_up_within<G>(
         &mut self,
         store: &dyn Backend,
@@ -703,9 +703,8 @@ impl Indexer {
             }
             // Read once for both: the index and what IMAP FETCH/SEARCH need (parsed record).
             let mut parsed = Vec::new();
-            for b in batch {
-                let _held = admit(b.length);
-                let doc = match store.read_blob(&b.hash) {
+            for (b, read) in read_in_runs(store, &batch, admit) {
+                let doc = match read {
                     Ok(raw) => {
                         parsed.push((b.hash, Parsed::of(&raw).encode()));
                         let d = crate::discover::document(&raw);
@@ -746,8 +745,7 @@ impl Indexer {
 
 /// Gives bodies stored before parsed records existed (or whose record was lost) theirs,
 /// from sequence number `from` on, a batch at a time while `more` says so; returns the
-/// sequence number reached. `admit` is called with each body's size before it is read, as
-/// for [`Indexer::catch_up_within`].
+/// sequence number reached. `admit` is called as for [`Indexer::catch_up_within`].
 pub fn fill_parsed<G>(
     store: &dyn Backend,
     from: u64,
@@ -762,9 +760,8 @@ pub fn fill_parsed<G>(
         };
         seq = last.seq;
         let mut records = Vec::with_capacity(batch.len());
-        for b in batch {
-            let _held = admit(b.length);
-            match store.read_blob(&b.hash) {
+        for (b, read) in read_in_runs(store, &batch, admit) {
+            match read {
                 Ok(raw) => records.push((b.hash, Parsed::of(&raw).encode())),
                 Err(e) => tracing::debug!(blob = %hex::encode(b.hash), error = %e, "not parsed"),
             }
@@ -772,4 +769,45 @@ pub fn fill_parsed<G>(
         store.put_parsed(records)?;
     }
     Ok(seq)
+}
+
+/// Bodies read together: enough to hide an object store's latency per read, few enough
+/// that they fit in memory at once.
+const READ_TOGETHER: usize = 16;
+/// The most bytes read together (a larger body is read alone).
+const READ_TOGETHER_BYTES: u64 = 8 << 20;
+
+/// Reads the bodies of `batch` in runs of [`READ_TOGETHER`] (each run one call to
+/// [`Bodies::read_blobs`](crate::store::Bodies::read_blobs), admitted as a whole so that no
+/// run waits for budget while holding some), yielding each body in order. What `admit`
+/// returned for a run is dropped once its last body has been handled.
+fn read_in_runs<'a, G>(
+    store: &'a dyn Backend,
+    batch: &'a [store::FedBlob],
+    admit: &'a mut dyn FnMut(u64) -> G,
+) -> impl Iterator<Item = (&'a store::FedBlob, store::Result<Vec<u8>>)> + 'a {
+    let mut rest = batch;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut n, mut bytes) = (0, 0u64);
+        while n < rest.len()
+            && n < READ_TOGETHER
+            && (n == 0 || bytes + rest[n].length <= READ_TOGETHER_BYTES)
+        {
+            bytes += rest[n].length;
+            n += 1;
+        }
+        let (run, after) = rest.split_at(n);
+        rest = after;
+        let held = admit(bytes);
+        let hashes: Vec<Hash> = run.iter().map(|b| b.hash).collect();
+        let reads = store.read_blobs(&hashes);
+        // The run's permit lives as long as its iterator.
+        Some(run.iter().zip(reads).inspect(move |_| {
+            let _ = &held;
+        }))
+    })
+    .flatten()
 }

@@ -228,6 +228,12 @@ pub trait Mailboxes {
 pub trait Bodies {
     /// A body's bytes, checked against its address.
     fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>>;
+    /// [`Bodies::read_blob`] for each of `hashes`, in their order. A store whose reads wait
+    /// on a network (an object store) overlaps them; the default reads one at a time. The
+    /// caller bounds memory by how many it asks for at once.
+    fn read_blobs(&self, hashes: &[Hash]) -> Vec<Result<Vec<u8>>> {
+        hashes.iter().map(|h| self.read_blob(h)).collect()
+    }
     /// Reads and checks each of `hashes` as [`Bodies::read_blob`] does, handing each
     /// outcome to `each`, in any order. A store whose reads wait on a network (an object
     /// store) overlaps them; the default reads one at a time.

@@ -108,15 +108,11 @@ impl PgStore {
         )))
     }
 
-    /// Checks those of `hashes` whose bytes are in the object store, many reads at a time;
-    /// returns the others (inline, purged, unknown), which the caller reads one by one.
+    /// The object keys of those of `hashes` whose live bytes are in the object store.
     #[cfg(feature = "s3")]
-    fn check_objects(&self, hashes: &[Hash], each: &mut dyn FnMut(&Hash, Result<()>)) -> Vec<Hash> {
-        let Some(o) = &self.inner.objects else {
-            return hashes.to_vec();
-        };
+    fn object_keys(&self, hashes: &[Hash]) -> Result<Vec<(Hash, String)>> {
         let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
-        let keys = self.reads().with(move |c| {
+        self.reads().with(move |c| {
             c.query(
                 "SELECT hash, object_key FROM blobs WHERE hash = ANY($1)
                    AND purged_at IS NULL AND data IS NULL AND object_key IS NOT NULL",
@@ -125,10 +121,59 @@ impl PgStore {
             .q()?
             .iter()
             .map(|r| Ok((hash32(r.get(0))?, r.get::<_, String>(1))))
-            .collect::<Result<Vec<(Hash, String)>>>()
-        });
+            .collect()
+        })
+    }
+
+    /// Reads those of `hashes` whose bytes are in the object store, many at a time, into
+    /// `out` (by position); the others (inline, purged, unknown) are left `None`.
+    #[cfg(feature = "s3")]
+    fn read_objects(&self, hashes: &[Hash], out: &mut [Option<Result<Vec<u8>>>]) {
+        let Some(o) = &self.inner.objects else {
+            return;
+        };
+        // The database failing here fails each read after with its own error.
+        let keys: HashMap<Hash, String> = self
+            .object_keys(hashes)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let wanted: Vec<(usize, String)> = hashes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| Some((i, keys.get(h)?.clone())))
+            .collect();
+        let got = o.get_all(
+            wanted.iter().map(|(_, k)| k.clone()).collect(),
+            OBJECT_READS_IN_FLIGHT,
+        );
+        let Ok(got) = got else {
+            return;
+        };
+        for ((i, key), got) in wanted.into_iter().zip(got) {
+            let hash = &hashes[i];
+            tracing::trace!(target: "mailkeep::body_read", blob = %hex::encode(hash), "body read");
+            out[i] = Some(got.and_then(|data| {
+                checked(
+                    hash,
+                    data.ok_or_else(|| Error::Corrupt {
+                        hash: hex::encode(hash),
+                        reason: format!("object {key} is missing from the object store"),
+                    })?,
+                )
+            }));
+        }
+    }
+
+    /// Checks those of `hashes` whose bytes are in the object store, many reads at a time;
+    /// returns the others (inline, purged, unknown), which the caller reads one by one.
+    #[cfg(feature = "s3")]
+    fn check_objects(&self, hashes: &[Hash], each: &mut dyn FnMut(&Hash, Result<()>)) -> Vec<Hash> {
+        let Some(o) = &self.inner.objects else {
+            return hashes.to_vec();
+        };
         // The database failing here fails each read below with its own error.
-        let keys = keys.unwrap_or_default();
+        let keys = self.object_keys(hashes).unwrap_or_default();
         let in_objects: std::collections::HashSet<Hash> = keys.iter().map(|(h, _)| *h).collect();
         let others = hashes
             .iter()
@@ -195,6 +240,17 @@ impl PgStore {
     }
 }
 
+/// `data`, when it is the body `hash` names.
+fn checked(hash: &Hash, data: Vec<u8>) -> Result<Vec<u8>> {
+    if &mailkeep_store_api::hash(&data) != hash {
+        return Err(Error::Corrupt {
+            hash: hex::encode(hash),
+            reason: "content does not match its SHA-256".into(),
+        });
+    }
+    Ok(data)
+}
+
 fn fed_blob(r: &postgres::Row) -> Result<FedBlob> {
     Ok(FedBlob {
         seq: r.get::<_, i64>(0) as u64,
@@ -240,13 +296,20 @@ impl Bodies for PgStore {
             (None, Some(key)) => self.object_bytes(hash, &key)?,
             (None, None) => return Err(not_found()),
         };
-        if &mailkeep_store_api::hash(&data) != hash {
-            return Err(Error::Corrupt {
-                hash: hex::encode(hash),
-                reason: "content does not match its SHA-256".into(),
-            });
+        checked(hash, data)
+    }
+
+    fn read_blobs(&self, hashes: &[Hash]) -> Vec<Result<Vec<u8>>> {
+        #[cfg_attr(not(feature = "s3"), allow(unused_mut))]
+        let mut out: Vec<Option<Result<Vec<u8>>>> = hashes.iter().map(|_| None).collect();
+        #[cfg(feature = "s3")]
+        if hashes.len() > 1 {
+            self.read_objects(hashes, &mut out);
         }
-        Ok(data)
+        out.into_iter()
+            .zip(hashes)
+            .map(|(got, hash)| got.unwrap_or_else(|| self.read_blob(hash)))
+            .collect()
     }
 
     fn check_blobs(&self, hashes: &[Hash], each: &mut dyn FnMut(&Hash, Result<()>)) {

@@ -32,11 +32,33 @@ pub(crate) struct Db {
 
 impl Db {
     pub(crate) fn connect(&self) -> std::result::Result<Client, postgres::Error> {
-        match &self.tls {
-            Some(tls) => self.config.connect(tls.clone()),
-            None => self.config.connect(NoTls),
-        }
+        let mut c = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone())?,
+            None => self.config.connect(NoTls)?,
+        };
+        insist_on_durable_commits(&mut c)?;
+        Ok(c)
     }
+}
+
+/// A commit must wait for its WAL on disk and for a synchronous standby when one is
+/// configured: `synchronous_commit` `on` or `remote_apply`. A server, database or role
+/// default that weakens it (`off`, `local`, `remote_write`) is raised to `on` for mailkeep's
+/// sessions, since a `250` must not depend on how the database happens to be tuned.
+fn insist_on_durable_commits(c: &mut Client) -> std::result::Result<(), postgres::Error> {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let level: String = c.query_one("SHOW synchronous_commit", &[])?.get(0);
+    if !matches!(level.as_str(), "on" | "remote_apply") {
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                %level,
+                "the database's synchronous_commit would acknowledge commits a crash or failover \
+                 can lose; mailkeep's sessions use `on`"
+            );
+        }
+        c.batch_execute("SET synchronous_commit = on")?;
+    }
+    Ok(())
 }
 
 /// The advisory lock every write transaction takes (an arbitrary constant: "mk" + 1).
@@ -50,15 +72,22 @@ const MAX_BATCH: usize = 256;
 
 /// The seam's error for a database failure.
 pub(crate) fn db(e: postgres::Error) -> Error {
-    let storage_full = e.code() == Some(&SqlState::DISK_FULL);
-    let message = match e.as_db_error() {
-        Some(d) => format!("{}: {}", d.code().code(), d.message()),
-        None => e.to_string(),
-    };
-    Error::Db(DbError {
-        message,
-        storage_full,
-    })
+    db_copy(&e)
+}
+
+/// What went wrong, with its causes: the driver's own text alone is often just "db error" or
+/// "error performing TLS handshake"; the reason an operator needs is further down its chain.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(d) = e.as_db_error() {
+        return format!("{}: {}", d.code().code(), d.message());
+    }
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message = format!("{message}: {c}");
+        cause = c.source();
+    }
+    message
 }
 
 /// `?` for database results.
@@ -336,16 +365,8 @@ fn committer(db: Db, clock: Arc<dyn Clock>, queue: Arc<Queue>) {
 }
 
 fn unavailable(e: &postgres::Error) -> Error {
-    // The error's own text is often just "db error" or "error performing TLS handshake";
-    // the reason an operator needs is further down its chain.
-    let mut message = format!("database unavailable: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
     Error::Db(DbError {
-        message,
+        message: format!("database unavailable: {}", describe(e)),
         storage_full: false,
     })
 }
@@ -415,7 +436,7 @@ fn run_batch(c: &mut Client, jobs: Vec<Box<dyn Job>>, clock: &dyn Clock) {
 
 fn db_copy(e: &postgres::Error) -> Error {
     Error::Db(DbError {
-        message: e.to_string(),
+        message: describe(e),
         storage_full: e.code() == Some(&SqlState::DISK_FULL),
     })
 }

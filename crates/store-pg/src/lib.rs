@@ -3,10 +3,12 @@
 //! (`tests/conformance.rs`).
 //!
 //! # Durability
-//! A write returns `Ok` only after its transaction committed; the server runs with
-//! `synchronous_commit = on` (the default), so the commit is in the WAL on disk — and on a
-//! synchronous standby when one is configured. Message bodies are stored in the same
-//! transaction that enters them in mailboxes, so a message never exists without its bytes.
+//! A write returns `Ok` only after its transaction committed with `synchronous_commit = on`
+//! (or `remote_apply`; a weaker database default is raised for mailkeep's sessions), so the
+//! commit is in the WAL on disk — and on a synchronous standby when one is configured
+//! (`tests/standby.rs`). A body is in the same transaction that enters it in mailboxes, or,
+//! in an object store, acknowledged by the store before that transaction starts
+//! (`objects`), so a message never exists without its bytes.
 //!
 //! # Why synchronous
 //! The seam is synchronous (the server calls it on its blocking pool), so this backend uses

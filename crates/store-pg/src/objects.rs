@@ -55,6 +55,16 @@ fn run<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> Result
     rx.recv().map_err(|_| Error::Closed)
 }
 
+/// One object's bytes; `None` when the store has no such object.
+async fn fetch(store: &dyn ObjectStore, key: &str) -> Result<Option<Vec<u8>>> {
+    let got = match store.get(&Path::from(key)).await {
+        Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    };
+    got.map_err(|e| unavailable("read a body", e))
+}
+
 /// A failed request: transient (the SMTP client is told 4xx and retries).
 fn unavailable(what: &str, e: object_store::Error) -> Error {
     Error::io(
@@ -180,15 +190,28 @@ impl Objects {
 
     /// The object's bytes; `None` when the store has no such object.
     pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let (store, path) = (self.store.clone(), Path::from(key));
+        let (store, key) = (self.store.clone(), key.to_owned());
+        run(async move { fetch(&*store, &key).await })?
+    }
+
+    /// [`Objects::get`] for each of `keys`, up to `in_flight` at a time, in the order of
+    /// `keys`. The caller bounds memory by how many keys it asks for at once.
+    pub(crate) fn get_all(
+        &self,
+        keys: Vec<String>,
+        in_flight: usize,
+    ) -> Result<Vec<Result<Option<Vec<u8>>>>> {
+        let store = self.store.clone();
         run(async move {
-            match store.get(&path).await {
-                Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })?
-        .map_err(|e| unavailable("read a body", e))
+            futures_util::stream::iter(keys)
+                .map(|key| {
+                    let store = store.clone();
+                    async move { fetch(&*store, &key).await }
+                })
+                .buffered(in_flight.max(1))
+                .collect::<Vec<_>>()
+                .await
+        })
     }
 
     /// Reads the objects named in `items`, up to `in_flight` at a time, and hands `each` the

@@ -98,21 +98,36 @@ impl Cluster {
         Cluster::start_with(Some((cert_pem, key_pem)))
     }
 
+    /// A hot standby of `primary`, streaming from it under the name `name` (which
+    /// `synchronous_standby_names` on the primary may list).
+    pub fn standby_of(primary: &Cluster, name: &str) -> Cluster {
+        let (bin, dir) = (bin_dir(), server_dir());
+        let data = dir.join("data");
+        let out = as_server_user(&bin.join("pg_basebackup"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-X", "stream", "-R"])
+            .args(["-c", "fast", "-p", &primary.port.to_string()])
+            .output()
+            .expect("running pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A later line wins: the connection `-R` wrote, with the name the primary knows.
+        let conf = data.join("postgresql.auto.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("reading postgresql.auto.conf");
+        text.push_str(&format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={name}'\n",
+            primary.port
+        ));
+        write_server_file(&conf, &text);
+        Cluster::launch(&bin, dir, "")
+    }
+
     fn start_with(tls: Option<(&str, &str)>) -> Cluster {
-        let bin = bin_dir();
-        let dir = tempfile::Builder::new()
-            .prefix("mailkeep-pg-")
-            .tempdir()
-            .expect("temporary directory")
-            .keep();
-        if is_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "cannot hand {} to the postgres user", dir.display());
-        }
+        let (bin, dir) = (bin_dir(), server_dir());
         let data = dir.join("data");
         let out = as_server_user(&bin.join("initdb"))
             .arg("-D")
@@ -146,6 +161,12 @@ impl Cluster {
             );
             options.push_str(" -c ssl=on");
         }
+        Cluster::launch(&bin, dir, &options)
+    }
+
+    /// Starts the server on the data directory in `dir`, with a watchdog.
+    fn launch(bin: &Path, dir: PathBuf, options: &str) -> Cluster {
+        let data = dir.join("data");
         let port = free_port();
         // The server, and a watchdog that stops it (fast shutdown) and removes the directory
         // when this process is gone.
@@ -186,6 +207,52 @@ impl Cluster {
         cluster
     }
 
+    /// Runs `sql` as the superuser, each statement (separated by `;`) on its own, since
+    /// some (`ALTER SYSTEM`) refuse to run in a transaction with others.
+    pub fn execute(&self, sql: &str) {
+        let mut c = postgres::Client::connect(&self.admin_url(), postgres::NoTls)
+            .expect("connecting to the test cluster");
+        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            c.batch_execute(statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e:?}"));
+        }
+    }
+
+    /// The first column of the first row `sql` returns, as text.
+    pub fn query_text(&self, sql: &str) -> Option<String> {
+        postgres::Client::connect(&self.admin_url(), postgres::NoTls)
+            .and_then(|mut c| c.query_opt(sql, &[]))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            .map(|r| r.get(0))
+    }
+
+    /// Stops the server the way a crash does (SIGKILL), losing everything not yet on disk.
+    /// Its watchdog then removes its directory.
+    pub fn kill(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .expect("reading postmaster.pid");
+        let pid = pid.lines().next().unwrap_or_default().trim().to_owned();
+        let ok = Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot kill PostgreSQL ({pid})");
+    }
+
+    /// Makes a standby a primary; returns once it accepts writes.
+    pub fn promote(&self) {
+        self.execute("SELECT pg_promote(true, 60)");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self
+            .query_text("SELECT pg_is_in_recovery()::text")
+            .as_deref()
+            != Some("false")
+        {
+            assert!(Instant::now() < deadline, "the standby was not promoted");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The URL of database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
@@ -219,6 +286,24 @@ impl Cluster {
             .expect("creating a test database");
         self.url(&name)
     }
+}
+
+/// A new temporary directory for a server, owned by the server's user.
+fn server_dir() -> PathBuf {
+    let dir = tempfile::Builder::new()
+        .prefix("mailkeep-pg-")
+        .tempdir()
+        .expect("temporary directory")
+        .keep();
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot hand {} to the postgres user", dir.display());
+    }
+    dir
 }
 
 /// One cluster for the whole test process, started on first use.

@@ -64,12 +64,19 @@ fn bodies_live_in_the_object_store_and_every_read_is_checked() {
         let h = mailkeep_store_api::hash(m);
         assert_eq!(&s.read_blob(&h).unwrap(), m);
     }
-
-    // A row that names another body's object: the hash check refuses the bytes.
+    // Read together (the indexer's way), in the order asked, an unknown one in between.
     let (hs, hb) = (
         mailkeep_store_api::hash(&small),
         mailkeep_store_api::hash(&big),
     );
+    let mut reads = s.read_blobs(&[hb, [7; 32], hs, hb]).into_iter();
+    assert_eq!(reads.next().unwrap().unwrap(), big);
+    assert!(matches!(reads.next(), Some(Err(Error::NotFound(_)))));
+    assert_eq!(reads.next().unwrap().unwrap(), small);
+    assert_eq!(reads.next().unwrap().unwrap(), big);
+    assert!(reads.next().is_none());
+
+    // A row that names another body's object: the hash check refuses the bytes.
     // (The test drops the index that keeps keys unique, to make two rows name one object.)
     sql(
         &url,
@@ -85,7 +92,15 @@ fn bodies_live_in_the_object_store_and_every_read_is_checked() {
         Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("SHA-256"), "{reason}"),
         other => panic!("a wrong object was accepted: {other:?}"),
     }
-    // The batched check (journal verify's) finds the same, and passes the sound body.
+    // So do reads together, and the batched check (journal verify's), which pass the sound
+    // body.
+    let reads = s.read_blobs(&[hs, hb]);
+    assert!(
+        matches!(&reads[0], Err(Error::Corrupt { reason, .. }) if reason.contains("SHA-256")),
+        "{:?}",
+        reads[0].as_ref().map(Vec::len)
+    );
+    assert_eq!(reads[1].as_ref().unwrap(), &big);
     let outcomes = checked(&s, &[hs, hb, [7; 32]]);
     assert!(
         matches!(&outcomes[&hs], Err(Error::Corrupt { reason, .. }) if reason.contains("SHA-256")),
@@ -110,6 +125,9 @@ fn bodies_live_in_the_object_store_and_every_read_is_checked() {
     }
     assert!(
         matches!(&checked(&s, &[hs])[&hs], Err(Error::Corrupt { reason, .. }) if reason.contains("missing"))
+    );
+    assert!(
+        matches!(&s.read_blobs(&[hb, hs])[1], Err(Error::Corrupt { reason, .. }) if reason.contains("missing"))
     );
 }
 
