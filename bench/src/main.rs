@@ -7,6 +7,7 @@
 //!
 //! `bench/run.sh` runs both on the same disk in one go and prints the ratio.
 
+mod filter;
 mod imap;
 mod mixed;
 
@@ -91,6 +92,15 @@ enum Cmd {
         #[arg(long, default_value = "server")]
         label: String,
     },
+    /// The spam verdict by cross-validation on a labelled corpus (`bench/filter/run.sh`).
+    Filter {
+        /// Lines of `fold<TAB>spam|ham<TAB>path`.
+        #[arg(long)]
+        folds: PathBuf,
+        /// Where to write each message's verdict.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// SMTP ingest load.
     Smtp {
         /// Server address; several, comma-separated, share the sessions round-robin (nodes
@@ -115,6 +125,7 @@ enum Cmd {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Probe { dir, size, count } => probe(&dir, size, count),
+        Cmd::Filter { folds, out } => filter::run(&folds, &out),
         Cmd::Smtp {
             addr,
             rcpt,

@@ -16,6 +16,7 @@ mod migrate;
 mod queue;
 mod quickstart;
 mod throttle;
+mod verdict;
 
 use mailkeep_core::store::prelude::*;
 use std::io::BufRead;
@@ -147,6 +148,9 @@ enum Command {
     },
     /// Rebuild the full-text index from the store (the server must be stopped).
     Reindex,
+    /// The spam and phishing verdict: explain it for a message.
+    #[command(subcommand)]
+    Verdict(verdict::VerdictCmd),
     /// Legal holds: bytes under a hold are never purged.
     #[command(subcommand)]
     Hold(HoldCmd),
@@ -587,6 +591,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Hold(cmd) => discover::hold(dir, cmd),
         Command::Throttle(cmd) => throttle::run(dir, cmd),
         Command::Reindex => index::reindex(dir),
+        Command::Verdict(cmd) => verdict::run(cmd),
         Command::Fsck { repair } => {
             // A damaged directory may have lost its configuration too: fsck still runs.
             if let Ok(config) = Config::load(dir) {
