@@ -128,7 +128,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Policy {
         Policy {
-            junk_at: 6.0,
+            junk_at: 4.5,
             refuse_at: 15.0,
             refuse_lookalikes: true,
             banner: true,
@@ -197,7 +197,7 @@ impl Verdict {
     pub fn warning(&self) -> Option<String> {
         let mut lines: Vec<String> = self.fired.iter().filter_map(Fired::warning).collect();
         lines.dedup();
-        (!lines.is_empty()).then(|| lines.join(". ") + ".")
+        (!lines.is_empty()).then(|| one_line(&(lines.join(". ") + ".")))
     }
 
     /// The refusal text for SMTP, naming the reason.
@@ -208,11 +208,19 @@ impl Verdict {
             .filter(|f| f.points > 0.0)
             .map(|f| f.signal.name())
             .collect();
-        format!(
+        one_line(&format!(
             "5.7.1 Message refused as spam or phishing ({})",
             why.join(", ")
-        )
+        ))
     }
+}
+
+/// `text` fit for a header field or an SMTP reply: what it quotes from a message (names,
+/// hosts) may carry control characters, which become spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The tokens the classifier learns from and scores (also what training uses).
