@@ -16,8 +16,8 @@ def tls_context(data):
 
 
 def strip_trace(raw: bytes) -> bytes:
-    """Everything after mailkeep's Received: header and the Authentication-Results: the MX
-    adds below it (each with its folded lines)."""
+    """Everything after mailkeep's Received: header and the Authentication-Results: and
+    X-Mailkeep-Verdict: the MX adds below it (each with its folded lines)."""
     assert raw.startswith(b"Received: ")
     lines = raw.split(b"\r\n")
     i = 1
@@ -27,6 +27,9 @@ def strip_trace(raw: bytes) -> bytes:
     i += 1
     while lines[i].startswith((b"\t", b" ")):
         i += 1
+    # The spam verdict's field follows (issue 16).
+    assert lines[i].startswith(b"X-Mailkeep-Verdict: ")
+    i += 1
     return b"\r\n".join(lines[i:])
 
 

@@ -46,6 +46,9 @@ pub struct Config {
     /// What happens to inbound mail that fails authentication.
     #[serde(default)]
     pub inbound: Inbound,
+    /// The spam and phishing verdict on inbound mail.
+    #[serde(default)]
+    pub verdict: Verdict,
     /// The tamper-evident journal.
     #[serde(default)]
     pub journal: Journal,
@@ -461,6 +464,76 @@ impl Default for Inbound {
             protect_own_domains: true,
             unprotected_domains: Vec::new(),
         }
+    }
+}
+
+/// `[verdict]`: the spam and phishing verdict on mail arriving on the MX listener. A score
+/// adds up what the verdict saw (`mailkeep verdict explain FILE` shows it for a message).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Verdict {
+    /// Judge inbound mail at all.
+    pub enabled: bool,
+    /// At or above this score a message goes to Junk.
+    pub junk_at: f64,
+    /// At or above this score it is refused during the SMTP transaction (`550 5.7.1`).
+    pub refuse_at: f64,
+    /// A sender imitating one of our own domains is refused whatever the score.
+    pub refuse_lookalikes: bool,
+    /// Mail delivered despite signs of deception carries a warning at the top of its text.
+    pub banner: bool,
+    /// Senders (addresses, or domains as `@example.com`) always delivered.
+    pub allow: Vec<String>,
+    /// Per recipient domain, any of the fields above.
+    pub domains: std::collections::HashMap<String, VerdictOverride>,
+}
+
+/// `[verdict.domains."example.org"]`: what differs for one recipient domain.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerdictOverride {
+    /// See [`Verdict::enabled`].
+    pub enabled: Option<bool>,
+    /// See [`Verdict::junk_at`].
+    pub junk_at: Option<f64>,
+    /// See [`Verdict::refuse_at`].
+    pub refuse_at: Option<f64>,
+    /// See [`Verdict::refuse_lookalikes`].
+    pub refuse_lookalikes: Option<bool>,
+    /// See [`Verdict::banner`].
+    pub banner: Option<bool>,
+    /// Added to [`Verdict::allow`].
+    pub allow: Vec<String>,
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict {
+            enabled: true,
+            junk_at: 4.5,
+            refuse_at: 15.0,
+            refuse_lookalikes: true,
+            banner: true,
+            allow: Vec::new(),
+            domains: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl Verdict {
+    /// The settings for mail to `domain`: the defaults with its overrides.
+    pub fn for_domain(&self, domain: &str) -> Verdict {
+        let mut v = self.clone();
+        v.domains.clear();
+        if let Some(o) = self.domains.get(&domain.to_ascii_lowercase()) {
+            v.enabled = o.enabled.unwrap_or(v.enabled);
+            v.junk_at = o.junk_at.unwrap_or(v.junk_at);
+            v.refuse_at = o.refuse_at.unwrap_or(v.refuse_at);
+            v.refuse_lookalikes = o.refuse_lookalikes.unwrap_or(v.refuse_lookalikes);
+            v.banner = o.banner.unwrap_or(v.banner);
+            v.allow.extend(o.allow.iter().cloned());
+        }
+        v
     }
 }
 
@@ -901,6 +974,17 @@ authenticate = true                # SPF, DKIM, DMARC, ARC -> Authentication-Res
 enforce_dmarc = true               # p=reject failures are refused (550 5.7.1); quarantine -> Junk
 protect_own_domains = true         # unauthenticated mail From: our own domains is refused
 unprotected_domains = []           # own domains exempt from that rule
+
+# The spam and phishing verdict on mail arriving on the smtp (MX) listener; see
+# `mailkeep verdict explain FILE`. Each message gets an X-Mailkeep-Verdict: header.
+[verdict]
+enabled = true
+junk_at = 4.5                      # score at which mail goes to Junk
+refuse_at = 15.0                   # score at which it is refused (550 5.7.1)
+refuse_lookalikes = true           # senders imitating our own domains are refused
+banner = true                      # a warning at the top of deceptive mail that is delivered
+allow = []                         # senders always delivered: "a@b.example", "@b.example"
+# [verdict.domains."example.org"]  # per recipient domain: any of the above
 
 # How long after arrival message bytes are kept, deleted or not; `mailkeep purge` deletes
 # them after that, unless a legal hold (`mailkeep hold`) covers them.

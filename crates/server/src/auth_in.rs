@@ -14,6 +14,7 @@ use mail_auth::{
 use mailkeep_core::config::Inbound;
 use mailkeep_core::inbound_policy as policy;
 use mailkeep_imap::author::normalize_domain;
+use mailkeep_verdict::Outcome;
 
 /// What to do with an inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum Decision {
         header: String,
         /// DMARC asked for quarantine.
         junk: bool,
+        /// The outcomes, for the spam and phishing verdict.
+        auth: mailkeep_verdict::Auth,
     },
     /// Refuse at the end of DATA: `550 5.7.1 <text>`.
     Reject(String),
@@ -47,7 +50,12 @@ pub struct Context<'a> {
 /// Removes `Authentication-Results:` fields that claim to come from us (authserv-id equal to
 /// `hostname`, RFC 8601 §5): only we may write those, and a forged one could make a reader
 /// or filter trust a message that never passed our checks.
-pub fn strip_forged_results(mut message: Vec<u8>, hostname: &str) -> Vec<u8> {
+pub fn strip_forged_results(message: Vec<u8>, hostname: &str) -> Vec<u8> {
+    strip_fields(message, |line| is_our_result(line, hostname))
+}
+
+/// Removes every header field whose first line `drop` picks (with its folded lines).
+pub fn strip_fields(mut message: Vec<u8>, drop: impl Fn(&[u8]) -> bool) -> Vec<u8> {
     let end = mailkeep_imap::header_fields_len(&message);
     // Compacted in place: a message may be tens of megabytes, and nearly always nothing
     // is dropped, so it is neither copied nor reallocated.
@@ -60,7 +68,7 @@ pub fn strip_forged_results(mut message: Vec<u8>, hostname: &str) -> Vec<u8> {
             .map_or(end - read, |i| i + 1);
         let line = &message[read..read + len];
         if !matches!(line.first(), Some(b' ' | b'\t')) {
-            dropping = is_our_result(line, hostname);
+            dropping = drop(line);
         }
         if !dropping {
             if write != read {
@@ -268,8 +276,32 @@ pub async fn check(
         },
         from_domain,
     };
+    let dkim_outcomes: Vec<&DkimResult> = dkim.iter().map(|d| d.result()).collect();
+    let auth = mailkeep_verdict::Auth {
+        spf: match spf.result() {
+            SpfResult::Pass => Outcome::Pass,
+            SpfResult::Fail => Outcome::Fail,
+            SpfResult::SoftFail => Outcome::SoftFail,
+            _ => Outcome::None,
+        },
+        dkim: if dkim_outcomes.contains(&&DkimResult::Pass) {
+            Outcome::Pass
+        } else if dkim_outcomes
+            .iter()
+            .any(|r| matches!(r, DkimResult::Fail(_)))
+        {
+            Outcome::Fail
+        } else {
+            Outcome::None
+        },
+        dmarc: match dmarc.result() {
+            DmarcResult::Pass => Outcome::Pass,
+            DmarcResult::Fail(_) => Outcome::Fail,
+            _ => Outcome::None,
+        },
+    };
     match policy::decide(&findings, config, cx.own_domains) {
-        policy::Decision::Accept { junk } => Decision::Accept { header, junk },
+        policy::Decision::Accept { junk } => Decision::Accept { header, junk, auth },
         policy::Decision::Reject(text) => Decision::Reject(text),
     }
 }

@@ -30,6 +30,7 @@ mod smtp;
 mod spool;
 mod throttle;
 pub mod tls;
+mod verdict_in;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

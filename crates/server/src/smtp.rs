@@ -556,11 +556,18 @@ async fn message(
             }
             None => return MessageVerdict::Rejected(temp_failure()),
         }
-    } else if shared.config.inbound.authenticate {
-        body = crate::auth_in::strip_forged_results(body, &shared.config.hostname);
+    }
+    let own = if account.is_none() {
         let Some(own) = own_domains(shared).await else {
             return MessageVerdict::Rejected(temp_failure());
         };
+        own
+    } else {
+        Vec::new()
+    };
+    let mut auth = None;
+    if account.is_none() && shared.config.inbound.authenticate {
+        body = crate::auth_in::strip_forged_results(body, &shared.config.hostname);
         let cx = crate::auth_in::Context {
             ip: peer.ip(),
             helo: &envelope.helo,
@@ -569,14 +576,51 @@ async fn message(
             own_domains: &own,
         };
         match crate::auth_in::check(&shared.resolver, &shared.config.inbound, &cx, &body).await {
-            crate::auth_in::Decision::Accept { header, junk } => {
+            crate::auth_in::Decision::Accept {
+                header,
+                junk,
+                auth: outcomes,
+            } => {
                 extra = header;
+                auth = Some(outcomes);
                 if junk {
                     plan.file_in("Junk");
                 }
             }
             crate::auth_in::Decision::Reject(text) => plan.reject_all(&text),
         }
+    }
+    if account.is_none() && shared.config.verdict.enabled {
+        let (store, settings, mail_from) = (
+            shared.store.clone(),
+            shared.config.verdict.clone(),
+            envelope.mail_from.clone(),
+        );
+        let recipients: Vec<String> = plan.local.iter().map(|r| r.address.clone()).collect();
+        let judged = blocking(move || {
+            // Names of colleagues come from the local addresses.
+            let local_addresses = store
+                .accounts()
+                .map(|a| a.into_iter().map(|a| a.address).collect())
+                .unwrap_or_default();
+            let mut plan = plan;
+            let known = crate::verdict_in::Known {
+                mail_from: &mail_from,
+                recipients,
+                own_domains: &own,
+                local_addresses,
+                auth,
+            };
+            let judged = crate::verdict_in::apply(&settings, known, body, &mut plan);
+            (judged, plan)
+        })
+        .await;
+        let Some((judged, p)) = judged else {
+            return MessageVerdict::Rejected(temp_failure());
+        };
+        plan = p;
+        body = judged.body;
+        extra.push_str(&judged.header);
     }
     let (targets, remote) = match plan.resolve() {
         delivery::Outcome::Store {

@@ -49,7 +49,8 @@ pub fn skeleton(domain: &str) -> String {
 
 /// How `candidate` resembles `known` without being it: `Some(reason)` when it does.
 pub fn resembles(candidate: &str, known: &str) -> Option<Resemblance> {
-    let (c, k) = (candidate.to_lowercase(), known.to_lowercase());
+    // Compared as a reader sees them: punycode decoded.
+    let (c, k) = (unicode(candidate), unicode(known));
     if c == k || c.is_empty() || k.is_empty() {
         return None;
     }

@@ -200,7 +200,7 @@ impl Verdict {
         (!lines.is_empty()).then(|| one_line(&(lines.join(". ") + ".")))
     }
 
-    /// The refusal text for SMTP, naming the reason.
+    /// The refusal text for SMTP (after `550 5.7.1`), naming the reason.
     pub fn refusal(&self) -> String {
         let why: Vec<&str> = self
             .fired
@@ -209,7 +209,7 @@ impl Verdict {
             .map(|f| f.signal.name())
             .collect();
         one_line(&format!(
-            "5.7.1 Message refused as spam or phishing ({})",
+            "Message refused as spam or phishing ({})",
             why.join(", ")
         ))
     }

@@ -104,7 +104,7 @@ impl Signal {
             HtmlAttachment => 4.0,
             LookalikeOwnDomain => 10.0,
             LookalikeSender => 5.0,
-            ImpersonatesColleague => 4.0,
+            ImpersonatesColleague => 3.0,
             ImpersonatesCorrespondent => 3.0,
             NameNamesOtherDomain => 2.5,
             ReplyToElsewhere => 1.0,
