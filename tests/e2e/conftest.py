@@ -53,8 +53,9 @@ class Server:
         assert self.proc.wait(40) == 0
 
 
-@pytest.fixture
-def server(tmp_path):
+def start_server(tmp_path, users=("alice@example.org", "bob@example.org"), aliases=()):
+    """A data directory for example.org with `users` (password PASSWORD) and `aliases`
+    ((alias, target) pairs), served on free loopback ports."""
     data = tmp_path / "data"
     mk(data, "init", "--domain", "example.org")
     cfg = data / "mailkeep.toml"
@@ -62,10 +63,16 @@ def server(tmp_path):
     for port in ("2525", "2587", "2465", "2143", "2993"):
         text = text.replace(f"127.0.0.1:{port}", "127.0.0.1:0")
     cfg.write_text(text)
-    for user in ("alice@example.org", "bob@example.org"):
+    for user in users:
         mk(data, "user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
-    mk(data, "alias", "add", "sales@example.org", "alice@example.org")
-    s = Server(data)
+    for alias, target in aliases:
+        mk(data, "alias", "add", alias, target)
+    return Server(data)
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = start_server(tmp_path, aliases=[("sales@example.org", "alice@example.org")])
     yield s
     if s.proc.poll() is None:
         s.stop()

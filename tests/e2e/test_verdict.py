@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, Server, mk
+from conftest import PASSWORD, start_server
 from test_mail_path import tls_context
 
 PHISH = Path(__file__).resolve().parents[2] / "crates" / "verdict" / "tests" / "phish"
@@ -16,17 +16,8 @@ PHISH = Path(__file__).resolve().parents[2] / "crates" / "verdict" / "tests" / "
 
 @pytest.fixture
 def mx(tmp_path):
-    data = tmp_path / "data"
-    mk(data, "init", "--domain", "example.org")
-    cfg = data / "mailkeep.toml"
-    text = cfg.read_text()
-    for port in ("2525", "2587", "2465", "2143", "2993"):
-        text = text.replace(f"127.0.0.1:{port}", "127.0.0.1:0")
-    cfg.write_text(text)
     # carol.white: a colleague whose name an impostor borrows.
-    for user in ("alice@example.org", "carol.white@example.org"):
-        mk(data, "user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
-    s = Server(data)
+    s = start_server(tmp_path, users=("alice@example.org", "carol.white@example.org"))
     yield s
     if s.proc.poll() is None:
         s.stop()

@@ -265,10 +265,17 @@ pub fn send_mail(addr: SocketAddr, from: &str, rcpts: &[&str], body: &str) -> St
 /// The message as sent: everything after our Received: header.
 pub fn strip_received(msg: &[u8]) -> &[u8] {
     assert!(msg.starts_with(b"Received: "), "Received: header first");
-    // The trace field, then the Authentication-Results: the MX adds below it.
+    // The trace field, then the Authentication-Results: and the spam verdict's fields the MX
+    // adds below it.
     let mut rest = skip_field(msg);
-    if rest.starts_with(b"Authentication-Results: ") {
-        rest = skip_field(rest);
+    for added in [
+        &b"Authentication-Results: "[..],
+        b"X-Mailkeep-Verdict: ",
+        b"X-Mailkeep-Warning: ",
+    ] {
+        if rest.starts_with(added) {
+            rest = skip_field(rest);
+        }
     }
     rest
 }
