@@ -599,16 +599,18 @@ async fn message(
         let recipients: Vec<String> = plan.local.iter().map(|r| r.address.clone()).collect();
         let judged = blocking(move || {
             // Names of colleagues come from the local addresses.
-            let local_addresses = store
-                .accounts()
-                .map(|a| a.into_iter().map(|a| a.address).collect())
-                .unwrap_or_default();
+            let local_addresses = || {
+                store
+                    .accounts()
+                    .map(|a| a.into_iter().map(|a| a.address).collect())
+                    .unwrap_or_default()
+            };
             let mut plan = plan;
             let known = crate::verdict_in::Known {
                 mail_from: &mail_from,
                 recipients,
                 own_domains: &own,
-                local_addresses,
+                local_addresses: &local_addresses,
                 auth,
             };
             let judged = crate::verdict_in::apply(&settings, known, body, &mut plan);

@@ -24,8 +24,9 @@ pub(crate) struct Known<'a> {
     pub recipients: Vec<String>,
     /// Our domains.
     pub own_domains: &'a [String],
-    /// Every local address (for colleagues' names).
-    pub local_addresses: Vec<String>,
+    /// Every local address (for colleagues' names), asked for only when the sender's
+    /// display name could be one.
+    pub local_addresses: &'a dyn Fn() -> Vec<String>,
     /// Authentication results, when checked.
     pub auth: Option<Auth>,
 }
@@ -66,18 +67,26 @@ pub(crate) fn apply(
         banner: settings.banner,
         allow: settings.allow.clone(),
     };
+    let view = View::of(&body);
+    // A colleague's name has two words or more (see `colleague`).
+    let may_borrow_a_name = view
+        .from
+        .as_ref()
+        .is_some_and(|f| f.name.split_whitespace().count() >= 2);
     let ctx = Context {
         own_domains: known.own_domains.to_vec(),
-        colleagues: known
-            .local_addresses
-            .iter()
-            .filter_map(|a| colleague(a))
-            .collect(),
+        colleagues: if may_borrow_a_name {
+            (known.local_addresses)()
+                .iter()
+                .filter_map(|a| colleague(a))
+                .collect()
+        } else {
+            Vec::new()
+        },
         mail_from: known.mail_from.to_owned(),
         auth: known.auth,
         ..Context::default()
     };
-    let view = View::of(&body);
     let verdict = judge(&view, &ctx, &Classifier::new(), &policy);
     tracing::info!(verdict = %verdict.header(), "verdict");
     let mut header = format!("X-Mailkeep-Verdict: {}\r\n", verdict.header());

@@ -23,7 +23,8 @@ pub fn is_ip(host: &str) -> bool {
 
 /// The Unicode form of `host` (punycode labels decoded), lower-cased.
 pub fn unicode(host: &str) -> String {
-    idna::domain_to_unicode(&host.to_lowercase()).0
+    static MADE: Memo = Memo::new();
+    MADE.get_or_make(host, || idna::domain_to_unicode(&host.to_lowercase()).0)
 }
 
 /// `host` has a label in punycode (`xn--`).
@@ -41,10 +42,47 @@ pub fn mixes_scripts(host: &str) -> bool {
 /// The UTS #39 skeleton of a domain's Unicode form: two domains a reader cannot tell apart
 /// have the same skeleton ("pаypal.com" with a Cyrillic а and "paypal.com").
 pub fn skeleton(domain: &str) -> String {
+    static MADE: Memo = Memo::new();
     // The skeleton maps some characters to capitals ("0" to "O"): fold case afterwards.
-    unicode_security::skeleton(&unicode(domain))
-        .collect::<String>()
-        .to_lowercase()
+    MADE.get_or_make(domain, || {
+        unicode_security::skeleton(&unicode(domain))
+            .collect::<String>()
+            .to_lowercase()
+    })
+}
+
+/// Results remembered process-wide: every message is compared with the same trusted
+/// domains (brands, ours), whose Unicode forms and skeletons need making once, not per
+/// message on every thread.
+struct Memo(std::sync::Mutex<Option<std::collections::HashMap<String, String>>>);
+
+impl Memo {
+    /// Past this many, the memo starts again (a bound on memory, not a cache policy).
+    const MOST: usize = 4096;
+
+    const fn new() -> Memo {
+        Memo(std::sync::Mutex::new(None))
+    }
+
+    fn get_or_make(&self, key: &str, make: impl FnOnce() -> String) -> String {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(v) = lock().as_ref().and_then(|m| m.get(key)) {
+            return v.clone();
+        }
+        // Made outside the lock: two threads may both make it, which is harmless.
+        let v = make();
+        let mut m = lock();
+        let m = m.get_or_insert_with(Default::default);
+        if m.len() >= Self::MOST {
+            m.clear();
+        }
+        m.insert(key.to_owned(), v.clone());
+        v
+    }
 }
 
 /// How `candidate` resembles `known` without being it: `Some(reason)` when it does.

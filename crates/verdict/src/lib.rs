@@ -249,8 +249,13 @@ pub fn judge(view: &View, ctx: &Context, model: &Classifier, policy: &Policy) ->
             ));
         }
     }
-    let hosts: Vec<String> = links.iter().map(|l| l.host.clone()).collect();
-    let (bayes, why) = model.score(&tokens::tokens(view, &hosts));
+    // A model that has learnt nothing has no opinion: the tokens are not worth making.
+    let (bayes, why) = if model.trained().0 == 0 || model.trained().1 == 0 {
+        (0.5, Vec::new())
+    } else {
+        let hosts: Vec<String> = links.iter().map(|l| l.host.clone()).collect();
+        model.score(&tokens::tokens(view, &hosts))
+    };
     let top: Vec<String> = why
         .iter()
         .take(5)
