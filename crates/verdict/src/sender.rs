@@ -170,8 +170,15 @@ fn named_domain(from: &Mailbox, from_domain: &str, ctx: &Context) -> Option<Stri
             || ctx.own_domains.iter().any(|o| o.eq_ignore_ascii_case(d))
             || ctx.correspondents.domains.contains(d)
     };
-    for word in lower.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')) {
-        let word = word.trim_matches('.');
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    // A brand's word names the brand when it stands alone or next to a word of service
+    // ("PayPal", "Amazon Security"), not in a person's name ("Chase Miller").
+    let speaks_as_service = words.len() == 1 || words.iter().any(|w| SERVICE_WORDS.contains(w));
+    for word in &words {
         if word.contains('.') {
             match domains::registrable(word) {
                 Some(reg) if reg != from_domain && trusted(&reg) => return Some(reg),
@@ -180,13 +187,36 @@ fn named_domain(from: &Mailbox, from_domain: &str, ctx: &Context) -> Option<Stri
         }
         for b in BRANDS {
             let name = brand_name(b);
-            if word == name && name.len() >= 5 && !from_name.contains(name) {
+            if *word == name && name.len() >= 5 && !from_name.contains(name) && speaks_as_service {
                 return Some((*b).to_owned());
             }
         }
     }
     None
 }
+
+/// Words with which a display name speaks for a company rather than a person.
+const SERVICE_WORDS: &[&str] = &[
+    "account",
+    "accounts",
+    "alert",
+    "alerts",
+    "billing",
+    "customer",
+    "help",
+    "id",
+    "no-reply",
+    "noreply",
+    "notification",
+    "notifications",
+    "online",
+    "security",
+    "service",
+    "services",
+    "support",
+    "team",
+    "verification",
+];
 
 /// A brand domain's name ("paypal" of "paypal.com").
 fn brand_name(domain: &str) -> &str {

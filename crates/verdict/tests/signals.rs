@@ -241,6 +241,13 @@ fn display_names_borrowed_from_colleagues_correspondents_and_brands() {
         &plain("PayPal Security <alerts@paypal.com>"),
         &ctx,
     );
+    // A person whose name is a brand's word is not the brand.
+    shows(
+        Signal::NameNamesOtherDomain,
+        &plain("Chase Support <help@secure-mail.example.net>"),
+        &plain("Chase Miller <chase.miller@mail.example.net>"),
+        &ctx,
+    );
     let warning = judge(
         &View::of(&plain("Alice Smith <alice.smith.ceo@gmail.com>")),
         &ctx,
