@@ -557,7 +557,9 @@ async fn message(
             None => return MessageVerdict::Rejected(temp_failure()),
         }
     }
-    let own = if account.is_none() {
+    let own = if account.is_none()
+        && (shared.config.inbound.authenticate || shared.config.verdict.enabled)
+    {
         let Some(own) = own_domains(shared).await else {
             return MessageVerdict::Rejected(temp_failure());
         };

@@ -88,7 +88,7 @@ pub(crate) fn apply(
         ..Context::default()
     };
     let verdict = judge(&view, &ctx, &Classifier::new(), &policy);
-    tracing::info!(verdict = %verdict.header(), "verdict");
+    tracing::debug!(verdict = %verdict.header(), "verdict");
     let mut header = format!("X-Mailkeep-Verdict: {}\r\n", verdict.header());
     let mut body = body;
     match verdict.action {

@@ -97,10 +97,7 @@ impl PgStore {
     fn object_bytes(&self, hash: &Hash, key: &str) -> Result<Vec<u8>> {
         #[cfg(feature = "s3")]
         if let Some(o) = &self.inner.objects {
-            return o.get(key)?.ok_or_else(|| Error::Corrupt {
-                hash: hex::encode(hash),
-                reason: format!("object {key} is missing from the object store"),
-            });
+            return o.get(key)?.ok_or_else(|| missing_object(hash, key));
         }
         Err(Error::Conflict(format!(
             "body {} is in an object store ({key}), which this node is not configured for",
@@ -153,15 +150,10 @@ impl PgStore {
         for ((i, key), got) in wanted.into_iter().zip(got) {
             let hash = &hashes[i];
             tracing::trace!(target: "mailkeep::body_read", blob = %hex::encode(hash), "body read");
-            out[i] = Some(got.and_then(|data| {
-                checked(
-                    hash,
-                    data.ok_or_else(|| Error::Corrupt {
-                        hash: hex::encode(hash),
-                        reason: format!("object {key} is missing from the object store"),
-                    })?,
-                )
-            }));
+            out[i] =
+                Some(got.and_then(|data| {
+                    checked(hash, data.ok_or_else(|| missing_object(hash, &key))?)
+                }));
         }
     }
 
@@ -190,9 +182,7 @@ impl PgStore {
                 match got {
                     Ok(Some(h)) if h == hash => Ok(()),
                     Ok(Some(_)) => Err(corrupt("content does not match its SHA-256".into())),
-                    Ok(None) => Err(corrupt(format!(
-                        "object {key} is missing from the object store"
-                    ))),
+                    Ok(None) => Err(missing_object(&hash, &key)),
                     Err(e) => Err(e),
                 },
             )
@@ -237,6 +227,15 @@ impl PgStore {
                 .collect())
             })
         })
+    }
+}
+
+/// A row names an object the store does not have.
+#[cfg(feature = "s3")]
+fn missing_object(hash: &Hash, key: &str) -> Error {
+    Error::Corrupt {
+        hash: hex::encode(hash),
+        reason: format!("object {key} is missing from the object store"),
     }
 }
 

@@ -67,17 +67,6 @@ impl Classifier {
         }
     }
 
-    /// Adds another model's counts (an account's own on top of the global one).
-    pub fn merge(&mut self, other: &Classifier) {
-        self.spams = self.spams.saturating_add(other.spams);
-        self.hams = self.hams.saturating_add(other.hams);
-        for (t, (s, h)) in &other.tokens {
-            let e = self.tokens.entry(t.clone()).or_default();
-            e.0 = e.0.saturating_add(*s);
-            e.1 = e.1.saturating_add(*h);
-        }
-    }
-
     /// The probability that a message with these tokens is spam, from 0 to 1, and the
     /// tokens that decided it (most telling first). 0.5 when the model knows too little.
     pub fn score(&self, tokens: &HashSet<String>) -> (f64, Vec<(String, f64)>) {
