@@ -59,6 +59,9 @@ pub struct View {
     pub size: usize,
 }
 
+/// At most this much of a message is parsed.
+pub const PARSED_BYTES: usize = 1 << 20;
+
 /// Bodies beyond this many bytes of text are not read further (spam puts its point early;
 /// the bound keeps the verdict's time per message flat).
 const TEXT_LIMIT: usize = 256 * 1024;
@@ -70,7 +73,9 @@ impl View {
             size: raw.len(),
             ..View::default()
         };
-        let Some(m) = MessageParser::default().parse(raw) else {
+        // Parsing decodes every part: a 40 MB message would cost its size again in memory
+        // on the delivery path. What gives spam and phishing away is in the first megabyte.
+        let Some(m) = MessageParser::default().parse(&raw[..raw.len().min(PARSED_BYTES)]) else {
             return v;
         };
         v.headers = m
